@@ -1,0 +1,61 @@
+"""Falsy stand-ins for "nobody signed in", so ``if current_user:`` reads naturally."""
+
+from __future__ import annotations
+
+import typing as t
+
+
+class AnonymousUser:
+    """What ``current_user`` is when no valid session exists."""
+
+    is_authenticated = False
+    is_anonymous = True
+    is_active = False
+    id = None
+
+    def __bool__(self) -> bool:
+        return False
+
+    def get_id(self) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return "<AnonymousUser>"
+
+
+class AnonymousSession:
+    """What ``current_session`` is when no valid session exists."""
+
+    id = None
+    user_id = None
+    expires_at = None
+    created_at = None
+    updated_at = None
+    last_active_at = None
+    authenticated_at = None
+    ip_address = None
+    user_agent = None
+    remember = False
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "<AnonymousSession>"
+
+
+class UserMixin:
+    """Optional mixin for the app's ``User`` model (Flask-Login compatible names)."""
+
+    id: t.Any
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)

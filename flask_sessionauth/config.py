@@ -1,0 +1,124 @@
+"""Every ``SESSIONAUTH_*`` configuration key, its default, and why it exists.
+
+``init_app`` applies these with ``app.config.setdefault`` so an application only
+sets what it wants to change. :class:`Settings` is a frozen snapshot read once per
+app, so the per-request hook never looks keys up in ``app.config``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing as t
+
+#: Default values. The README documents each key; keep the two in step.
+DEFAULTS: dict[str, t.Any] = {
+    # Sliding expiry (Better Auth's ``expiresIn`` / ``updateAge``), in seconds.
+    "SESSIONAUTH_EXPIRES_IN": 7 * 24 * 3600,
+    "SESSIONAUTH_UPDATE_AGE": 24 * 3600,
+    # Never slide the expiry: a session ends EXPIRES_IN after sign-in.
+    "SESSIONAUTH_DISABLE_REFRESH": False,
+    # Lifetime of a ``remember=False`` session row (browser-session cookie).
+    "SESSIONAUTH_SHORT_EXPIRES_IN": 24 * 3600,
+    # "Sudo mode": how long after entering the password sensitive actions are allowed.
+    "SESSIONAUTH_FRESH_AGE": 3600,
+    # Hard cap on a session's life however active it is (None = no cap).
+    "SESSIONAUTH_ABSOLUTE_LIFETIME": None,
+    # ``last_active_at`` is written at most once per this many seconds (0 = never).
+    "SESSIONAUTH_ACTIVITY_RESOLUTION": 300,
+    "SESSIONAUTH_COOKIE_NAME": "sessionauth",
+    # Secure cookies get the ``__Host-`` prefix (Secure, Path=/, no Domain).
+    "SESSIONAUTH_COOKIE_SECURE": True,
+    "SESSIONAUTH_COOKIE_SAMESITE": "Lax",
+    # Signed short-lived cookie that lets requests skip storage (0 = off).
+    "SESSIONAUTH_COOKIE_CACHE_MAX_AGE": 0,
+    # Redis secondary storage (None = database only).
+    "SESSIONAUTH_REDIS_URL": None,
+    "SESSIONAUTH_REDIS_PREFIX": "sessionauth:",
+    # What to do when Redis is unreachable: "database" (fall back) or "fail" (503).
+    "SESSIONAUTH_REDIS_FALLBACK": "database",
+    "SESSIONAUTH_URL_PREFIX": "/account",
+    "SESSIONAUTH_REGISTER_BLUEPRINT": True,
+    "SESSIONAUTH_API_PREFIX": "/api/auth",
+    "SESSIONAUTH_REGISTER_API": True,
+    # Origins (scheme://host[:port]) allowed to call the JSON API besides our own.
+    "SESSIONAUTH_TRUSTED_ORIGINS": [],
+    "SESSIONAUTH_BASE_TEMPLATE": "sessionauth/base.html",
+    # Where the sign-in page sends users when there is no safe ``next``.
+    "SESSIONAUTH_HOME_ENDPOINT": "sessionauth.devices",
+    # Password hashing (passlib CryptContext); the first scheme hashes new passwords.
+    "SESSIONAUTH_PASSWORD_SCHEMES": ["argon2", "bcrypt", "pbkdf2_sha256"],
+    # Extra CryptContext keyword arguments; argon2id with OWASP's minimum parameters.
+    "SESSIONAUTH_PASSWORD_CONTEXT_OPTIONS": {
+        "argon2__type": "ID",
+        "argon2__memory_cost": 19456,
+        "argon2__time_cost": 2,
+        "argon2__parallelism": 1,
+    },
+    "SESSIONAUTH_PASSWORD_MIN_LENGTH": 8,
+    "SESSIONAUTH_PASSWORD_MAX_LENGTH": 256,
+    "SESSIONAUTH_MAX_SESSIONS_PER_USER": None,
+    "SESSIONAUTH_TABLE_NAME": "user_session",
+    "SESSIONAUTH_USER_IDENTITY_FIELD": "email",
+    "SESSIONAUTH_PASSWORD_FIELD": "password_hash",
+    # Sent on sign-out; narrow it if other apps share this registrable domain.
+    "SESSIONAUTH_CLEAR_SITE_DATA": '"cache", "cookies"',
+    # Brute-force limits: failures allowed per window, per account and per IP.
+    "SESSIONAUTH_RATE_LIMIT_ACCOUNT": 5,
+    "SESSIONAUTH_RATE_LIMIT_IP": 20,
+    "SESSIONAUTH_RATE_LIMIT_WINDOW": 900,
+    # Rows deleted per statement by ``cleanup_expired``.
+    "SESSIONAUTH_CLEANUP_BATCH_SIZE": 1000,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The values the hot path needs, read once from ``app.config``."""
+
+    expires_in: int
+    update_age: int
+    short_expires_in: int
+    short_update_age: int
+    disable_refresh: bool
+    fresh_age: int
+    absolute_lifetime: int | None
+    activity_resolution: int
+    cookie_name: str
+    cookie_secure: bool
+    cookie_samesite: str | None
+    cookie_cache_max_age: int
+    max_sessions_per_user: int | None
+    password_min_length: int
+    password_max_length: int
+
+    @classmethod
+    def from_config(cls, config: t.Mapping[str, t.Any]) -> Settings:
+        expires_in = int(config["SESSIONAUTH_EXPIRES_IN"])
+        update_age = int(config["SESSIONAUTH_UPDATE_AGE"])
+        short = int(config["SESSIONAUTH_SHORT_EXPIRES_IN"])
+        if expires_in <= 0 or short <= 0:
+            raise ValueError("SESSIONAUTH_EXPIRES_IN and SHORT_EXPIRES_IN must be > 0")
+        if not 0 <= update_age <= expires_in:
+            raise ValueError("SESSIONAUTH_UPDATE_AGE must be between 0 and EXPIRES_IN")
+        secure = bool(config["SESSIONAUTH_COOKIE_SECURE"])
+        name = str(config["SESSIONAUTH_COOKIE_NAME"])
+        absolute = config["SESSIONAUTH_ABSOLUTE_LIFETIME"]
+        max_sessions = config["SESSIONAUTH_MAX_SESSIONS_PER_USER"]
+        return cls(
+            expires_in=expires_in,
+            update_age=update_age,
+            short_expires_in=short,
+            # The short session slides by the same fraction of its life.
+            short_update_age=update_age * short // expires_in,
+            disable_refresh=bool(config["SESSIONAUTH_DISABLE_REFRESH"]),
+            fresh_age=int(config["SESSIONAUTH_FRESH_AGE"]),
+            absolute_lifetime=None if absolute is None else int(absolute),
+            activity_resolution=int(config["SESSIONAUTH_ACTIVITY_RESOLUTION"]),
+            cookie_name=f"__Host-{name}" if secure else name,
+            cookie_secure=secure,
+            cookie_samesite=config["SESSIONAUTH_COOKIE_SAMESITE"],
+            cookie_cache_max_age=int(config["SESSIONAUTH_COOKIE_CACHE_MAX_AGE"]),
+            max_sessions_per_user=None if max_sessions is None else int(max_sessions),
+            password_min_length=int(config["SESSIONAUTH_PASSWORD_MIN_LENGTH"]),
+            password_max_length=int(config["SESSIONAUTH_PASSWORD_MAX_LENGTH"]),
+        )
