@@ -42,8 +42,8 @@ class RequestState:
     def __init__(self, app_state: AppState) -> None:
         self.app_state = app_state
         self.record: SessionRecord | None = None
-        self.user: t.Any = _UNSET
-        self.session_obj: t.Any = _UNSET
+        self.user: t.Any = ANONYMOUS_USER
+        self.session_obj: t.Any = ANONYMOUS_SESSION
         self.cookie: CookieAction | None = None
         self.accessed = False
         self.signed_out = False
@@ -62,7 +62,7 @@ class RequestState:
 def request_state() -> RequestState | None:
     if not has_request_context():
         return None
-    return g.get("_sessionauth")
+    return t.cast("RequestState | None", g.get("_sessionauth"))
 
 
 def _get_user() -> t.Any:

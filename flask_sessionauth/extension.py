@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import typing as t
 import weakref
@@ -18,10 +19,10 @@ from flask import request
 from flask import url_for
 from flask.wrappers import Response
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import make_transient_to_detached
 from werkzeug.exceptions import Unauthorized
 
 from . import lifecycle
+from . import ratelimit
 from . import signals
 from . import tokens
 from .config import DEFAULTS
@@ -89,6 +90,7 @@ class AppState:
         )
         self.clear_site_data: str | None = config["SESSIONAUTH_CLEAR_SITE_DATA"] or None
         self.cleanup_batch_size = int(config["SESSIONAUTH_CLEANUP_BATCH_SIZE"])
+        self.limiter = ratelimit.create_limiter(config, db)
 
     # -- lazy loading for the proxies ------------------------------------
 
@@ -111,10 +113,9 @@ class AppState:
     def session_object(self, state: RequestState) -> t.Any:
         """A detached ``UserSession`` snapshot of the request's session."""
         record = state.record
-        if record is None or (self.check_active_property and not state.app_state.load_user(state)):
+        if record is None or (self.check_active_property and not self.load_user(state)):
             return state.session_obj
-        obj = self.model(**{name: getattr(record, name) for name in RECORD_FIELDS})
-        make_transient_to_detached(obj)
+        obj = self.store.snapshot(record._asdict())
         state.session_obj = obj
         return obj
 
@@ -183,6 +184,7 @@ class SessionAuth:
         app.before_request(self._before_request)
         app.after_request(self._after_request)
         app.register_error_handler(StorageUnavailable, self._storage_unavailable)
+        app.register_error_handler(ratelimit.RateLimited, ratelimit.rate_limited_response)
         app.context_processor(_template_context)
         _listen_user_events(state)
 
@@ -419,8 +421,11 @@ class SessionAuth:
         Unknown emails run a dummy verification so they take as long as wrong
         passwords (no user enumeration by timing). A hash in an outdated
         scheme or with weaker parameters is replaced by a current one.
+        Raises :class:`RateLimited` after too many failures for this email
+        (known or not) or this client address.
         """
         app_state = self._state()
+        attempt = app_state.limiter.attempt(email if isinstance(email, str) else None)
         if not isinstance(email, str) or not isinstance(password, str):
             app_state.hasher.dummy_verify()
             return None
@@ -435,6 +440,7 @@ class SessionAuth:
         if self._is_inactive(user):
             signals.login_failed.send(_sender(), identity=email, reason="inactive")
             return None
+        app_state.limiter.succeeded(attempt)
         return user
 
     def find_user(self, email: str) -> t.Any | None:
@@ -494,11 +500,13 @@ class SessionAuth:
         returned (``None`` outside a request).
         """
         app_state = self._state()
+        attempt = app_state.limiter.attempt(getattr(user, app_state.identity_attr))
         if not isinstance(current_password, str) or not app_state.hasher.verify(
             current_password, getattr(user, app_state.password_attr)
         )[0]:
             signals.login_failed.send(_sender(), identity=getattr(user, app_state.identity_attr), reason="password")
             raise InvalidPassword("The current password is incorrect.")
+        app_state.limiter.succeeded(attempt)
         app_state.hasher.check_policy(new_password, confirm_password)
         setattr(user, app_state.password_attr, app_state.hasher.hash(new_password))
         keep = self._current_id_of(user.id)
@@ -541,9 +549,12 @@ class SessionAuth:
         user = current_user._get_current_object()
         if not user:
             raise SessionAuthError("No user is signed in.")
+        limiter = self._state().limiter
+        attempt = limiter.attempt(getattr(user, self._state().identity_attr))
         if not isinstance(password, str) or not self.verify_password(user, password):
             signals.login_failed.send(_sender(), identity=getattr(user, self._state().identity_attr), reason="password")
             raise InvalidPassword()
+        limiter.succeeded(attempt)
         rotated = self._rotate(fresh=True)
         if rotated is None:
             raise SessionAuthError("This session has ended. Please sign in again.")
@@ -639,17 +650,14 @@ def authenticate_token(state: RequestState, token: tokens.Token) -> None:
         state.cookie = CookieAction(token.value, lifecycle.cookie_max_age(record, now))
 
 
-class storage_errors:
+@contextlib.contextmanager
+def storage_errors() -> t.Iterator[None]:
     """Turn database failures in management calls into :class:`StorageUnavailable`,
     so callers see one typed error and nothing is reported as done."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: t.Any, exc: BaseException | None, tb: t.Any) -> bool:
-        if exc is not None and isinstance(exc, SQLAlchemyError):
-            raise StorageUnavailable() from exc
-        return False
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise StorageUnavailable() from exc
 
 
 def _commit(db: t.Any) -> None:
@@ -712,7 +720,7 @@ def _listen_user_events(app_state: AppState) -> None:
     if key in _listened:
         return
     _listened.add(key)
-    table = app_state.model.__table__
+    table: sa.Table = app_state.model.__table__
 
     def end_sessions(connection: sa.Connection, user_id: t.Any) -> None:
         connection.execute(table.delete().where(table.c.user_id == user_id))

@@ -50,9 +50,9 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 _cache_attr = "_sessionauth_models"
 
 
-def create_session_model(db: t.Any, user_model: type, table_name: str = "user_session") -> type:
+def create_session_model(db: t.Any, user_model: t.Any, table_name: str = "user_session") -> t.Any:
     """Return the ``UserSession`` model for ``db``, creating it once per table name."""
-    cache: dict[str, type] = db.__dict__.setdefault(_cache_attr, {})
+    cache: dict[str, t.Any] = db.__dict__.setdefault(_cache_attr, {})
     if table_name in cache:
         return cache[table_name]
 

@@ -43,7 +43,7 @@ class PasswordHasher:
 
     def hash(self, password: str) -> str:
         self.check_policy(password)
-        return self.context.hash(password)
+        return str(self.context.hash(password))
 
     def verify(self, password: str, stored_hash: str | None) -> tuple[bool, str | None]:
         """Return ``(ok, new_hash)``; ``new_hash`` is set when the stored one is outdated.
@@ -55,7 +55,8 @@ class PasswordHasher:
             self.dummy_verify()
             return False, None
         try:
-            return self.context.verify_and_update(password, stored_hash)
+            ok, new_hash = self.context.verify_and_update(password, stored_hash)
+            return bool(ok), new_hash
         except (ValueError, TypeError):
             return False, None
 

@@ -17,7 +17,9 @@ import datetime as dt
 import typing as t
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import make_transient_to_detached
 
 if t.TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
@@ -134,13 +136,19 @@ class SQLStore:
                 evicted = list(rows)[max(max_sessions - 1, 0) :]
                 if evicted:
                     session.execute(sa.delete(m).where(m.id.in_(evicted)))
-            obj = self.model(**values)
-            session.add(obj)
+            session.add(self.model(**values))
             session.commit()
         except BaseException:
             session.rollback()
             raise
-        return obj, evicted
+        return self.snapshot(values), evicted
+
+    def snapshot(self, values: t.Mapping[str, t.Any]) -> t.Any:
+        """A detached ``UserSession`` holding ``values``: usable after the
+        request's ORM session is gone, without a refresh query."""
+        obj = self.model(**{name: values[name] for name in RECORD_FIELDS})
+        make_transient_to_detached(obj)
+        return obj
 
     def _lock_user(self, user_id: t.Any) -> None:
         user_table: sa.Table = self.user_model.__table__
@@ -163,13 +171,12 @@ class SQLStore:
             if not t.cast(sa.CursorResult[t.Any], deleted).rowcount:
                 session.rollback()
                 return None
-            obj = self.model(**values)
-            session.add(obj)
+            session.add(self.model(**values))
             session.commit()
         except BaseException:
             session.rollback()
             raise
-        return obj
+        return self.snapshot(values)
 
     def delete(
         self,

@@ -17,6 +17,7 @@ from flask import jsonify
 from flask import request
 from flask_sqlalchemy import SQLAlchemy
 
+from flask_sessionauth import InvalidPassword
 from flask_sessionauth import SessionAuth
 from flask_sessionauth import current_session
 from flask_sessionauth import current_user
@@ -121,6 +122,14 @@ def create_app(config: dict[str, t.Any] | None = None, *, ext: SessionAuth | Non
         sess = ext_.login_user(user, remember=request.form.get("remember", "1") == "1")
         return jsonify(id=sess.id)
 
+    @app.post("/test/reauth")
+    def test_reauth() -> t.Any:
+        try:
+            sess = app.extensions["sessionauth"].reauthenticate(request.form["password"])
+        except InvalidPassword as exc:
+            return exc.message, 403
+        return jsonify(id=sess.id)
+
     @app.post("/test/logout")
     def test_logout() -> t.Any:
         app.extensions["sessionauth"].logout_user()
@@ -159,6 +168,7 @@ def app(backend: str, tmp_path: t.Any, app_config: dict[str, t.Any]) -> t.Iterat
 def user(app: Flask) -> t.Any:
     with app.app_context():
         u = app.extensions["sessionauth"].create_user("alice@example.com", PASSWORD, name="Alice")
+        db.session.refresh(u)
         db.session.expunge(u)
         return u
 
@@ -167,6 +177,7 @@ def user(app: Flask) -> t.Any:
 def other_user(app: Flask) -> t.Any:
     with app.app_context():
         u = app.extensions["sessionauth"].create_user("bob@example.com", PASSWORD, name="Bob")
+        db.session.refresh(u)
         db.session.expunge(u)
         return u
 
@@ -180,15 +191,29 @@ def login(client: t.Any, email: str = "alice@example.com", password: str = PASSW
     return str(resp.json["id"])
 
 
+def device(app: Flask, user_agent: str = UA_CHROME, remote_addr: str = "127.0.0.1") -> t.Any:
+    """A test client that presents itself as one browser on one address."""
+    c = app.test_client()
+    c.environ_base.update(HTTP_USER_AGENT=user_agent, REMOTE_ADDR=remote_addr)
+    return c
+
+
+def raw_client(app: Flask) -> t.Any:
+    """A client without a cookie jar, for sending exact ``Cookie`` headers."""
+    c = app.test_client(use_cookies=False)
+    c.environ_base.update(HTTP_USER_AGENT=UA_CHROME)
+    return c
+
+
 @pytest.fixture
 def client(app: Flask) -> t.Any:
-    return app.test_client(headers={"User-Agent": UA_CHROME})
+    return device(app, UA_CHROME)
 
 
 @pytest.fixture
 def second_client(app: Flask) -> t.Any:
     """Another device signed in to the same account."""
-    return app.test_client(headers={"User-Agent": UA_FIREFOX})
+    return device(app, UA_FIREFOX, "203.0.113.7")
 
 
 def cookie_name(app: Flask) -> str:

@@ -1,0 +1,259 @@
+"""Sliding expiry, write budget, absolute lifetime, remember-me, fixation, logout (checklist 8-14)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+import time_machine
+
+from tests.conftest import cookie_name
+from tests.conftest import db
+from tests.conftest import login
+from tests.conftest import session_cookie
+
+UTC = dt.timezone.utc
+T0 = dt.datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def row(app, sid):
+    with app.app_context():
+        model = app.extensions["sessionauth"].session_model
+        obj = db.session.get(model, sid)
+        db.session.expunge_all()
+        return obj
+
+
+def max_age(resp):
+    header = resp.headers["Set-Cookie"]
+    for part in header.split(";"):
+        if part.strip().lower().startswith("max-age="):
+            return int(part.split("=")[1])
+    return None
+
+
+def test_login_while_signed_in_issues_new_token_and_deletes_old(app, client, user):
+    first = login(client)
+    old_cookie = session_cookie(client, app)
+    second = login(client)
+    assert first != second
+    assert session_cookie(client, app) != old_cookie
+    assert row(app, first) is None
+    assert row(app, second) is not None
+    stale = app.test_client()
+    stale.set_cookie(cookie_name(app), old_cookie)
+    assert stale.get("/whoami").json == {"user_id": None}
+
+
+def test_session_expires_after_seven_days_without_use(app, client, user):
+    with time_machine.travel(T0, tick=False) as traveller:
+        login(client)
+        traveller.move_to(T0 + dt.timedelta(days=7, seconds=-1))
+        # still valid one second before expiry (and this request slides it)
+        assert client.get("/whoami").json == {"user_id": user.id}
+    with time_machine.travel(T0, tick=False) as traveller:
+        sid = login(client)
+        traveller.move_to(T0 + dt.timedelta(days=7, seconds=1))
+        resp = client.get("/whoami")
+        assert resp.json == {"user_id": None}
+        assert "Max-Age=0" in resp.headers["Set-Cookie"]
+        assert row(app, sid) is not None  # rejected without a write; cleanup removes it
+
+
+def test_refresh_after_update_age_writes_once(app, client, user, count_sql):
+    with time_machine.travel(T0, tick=False) as traveller:
+        sid = login(client)
+        traveller.move_to(T0 + dt.timedelta(days=1, hours=12))
+        with count_sql() as counter:
+            resp = client.get("/whoami")
+        assert resp.json == {"user_id": user.id}
+        assert len(counter.writes) == 1
+        assert len(counter.reads) == 1
+        now = T0 + dt.timedelta(days=1, hours=12)
+        assert row(app, sid).expires_at == now + dt.timedelta(days=7)
+        assert max_age(resp) == 7 * 24 * 3600
+        assert resp.headers["Cache-Control"] == "no-store"
+        # later the same day: no write at all (activity stamp is fresh too)
+        traveller.move_to(now + dt.timedelta(minutes=2))
+        with count_sql() as counter:
+            resp = client.get("/whoami")
+        assert resp.json == {"user_id": user.id}
+        assert counter.writes == []
+        assert "Set-Cookie" not in resp.headers
+
+
+def test_ordinary_request_performs_no_write(app, client, user, count_sql):
+    with time_machine.travel(T0, tick=False) as traveller:
+        login(client)
+        traveller.move_to(T0 + dt.timedelta(minutes=1))
+        with count_sql() as counter:
+            assert client.get("/me").json == {"email": "alice@example.com"}
+        assert counter.writes == []
+        assert len(counter.reads) == 2  # session (+is_active), then the user object
+        with count_sql() as counter:
+            assert client.get("/whoami").json == {"user_id": user.id}
+        assert counter.writes == []
+        assert len(counter.reads) == 1
+
+
+def test_activity_stamp_at_most_once_per_resolution(app, client, user, count_sql):
+    with time_machine.travel(T0, tick=False) as traveller:
+        sid = login(client)
+        traveller.move_to(T0 + dt.timedelta(minutes=6))
+        with count_sql() as counter:
+            client.get("/whoami")
+            client.get("/whoami")
+        assert len(counter.writes) == 1
+        assert row(app, sid).last_active_at == T0 + dt.timedelta(minutes=6)
+        assert row(app, sid).expires_at == T0 + dt.timedelta(days=7)  # not extended
+
+
+@pytest.mark.parametrize("app_config", [{"SESSIONAUTH_ACTIVITY_RESOLUTION": 0}])
+def test_activity_resolution_zero_turns_stamp_off(app, client, user, count_sql):
+    with time_machine.travel(T0, tick=False) as traveller:
+        login(client)
+        traveller.move_to(T0 + dt.timedelta(hours=5))
+        with count_sql() as counter:
+            client.get("/whoami")
+        assert counter.writes == []
+
+
+def test_refresh_only_after_secret_verified(app, client, user, count_sql):
+    with time_machine.travel(T0, tick=False) as traveller:
+        sid = login(client)
+        traveller.move_to(T0 + dt.timedelta(days=2))
+        forged = app.test_client()
+        forged.set_cookie(cookie_name(app), f"{sid}.{'x' * 43}")
+        with count_sql() as counter:
+            assert forged.get("/whoami").json == {"user_id": None}
+        assert counter.writes == []
+        assert row(app, sid).expires_at == T0 + dt.timedelta(days=7)
+
+
+@pytest.mark.parametrize("app_config", [{"SESSIONAUTH_DISABLE_REFRESH": True}])
+def test_disable_refresh(app, client, user):
+    with time_machine.travel(T0, tick=False) as traveller:
+        sid = login(client)
+        traveller.move_to(T0 + dt.timedelta(days=3))
+        resp = client.get("/whoami")
+        assert resp.json == {"user_id": user.id}
+        assert "Set-Cookie" not in resp.headers
+        assert row(app, sid).expires_at == T0 + dt.timedelta(days=7)
+        traveller.move_to(T0 + dt.timedelta(days=7, seconds=1))
+        assert client.get("/whoami").json == {"user_id": None}
+
+
+@pytest.mark.parametrize("app_config", [{"SESSIONAUTH_ABSOLUTE_LIFETIME": 3 * 24 * 3600}])
+def test_absolute_lifetime_rejects_active_session(app, client, user):
+    with time_machine.travel(T0, tick=False) as traveller:
+        sid = login(client)
+        for day in range(1, 3):
+            traveller.move_to(T0 + dt.timedelta(days=day, minutes=1))
+            assert client.get("/whoami").json == {"user_id": user.id}
+        # refreshes never pushed expiry past the cap
+        assert row(app, sid).expires_at == T0 + dt.timedelta(days=3)
+        traveller.move_to(T0 + dt.timedelta(days=3, seconds=1))
+        assert client.get("/whoami").json == {"user_id": None}
+
+
+def test_remember_false_is_browser_session_with_short_life(app, client, user):
+    with time_machine.travel(T0, tick=False) as traveller:
+        resp = client.post(
+            "/test/login",
+            data={"email": "alice@example.com", "password": "correct horse battery", "remember": "0"},
+        )
+        sid = resp.json["id"]
+        header = resp.headers["Set-Cookie"]
+        assert "Max-Age" not in header and "Expires" not in header
+        assert row(app, sid).expires_at == T0 + dt.timedelta(days=1)
+        # update age is 1/7 of the short life (~3.4 h): no refresh at 3 h, one at 4 h
+        traveller.move_to(T0 + dt.timedelta(hours=3))
+        assert client.get("/whoami").json == {"user_id": user.id}
+        assert row(app, sid).expires_at == T0 + dt.timedelta(days=1)
+        traveller.move_to(T0 + dt.timedelta(hours=4))
+        resp = client.get("/whoami")
+        assert resp.json == {"user_id": user.id}
+        assert row(app, sid).expires_at == T0 + dt.timedelta(hours=28)
+        assert "Max-Age" not in resp.headers["Set-Cookie"]
+        # unused for a day -> gone
+        traveller.move_to(T0 + dt.timedelta(hours=28, seconds=1))
+        assert client.get("/whoami").json == {"user_id": None}
+
+
+def test_reauthenticate_rotates_token(app, client, user):
+    sid = login(client)
+    old_cookie = session_cookie(client, app)
+    resp = client.post("/test/reauth", data={"password": "correct horse battery"})
+    assert resp.status_code == 200
+    new_sid = resp.json["id"]
+    assert new_sid != sid
+    assert session_cookie(client, app) != old_cookie
+    assert row(app, sid) is None
+    assert row(app, new_sid).authenticated_at is not None
+    stale = app.test_client()
+    stale.set_cookie(cookie_name(app), old_cookie)
+    assert stale.get("/whoami").json == {"user_id": None}
+    # wrong password: typed error, nothing rotated
+    resp = client.post("/test/reauth", data={"password": "wrong password!"})
+    assert resp.status_code == 403
+    assert row(app, new_sid) is not None
+
+
+def test_logout_is_post_only_deletes_row_and_clears_cookie(app, client, user):
+    sid = login(client)
+    value = session_cookie(client, app)
+    assert client.get("/test/logout").status_code == 405
+    resp = client.post("/test/logout")
+    assert "Max-Age=0" in resp.headers["Set-Cookie"]
+    assert resp.headers["Cache-Control"] == "no-store"
+    assert resp.headers["Clear-Site-Data"] == '"cache", "cookies"'
+    assert row(app, sid) is None
+    replay = app.test_client()
+    replay.set_cookie(cookie_name(app), value)
+    assert replay.get("/whoami").json == {"user_id": None}
+
+
+def test_fresh_login_required(app, client, user):
+    with time_machine.travel(T0, tick=False) as traveller:
+        login(client)
+        assert client.get("/sudo").data == b"sudo ok"
+        traveller.move_to(T0 + dt.timedelta(hours=1, seconds=1))
+        resp = client.get("/sudo")
+        assert resp.status_code == 302
+        assert "/account/confirm" in resp.headers["Location"]
+        resp = client.get("/sudo", headers={"Accept": "application/json"})
+        assert resp.status_code == 403
+        assert resp.json["error"]["code"] == "fresh_login_required"
+
+
+def test_login_required_redirects_or_401(app, client):
+    resp = client.get("/me")
+    assert resp.status_code == 302
+    assert "/account/login?next=/me" in resp.headers["Location"]
+    resp = client.get("/me", headers={"Accept": "application/json"})
+    assert resp.status_code == 401
+    assert resp.json["error"]["code"] == "unauthorized"
+
+
+def test_cleanup_expired_deletes_in_batches(app, client, user):
+    app.config["SESSIONAUTH_CLEANUP_BATCH_SIZE"] = 3
+    auth = app.extensions["sessionauth"]
+    with time_machine.travel(T0, tick=False):
+        with app.app_context():
+            from tests.conftest import User
+
+            u = db.session.get(User, user.id)
+            for _ in range(7):
+                auth.login_user(u)
+    with time_machine.travel(T0 + dt.timedelta(days=2), tick=False):
+        with app.app_context():
+            u = db.session.get(User, user.id)
+            live = auth.login_user(u)
+    with time_machine.travel(T0 + dt.timedelta(days=8), tick=False):
+        with app.app_context():
+            # batch size is read at init; the app state was built with the default
+            assert auth.cleanup_expired() == 7
+            count = db.session.execute(sa.select(sa.func.count()).select_from(auth.session_model)).scalar()
+            assert count == 1
+            assert db.session.get(auth.session_model, live.id) is not None
