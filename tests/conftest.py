@@ -7,6 +7,7 @@ Storage tests run on SQLite always and on PostgreSQL (127.0.0.1:5432, database
 
 from __future__ import annotations
 
+import atexit
 import os
 import typing as t
 
@@ -79,10 +80,38 @@ def require(kind: str) -> None:
     pytest.skip(f"{kind} not reachable on 127.0.0.1")
 
 
+_pg_database: list[str] = []
+
+
+def postgres_url() -> str:
+    """A PostgreSQL database private to this test run.
+
+    Created from the shared ``test`` database and dropped at exit, so parallel
+    runs (and benchmarks) on one server never drop each other's tables.
+    """
+    require("postgres")
+    if not _pg_database:
+        name = f"sessionauth_test_{os.getpid()}"
+        admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+
+        def drop() -> None:
+            engine = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+            with engine.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            engine.dispose()
+
+        atexit.register(drop)
+        _pg_database.append(POSTGRES_URL.rsplit("/", 1)[0] + "/" + name)
+    return _pg_database[0]
+
+
 def database_url(backend: str, tmp_path: t.Any) -> str:
     if backend == "postgres":
-        require("postgres")
-        return POSTGRES_URL
+        return postgres_url()
     return f"sqlite:///{tmp_path / 'app.db'}"
 
 
