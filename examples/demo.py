@@ -1,0 +1,111 @@
+"""flask-sessionauth demo: sign up, sign in, see and sign out your devices.
+
+Run it with ``bash scripts/demo`` (sets everything up) or, in a prepared venv,
+``python examples/demo.py``. Data lives in ``examples/demo.db`` (SQLite).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import typing as t
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import Flask
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import url_for
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import FlaskForm
+from wtforms import EmailField
+from wtforms import PasswordField
+from wtforms import StringField
+from wtforms.validators import DataRequired
+from wtforms.validators import Length
+
+from flask_sessionauth import PasswordPolicyError
+from flask_sessionauth import SessionAuth
+from flask_sessionauth import current_session
+from flask_sessionauth import current_user
+
+HERE = Path(__file__).resolve().parent
+DEMO_EMAIL = "demo@example.com"
+DEMO_PASSWORD = "demo password 123"
+
+db = SQLAlchemy()
+auth = SessionAuth()
+
+
+class User(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "users"
+    id = sa.Column(sa.Integer, primary_key=True)
+    email = sa.Column(sa.String(320), unique=True, nullable=False)
+    name = sa.Column(sa.String(100), nullable=False, default="")
+    password_hash = sa.Column(sa.String(255), nullable=False)
+    is_active = sa.Column(sa.Boolean, nullable=False, default=True)
+
+
+class SignupForm(FlaskForm):  # type: ignore[misc]
+    name = StringField("Name", validators=[DataRequired(), Length(max=100)])
+    email = EmailField("Email", validators=[DataRequired(), Length(max=320)])
+    password = PasswordField("Password", validators=[DataRequired()])
+
+
+def create_app(config: dict[str, t.Any] | None = None) -> Flask:
+    app = Flask(__name__, template_folder=str(HERE / "templates"))
+    app.config.update(
+        SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_hex(32),
+        SQLALCHEMY_DATABASE_URI=os.environ.get("DATABASE_URL", f"sqlite:///{HERE / 'demo.db'}"),
+        # Plain http on 127.0.0.1: browsers drop Secure/__Host- cookies there in
+        # some configurations, so the demo opts out. Never do this in production.
+        SESSIONAUTH_COOKIE_SECURE=os.environ.get("DEMO_SECURE_COOKIES") == "1",
+        SESSIONAUTH_HOME_ENDPOINT="home",
+    )
+    app.config.update(config or {})
+    db.init_app(app)
+    auth.init_app(app, db=db, user_model=User)
+
+    @app.get("/")
+    def home() -> t.Any:
+        return render_template("demo/home.html", session=current_session)
+
+    @app.route("/signup", methods=["GET", "POST"])
+    def signup() -> t.Any:
+        form = SignupForm()
+        if form.validate_on_submit():
+            if auth.find_user(form.email.data) is not None:
+                # Say the same as for a new address would leak who has an account;
+                # a real app would email the owner instead.
+                flash("Check your email to finish signing up.", "success")
+                return redirect(url_for("home"))
+            try:
+                user = auth.create_user(form.email.data, form.password.data, name=form.name.data)
+            except PasswordPolicyError as exc:
+                form.password.errors.append(exc.message)
+            else:
+                auth.login_user(user)
+                flash(f"Welcome, {user.name}!", "success")
+                return redirect(url_for("home"))
+        return render_template("demo/signup.html", form=form)
+
+    with app.app_context():
+        db.create_all()
+        if auth.find_user(DEMO_EMAIL) is None:
+            auth.create_user(DEMO_EMAIL, DEMO_PASSWORD, name="Demo User")
+    return app
+
+
+def main() -> None:
+    host, port = "127.0.0.1", int(os.environ.get("PORT", "5000"))
+    app = create_app()
+    print(f"\n  flask-sessionauth demo running at http://{host}:{port}/", file=sys.stderr)
+    print(f"  Sign in with {DEMO_EMAIL} / {DEMO_PASSWORD} (or sign up).", file=sys.stderr)
+    print("  Open it in two browsers to see both devices on /account/devices.\n", file=sys.stderr)
+    app.run(host=host, port=port, debug=False)
+
+
+if __name__ == "__main__":
+    main()
