@@ -29,7 +29,6 @@ from wtforms.validators import Length
 from flask_sessionauth import PasswordPolicyError
 from flask_sessionauth import SessionAuth
 from flask_sessionauth import current_session
-from flask_sessionauth import current_user
 
 HERE = Path(__file__).resolve().parent
 DEMO_EMAIL = "demo@example.com"

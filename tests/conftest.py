@@ -213,9 +213,7 @@ def other_user(app: Flask) -> t.Any:
 
 def login(client: t.Any, email: str = "alice@example.com", password: str = PASSWORD, remember: bool = True) -> str:
     """Sign ``client`` in through the test route; returns the session id."""
-    resp = client.post(
-        "/test/login", data={"email": email, "password": password, "remember": "1" if remember else "0"}
-    )
+    resp = client.post("/test/login", data={"email": email, "password": password, "remember": "1" if remember else "0"})
     assert resp.status_code == 200, resp.data
     return str(resp.json["id"])
 

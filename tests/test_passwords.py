@@ -74,7 +74,10 @@ def test_change_password_with_revoke_ends_others_and_rotates_current(app, client
     assert second_client.get("/whoami").json == {"user_id": None}
     assert client.get("/whoami").json == {"user_id": user.id}
     assert session_cookie(client, app).startswith(rotated.id + ".")
-    assert client.post("/test/login", data={"email": "alice@example.com", "password": "brand new password"}).status_code == 200
+    assert (
+        client.post("/test/login", data={"email": "alice@example.com", "password": "brand new password"}).status_code
+        == 200
+    )
 
 
 def test_change_password_without_revoke_keeps_others(app, client, second_client, user):
@@ -138,7 +141,10 @@ def test_deprecated_scheme_is_upgraded_on_login(app, client, user):
     login(client)
     assert stored_hash(app, user.id).startswith("$argon2id$")
     # and the upgraded hash still verifies
-    assert app.test_client().post("/test/login", data={"email": "alice@example.com", "password": PASSWORD}).status_code == 200
+    assert (
+        app.test_client().post("/test/login", data={"email": "alice@example.com", "password": PASSWORD}).status_code
+        == 200
+    )
 
 
 def test_weaker_argon2_parameters_are_upgraded(app, user):
@@ -159,7 +165,9 @@ def test_unknown_email_and_wrong_password_same_answer_and_both_hash(app, user, m
     with app.app_context():
         context = auth.hasher.context
         real_verify, real_dummy = context.verify_and_update, context.dummy_verify
-        monkeypatch.setattr(context, "verify_and_update", lambda *a, **k: calls.append("verify") or real_verify(*a, **k))
+        monkeypatch.setattr(
+            context, "verify_and_update", lambda *a, **k: calls.append("verify") or real_verify(*a, **k)
+        )
         monkeypatch.setattr(context, "dummy_verify", lambda *a, **k: calls.append("dummy") or real_dummy(*a, **k))
     c = app.test_client()
     unknown = c.post("/test/login", data={"email": "nobody@example.com", "password": "whatever password"})
