@@ -1,0 +1,86 @@
+"""Flask-WTF forms of the account pages.
+
+Field names are part of the public contract (DESIGN.md): apps that override a
+template, and scripts that post to these pages, rely on them. Every form
+carries ``csrf_token``; the blueprint refuses a POST with a missing or invalid
+token before any form is read (400), so these forms only judge field values.
+"""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_wtf import FlaskForm
+from wtforms import BooleanField
+from wtforms import EmailField
+from wtforms import Field
+from wtforms import Form
+from wtforms import PasswordField
+from wtforms.validators import DataRequired
+from wtforms.validators import EqualTo
+from wtforms.validators import InputRequired
+from wtforms.validators import Length
+from wtforms.validators import ValidationError
+
+from .exceptions import PasswordPolicyError
+
+
+def _max_length() -> int:
+    return int(current_app.config["SESSIONAUTH_PASSWORD_MAX_LENGTH"])
+
+
+def within_max_length(form: Form, field: Field) -> None:
+    """Passwords over the maximum are an explicit error, never silently truncated
+    (and never sent to the hasher, so a megabyte of input costs nothing)."""
+    if isinstance(field.data, str) and len(field.data) > _max_length():
+        raise ValidationError(f"Use at most {_max_length()} characters.")
+
+
+class LoginForm(FlaskForm):  # type: ignore[misc]
+    email = EmailField(
+        "Email address",
+        validators=[DataRequired("Enter your email address."), Length(max=320, message="That email is too long.")],
+        render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
+    )
+    password = PasswordField(
+        "Password",
+        validators=[InputRequired("Enter your password."), within_max_length],
+        render_kw={"autocomplete": "current-password"},
+    )
+    remember = BooleanField("Keep me signed in on this device", default=True)
+
+
+class ChangePasswordForm(FlaskForm):  # type: ignore[misc]
+    current_password = PasswordField(
+        "Current password",
+        validators=[InputRequired("Enter your current password."), within_max_length],
+        render_kw={"autocomplete": "current-password"},
+    )
+    new_password = PasswordField(
+        "New password",
+        validators=[InputRequired("Enter a new password.")],
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm_password = PasswordField(
+        "Confirm new password",
+        validators=[
+            InputRequired("Enter the new password again."),
+            EqualTo("new_password", message="The passwords do not match."),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+    revoke_other_sessions = BooleanField("Sign out of other devices", default=True)
+
+    def validate_new_password(self, field: Field) -> None:
+        """The extension's own policy, so the form and the API never disagree."""
+        try:
+            current_app.extensions["sessionauth"].hasher.check_policy(field.data)
+        except PasswordPolicyError as exc:
+            raise ValidationError(exc.message) from exc
+
+
+class ConfirmPasswordForm(FlaskForm):  # type: ignore[misc]
+    password = PasswordField(
+        "Password",
+        validators=[InputRequired("Enter your password."), within_max_length],
+        render_kw={"autocomplete": "current-password"},
+    )

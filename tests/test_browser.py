@@ -1,0 +1,277 @@
+"""The account pages in a real browser: Debian's Chromium driven by Playwright,
+against the app served by a real WSGI server on 127.0.0.1.
+
+These catch what the test client cannot: cookies as a browser keeps them,
+forms submitted by clicks and keys, layout at phone widths, and the strict
+CSP actually letting the stylesheet load.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import threading
+import typing as t
+
+import pytest
+from flask import Flask
+from werkzeug.serving import WSGIRequestHandler
+from werkzeug.serving import make_server
+
+from tests.conftest import PASSWORD
+from tests.conftest import REQUIRE_SERVICES
+from tests.conftest import UA_CHROME
+from tests.conftest import UA_FIREFOX
+from tests.conftest import create_app
+from tests.conftest import db
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("SESSIONAUTH_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+UA_IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+)
+NEW_PASSWORD = "a brand new passphrase"
+
+
+def chromium_available() -> bool:
+    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
+        return False
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def live_app(database_path: str, **config: t.Any) -> Flask:
+    """The conftest app on a SQLite file, over plain http (so no ``__Host-`` prefix)."""
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database_path}",
+            "SESSIONAUTH_COOKIE_SECURE": False,
+            "WTF_CSRF_ENABLED": True,
+            **config,
+        }
+    )
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        app.extensions["sessionauth"].create_user("alice@example.com", PASSWORD, name="Alice")
+    return app
+
+
+class QuietHandler(WSGIRequestHandler):
+    """No access log lines in the test output."""
+
+    def log_request(self, *args: t.Any, **kwargs: t.Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def live_server(app: Flask) -> t.Iterator[str]:
+    """Serve ``app`` on 127.0.0.1 (a free port) in a thread; yields the base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@contextlib.contextmanager
+def launch_chromium() -> t.Iterator[t.Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def expect(locator: t.Any) -> t.Any:
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
+
+
+def sign_in(page: t.Any, base: str, password: str = PASSWORD) -> None:
+    page.goto(f"{base}/account/login")
+    page.get_by_label("Email address").fill("alice@example.com")
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/account/devices")
+
+
+@pytest.fixture(scope="module")
+def browser() -> t.Iterator[t.Any]:
+    if not chromium_available():
+        if REQUIRE_SERVICES:
+            pytest.fail(f"Chromium ({CHROMIUM}) and Playwright are required (SESSIONAUTH_REQUIRE_SERVICES=1)")
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    with launch_chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+def base_url(tmp_path: t.Any) -> t.Iterator[str]:
+    with live_server(live_app(str(tmp_path / "live.db"))) as url:
+        yield url
+
+
+@pytest.fixture
+def devices(browser: t.Any) -> t.Iterator[t.Callable[..., t.Any]]:
+    """Make browser contexts (one per device), closed after the test."""
+    contexts: list[t.Any] = []
+
+    def make(user_agent: str = UA_CHROME, **options: t.Any) -> t.Any:
+        context = browser.new_context(user_agent=user_agent, **options)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def session_cards(page: t.Any) -> t.Any:
+    return page.locator("#session-list > li[data-session-id]")
+
+
+def test_two_devices_see_and_sign_out_each_other(base_url: str, devices: t.Callable[..., t.Any]) -> None:
+    laptop = devices(UA_CHROME)
+    other = devices(UA_FIREFOX)
+    sign_in(laptop, base_url)
+    sign_in(other, base_url)
+
+    laptop.reload()
+    cards = session_cards(laptop)
+    expect(cards).to_have_count(2)
+    current = cards.filter(has_text="This device")
+    assert current.count() == 1
+    assert "Chrome 131 on macOS" in current.inner_text()
+    assert "Firefox 133 on Windows" in cards.nth(1).inner_text()
+    assert "Active now" in cards.nth(1).inner_text()
+
+    # The stylesheet loaded under the strict CSP (the page is styled).
+    assert laptop.evaluate("getComputedStyle(document.body).margin") == "0px"
+
+    # With JavaScript on, devices.js signs the device out without a page load;
+    # either way the same message appears and the card goes.
+    laptop.get_by_role("button", name="Sign out Firefox 133 on Windows").click()
+    expect(laptop.locator(".sa-flashes")).to_contain_text("Firefox 133 on Windows has been signed out.")
+    expect(session_cards(laptop)).to_have_count(1)
+
+    # The signed-out device finds out on its next navigation.
+    other.goto(f"{base_url}/account/password")
+    assert other.url.startswith(f"{base_url}/account/login?next=")
+    assert other.get_by_role("button", name="Sign in").is_visible()
+
+    # Signed in again, then a password change with the checkbox signs it out.
+    other.get_by_label("Email address").fill("alice@example.com")
+    other.get_by_label("Password", exact=True).fill(PASSWORD)
+    other.get_by_role("button", name="Sign in").click()
+    other.wait_for_url(f"{base_url}/account/password")
+
+    laptop.goto(f"{base_url}/account/password")
+    laptop.get_by_label("Current password").fill(PASSWORD)
+    laptop.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
+    laptop.get_by_label("Confirm new password").fill(NEW_PASSWORD)
+    laptop.get_by_label("Sign out of other devices").check()
+    laptop.get_by_role("button", name="Update password").click()
+    laptop.wait_for_url(f"{base_url}/account/devices")
+    expect(laptop.locator(".sa-flashes")).to_contain_text("all other devices were signed out")
+    expect(session_cards(laptop)).to_have_count(1)
+
+    other.goto(f"{base_url}/account/devices")
+    assert other.url.startswith(f"{base_url}/account/login")
+
+    laptop.reload()
+    assert laptop.url == f"{base_url}/account/devices"
+    assert "This device" in session_cards(laptop).first.inner_text()
+
+
+def test_sign_out_button_works_from_the_keyboard(base_url: str, devices: t.Callable[..., t.Any]) -> None:
+    laptop = devices(UA_CHROME)
+    phone = devices(UA_IPHONE)
+    sign_in(phone, base_url)
+    sign_in(laptop, base_url)
+    laptop.wait_for_load_state("networkidle")  # devices.js (if any) is listening
+    target = "Sign out Safari on iPhone"
+
+    laptop.locator("body").focus()
+    for _ in range(40):
+        laptop.keyboard.press("Tab")
+        if laptop.evaluate("document.activeElement.getAttribute('aria-label')") == target:
+            break
+    else:
+        pytest.fail(f"Tab never reached the {target!r} button")
+    outline = laptop.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("", "none"), "focused button has no visible focus ring"
+
+    laptop.keyboard.press("Enter")
+    expect(laptop.locator(".sa-flashes")).to_contain_text("Safari on iPhone has been signed out.")
+    expect(session_cards(laptop)).to_have_count(1)
+    phone.goto(f"{base_url}/account/devices")
+    assert phone.url.startswith(f"{base_url}/account/login")
+
+
+def test_everything_works_with_javascript_off(base_url: str, devices: t.Callable[..., t.Any]) -> None:
+    laptop = devices(UA_CHROME, java_script_enabled=False)
+    other = devices(UA_FIREFOX, java_script_enabled=False)
+    sign_in(other, base_url)
+    sign_in(laptop, base_url)
+    # Fresh session (password just entered): no confirm step.
+    laptop.get_by_role("button", name="Sign out of all other devices").click()
+    laptop.wait_for_url(f"{base_url}/account/devices")
+    assert "This is the only device signed in" in laptop.content()
+    laptop.get_by_role("button", name="Sign out everywhere").click()
+    laptop.wait_for_url(f"{base_url}/account/login")
+    other.goto(f"{base_url}/account/devices")
+    assert other.url.startswith(f"{base_url}/account/login")
+
+
+@pytest.mark.parametrize("width", [390, 360])
+def test_no_horizontal_scroll_on_phones(base_url: str, devices: t.Callable[..., t.Any], width: int) -> None:
+    long_ua = "Mozilla/5.0 (Linux; Android 14; SM-S928B) AppleWebKit/537.36 (KHTML, like Gecko) " + "X" * 200
+    phone = devices(UA_IPHONE, viewport={"width": width, "height": 800}, is_mobile=True, has_touch=True)
+    sign_in(devices(long_ua), base_url)
+    sign_in(devices(UA_FIREFOX), base_url)
+    phone.goto(f"{base_url}/account/login")
+    assert fits(phone), "login page scrolls sideways"
+    sign_in(phone, base_url)
+    assert session_cards(phone).count() == 3
+    for path in ("/account/devices", "/account/password", "/account/confirm?action=revoke_all"):
+        phone.goto(f"{base_url}{path}")
+        assert fits(phone), f"{path} scrolls sideways at {width}px"
+    # Errors make the password form taller and wider text; still no sideways scroll.
+    phone.goto(f"{base_url}/account/password")
+    phone.get_by_label("Current password").fill("wrong")
+    phone.get_by_label("New password", exact=True).fill("short")
+    phone.get_by_label("Confirm new password").fill("different")
+    phone.get_by_role("button", name="Update password").click()
+    assert phone.locator(".sa-error").count() >= 2
+    assert fits(phone)
+
+
+def fits(page: t.Any) -> bool:
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))

@@ -1,0 +1,73 @@
+"""The demo app a newcomer runs first: sign up, see who is signed in, reach the dashboard."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo.py"
+
+
+@pytest.fixture
+def demo(tmp_path):
+    spec = importlib.util.spec_from_file_location("sessionauth_demo", DEMO)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["sessionauth_demo"] = module
+    spec.loader.exec_module(module)
+    app = module.create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'demo.db'}",
+            "SESSIONAUTH_PASSWORD_CONTEXT_OPTIONS": {"argon2__memory_cost": 1024, "argon2__time_cost": 1},
+        }
+    )
+    yield module, app
+    sys.modules.pop("sessionauth_demo", None)
+
+
+def csrf(html: str) -> str:
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+
+
+def test_signup_then_home_shows_user_and_links_dashboard(demo):
+    module, app = demo
+    c = app.test_client()
+    page = c.get("/signup").get_data(as_text=True)
+    resp = c.post(
+        "/signup",
+        data={"csrf_token": csrf(page), "name": "Ada", "email": "ada@example.com", "password": "analytical engine"},
+    )
+    assert resp.status_code == 302
+    home = c.get("/").get_data(as_text=True)
+    assert "ada@example.com" in home
+    assert "/account/devices" in home
+    devices = c.get("/account/devices")
+    assert devices.status_code == 200
+
+
+def test_demo_user_can_sign_in(demo):
+    module, app = demo
+    c = app.test_client()
+    page = c.get("/account/login").get_data(as_text=True)
+    resp = c.post(
+        "/account/login",
+        data={"csrf_token": csrf(page), "email": module.DEMO_EMAIL, "password": module.DEMO_PASSWORD},
+    )
+    assert resp.status_code == 302
+    assert "Demo User" in c.get("/").get_data(as_text=True)
+
+
+def test_signup_with_taken_email_does_not_reveal_it(demo):
+    module, app = demo
+    c = app.test_client()
+    page = c.get("/signup").get_data(as_text=True)
+    resp = c.post(
+        "/signup",
+        data={"csrf_token": csrf(page), "name": "X", "email": module.DEMO_EMAIL, "password": "something else 1"},
+        follow_redirects=True,
+    )
+    assert "Check your email" in resp.get_data(as_text=True)
+    assert "Demo User" not in resp.get_data(as_text=True)

@@ -1,0 +1,151 @@
+"""The wheel carries the templates and static files, and a wheel install finds them.
+
+``templates/`` and ``static/`` sit at the repository's top level (DESIGN.md);
+setup.cfg maps them into the package. These tests build the wheel from a copy
+of the sources, install it into a brand-new virtualenv where the repository is
+not importable, and render the devices page from there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import sysconfig
+import textwrap
+import typing as t
+import zipfile
+
+import pytest
+
+from flask_sessionauth.views import resource_dir
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SOURCES = ["setup.cfg", "pyproject.toml", "README.md", "flask_sessionauth", "templates", "static"]
+EXPECTED = [
+    "flask_sessionauth/py.typed",
+    "flask_sessionauth/templates/sessionauth/base.html",
+    "flask_sessionauth/templates/sessionauth/devices.html",
+    "flask_sessionauth/templates/sessionauth/login.html",
+    "flask_sessionauth/templates/sessionauth/password.html",
+    "flask_sessionauth/templates/sessionauth/confirm.html",
+    "flask_sessionauth/static/sessionauth/sessionauth.css",
+    "flask_sessionauth/static/sessionauth/icons/phone.svg",
+]
+
+# Runs inside the fresh venv: a minimal app of a user's own, signed in, devices page.
+PROBE = textwrap.dedent(
+    """
+    import json
+    import sqlalchemy as sa
+    from flask import Flask, jsonify
+    from flask_sqlalchemy import SQLAlchemy
+    import flask_sessionauth
+    from flask_sessionauth import SessionAuth
+
+    db = SQLAlchemy()
+
+    class User(db.Model):
+        id = sa.Column(sa.Integer, primary_key=True)
+        email = sa.Column(sa.String(320), unique=True, nullable=False)
+        password_hash = sa.Column(sa.String(255), nullable=False)
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY="probe", SQLALCHEMY_DATABASE_URI="sqlite://", WTF_CSRF_ENABLED=False,
+        SESSIONAUTH_PASSWORD_CONTEXT_OPTIONS={"argon2__memory_cost": 1024, "argon2__time_cost": 1},
+    )
+    db.init_app(app)
+    auth = SessionAuth(app, db=db, user_model=User)
+    with app.app_context():
+        db.create_all()
+        auth.create_user("probe@example.com", "probe password 1")
+
+    client = app.test_client()
+    signed_in = client.post(
+        "/account/login", data={"email": "probe@example.com", "password": "probe password 1"}
+    )
+    page = client.get("/account/devices")
+    css = client.get("/account/static/sessionauth/sessionauth.css")
+    bp = app.blueprints["sessionauth"]
+    print(json.dumps({
+        "package": flask_sessionauth.__file__,
+        "template_folder": bp.template_folder,
+        "static_folder": bp.static_folder,
+        "template_file": app.jinja_env.get_template("sessionauth/devices.html").filename,
+        "login_status": signed_in.status_code,
+        "status": page.status_code,
+        "html": page.get_data(as_text=True),
+        "css_status": css.status_code,
+        "css": css.get_data(as_text=True)[:200],
+    }))
+    css.close()
+    """
+)
+
+
+def run(*args: str | os.PathLike[str], **kwargs: t.Any) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=120, **kwargs)
+    assert result.returncode == 0, f"{args}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """Build the wheel from a clean copy of the sources (no build/ or egg-info in the tree)."""
+    work = tmp_path_factory.mktemp("wheel")
+    src = work / "src"
+    src.mkdir()
+    for name in SOURCES:
+        path = ROOT / name
+        if path.is_dir():
+            shutil.copytree(path, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(path, src / name)
+    run(sys.executable, "-m", "build", "--wheel", "--outdir", work / "dist", src)
+    (built,) = (work / "dist").glob("flask_sessionauth-*.whl")
+    return built
+
+
+def test_wheel_contains_templates_static_and_py_typed(wheel: pathlib.Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    missing = [name for name in EXPECTED if name not in names]
+    assert not missing, f"not in the wheel: {missing}"
+    # Nothing from the repository's top level leaks into site-packages.
+    assert all(name.startswith(("flask_sessionauth/", "flask_sessionauth-")) for name in names)
+
+
+def test_installed_wheel_renders_the_devices_page(wheel: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    venv = tmp_path / "venv"
+    run(sys.executable, "-m", "venv", "--without-pip", venv)
+    python = venv / "bin" / "python"
+    run(sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", "--quiet", wheel)
+    # Dependencies come from the dev venv's site-packages via a .pth line (only that
+    # directory: .pth files in it, such as the editable install's hook, are not run).
+    purelib = run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip()
+    (pathlib.Path(purelib) / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    result = run(python, "-I", "-c", PROBE, cwd=tmp_path, env=env)
+    probe = json.loads(result.stdout.strip().splitlines()[-1])
+
+    installed = pathlib.Path(purelib) / "flask_sessionauth"
+    assert pathlib.Path(probe["package"]).parent == installed
+    assert probe["template_folder"] == str(installed / "templates")
+    assert probe["static_folder"] == str(installed / "static")
+    assert probe["template_file"] == str(installed / "templates" / "sessionauth" / "devices.html")
+    assert probe["login_status"] == 302
+    assert probe["status"] == 200
+    assert 'id="session-list"' in probe["html"] and "This device" in probe["html"]
+    assert probe["css_status"] == 200 and "flask-sessionauth" in probe["css"]
+    assert str(ROOT) not in probe["html"]
+
+
+def test_checkout_uses_top_level_folders() -> None:
+    """Editable install or plain checkout: no copies inside the package, the repo's own folders."""
+    assert not (ROOT / "flask_sessionauth" / "templates").exists()
+    assert resource_dir("templates") == str(ROOT / "templates")
+    assert resource_dir("static") == str(ROOT / "static")
