@@ -257,7 +257,8 @@ def create_blueprint(app: Flask) -> Blueprint:
     bp.register_error_handler(CSRFError, _csrf_error)
     init_headers(bp)
 
-    @bp.context_processor
+    # App-wide, so an app's own pages can extend the shipped layout too.
+    @bp.app_context_processor
     def page_context() -> dict[str, t.Any]:
         return {
             "sessionauth_base": current_app.config["SESSIONAUTH_BASE_TEMPLATE"],
