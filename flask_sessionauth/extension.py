@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask import current_app
 from flask import g
+from flask import has_app_context
 from flask import has_request_context
 from flask import jsonify
 from flask import redirect
@@ -31,7 +32,10 @@ from .context import ANONYMOUS_USER
 from .context import CookieAction
 from .context import RequestState
 from .context import request_state
+from .cookie_cache import CachedRecord
+from .cookie_cache import CookieCache
 from .exceptions import InvalidPassword
+from .exceptions import RateLimited
 from .exceptions import SessionAuthError
 from .exceptions import StorageUnavailable
 from .model import IP_LENGTH
@@ -42,6 +46,9 @@ from .redirects import is_safe_redirect
 from .store import RECORD_FIELDS
 from .store import SessionRecord
 from .store import SQLStore
+
+if t.TYPE_CHECKING:
+    from .redis_store import RedisStore
 
 _UNAVAILABLE_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8">
 <title>Temporarily unavailable</title><h1>Temporarily unavailable</h1>
@@ -81,7 +88,18 @@ class AppState:
         for attr in (self.identity_attr, self.password_attr):
             if not hasattr(user_model, attr):
                 raise TypeError(f"{user_model.__name__} has no attribute {attr!r}")
-        self.store = SQLStore(db, self.model, user_model, self.active_column)
+        self.store: SQLStore | RedisStore = SQLStore(db, self.model, user_model, self.active_column)
+        if config["SESSIONAUTH_REDIS_URL"]:
+            from .redis_store import RedisStore
+
+            self.store = RedisStore.from_url(
+                self.store,
+                config["SESSIONAUTH_REDIS_URL"],
+                config["SESSIONAUTH_REDIS_PREFIX"],
+                config["SESSIONAUTH_REDIS_FALLBACK"],
+            )
+        max_age = self.settings.cookie_cache_max_age
+        self.cookie_cache = CookieCache(self.settings.cookie_name, max_age) if max_age > 0 else None
         self.hasher = PasswordHasher(
             config["SESSIONAUTH_PASSWORD_SCHEMES"],
             config["SESSIONAUTH_PASSWORD_CONTEXT_OPTIONS"],
@@ -90,7 +108,7 @@ class AppState:
         )
         self.clear_site_data: str | None = config["SESSIONAUTH_CLEAR_SITE_DATA"] or None
         self.cleanup_batch_size = int(config["SESSIONAUTH_CLEANUP_BATCH_SIZE"])
-        self.limiter = ratelimit.create_limiter(config, db)
+        self.limiter = ratelimit.create_limiter(config, db, getattr(self.store, "client", None))
 
     # -- lazy loading for the proxies ------------------------------------
 
@@ -100,7 +118,7 @@ class AppState:
             state.user = ANONYMOUS_USER
             return ANONYMOUS_USER
         try:
-            user = self.db.session.get(self.user_model, record.user_id)
+            user = self.store.load_user(record.user_id)
         except SQLAlchemyError as exc:
             state.set_record(None)
             raise StorageUnavailable() from exc
@@ -184,7 +202,7 @@ class SessionAuth:
         app.before_request(self._before_request)
         app.after_request(self._after_request)
         app.register_error_handler(StorageUnavailable, self._storage_unavailable)
-        app.register_error_handler(ratelimit.RateLimited, ratelimit.rate_limited_response)
+        app.register_error_handler(RateLimited, ratelimit.rate_limited_response)
         app.context_processor(_template_context)
         _listen_user_events(state)
 
@@ -235,8 +253,11 @@ class SessionAuth:
             return
         if request.endpoint is not None and request.endpoint.rpartition(".")[2] == "static":
             return
-        if len(values) > 1:
+        name = state.app_state.settings.cookie_name
+        if len(values) > 1 or request.headers.get("Cookie", "").count(name + "=") > 1:
             # Cookie tossing: a sibling domain planted a second cookie. Fail closed.
+            # The raw count also catches a second cookie Werkzeug's parser dropped
+            # or swallowed into another pair's quoted value.
             state.clear()
             return
         token = tokens.parse(values[0])
@@ -274,6 +295,8 @@ class SessionAuth:
             response.vary.add("Cookie")
         elif state.accessed:
             response.vary.add("Cookie")
+        if state.app_state.cookie_cache is not None:
+            _write_cache_cookie(response, state, state.app_state.cookie_cache)
         if state.signed_out and state.app_state.clear_site_data:
             response.headers["Clear-Site-Data"] = state.app_state.clear_site_data
         return response
@@ -305,6 +328,7 @@ class SessionAuth:
         state = request_state()
         if state is None:
             return False
+        verify_with_storage(state)
         return lifecycle.is_fresh(state.record, lifecycle.utcnow(), state.app_state.settings)
 
     def unauthorized_handler(self, callback: t.Callable[[], t.Any]) -> t.Callable[[], t.Any]:
@@ -318,7 +342,9 @@ class SessionAuth:
         if wants_json():
             return json_error("unauthorized", "Sign in to continue.", 401)
         if "sessionauth" in current_app.blueprints:
-            return redirect(url_for("sessionauth.login", next=_current_path()))
+            # Only a page is worth returning to: a POST-only URL answers a GET with 405.
+            target = _current_path() if request.method in ("GET", "HEAD") else None
+            return redirect(url_for("sessionauth.login", next=target))
         raise Unauthorized()
 
     def needs_fresh_login(self) -> t.Any:
@@ -447,7 +473,8 @@ class SessionAuth:
         app_state = self._state()
         column = getattr(app_state.user_model, app_state.identity_attr)
         identity = normalize_email(email)
-        if not identity or len(identity) > 320:
+        # NULs and lone surrogates cannot be sent to PostgreSQL; no email has them.
+        if not identity or len(identity) > 320 or not identity.isprintable():
             return None
         with storage_errors():
             stmt = sa.select(app_state.user_model).where(sa.func.lower(column) == identity).limit(1)
@@ -501,9 +528,10 @@ class SessionAuth:
         """
         app_state = self._state()
         attempt = app_state.limiter.attempt(getattr(user, app_state.identity_attr))
-        if not isinstance(current_password, str) or not app_state.hasher.verify(
-            current_password, getattr(user, app_state.password_attr)
-        )[0]:
+        if (
+            not isinstance(current_password, str)
+            or not app_state.hasher.verify(current_password, getattr(user, app_state.password_attr))[0]
+        ):
             signals.login_failed.send(_sender(), identity=getattr(user, app_state.identity_attr), reason="password")
             raise InvalidPassword("The current password is incorrect.")
         app_state.limiter.succeeded(attempt)
@@ -607,6 +635,8 @@ class SessionAuth:
     def _user_id(self, user: t.Any) -> t.Any:
         if user is None:
             state = request_state()
+            if state is not None:
+                verify_with_storage(state)
             if state is None or state.record is None:
                 raise SessionAuthError("No user is signed in.")
             return state.record.user_id
@@ -620,34 +650,96 @@ class SessionAuth:
         return state.record.id
 
 
-def authenticate_token(state: RequestState, token: tokens.Token) -> None:
+def authenticate_token(state: RequestState, token: tokens.Token, *, use_cache: bool = True) -> None:
     """Validate ``token`` and fill ``state``: the request hook's whole job.
 
+    A valid cookie-cache cookie that calls for no write settles it without
+    storage. Otherwise one read (and at most one write) against storage.
     Storage errors become :class:`StorageUnavailable` (503): an outage never
     lets a request through as signed in, and never shows a traceback.
     """
     app_state = state.app_state
     settings = app_state.settings
-    store = app_state.store
     now = lifecycle.utcnow()
+    cache = app_state.cookie_cache
+    if cache is not None and use_cache and not _reads_storage_always():
+        cached = cache.load(request.cookies.get(cache.name), token)
+        if cached is not None:
+            verdict = lifecycle.evaluate(token, cached, now, settings)
+            if verdict.record is not None and verdict.action is lifecycle.Action.NONE:
+                state.set_record(cached)
+                return
+    store = app_state.store
     try:
         verdict = lifecycle.evaluate(token, store.load(token.session_id), now, settings)
         action = verdict.action
+        record = lifecycle.apply(verdict, now)
         if action is lifecycle.Action.EXTEND:
-            assert verdict.expires_at is not None
-            if not store.extend(token.session_id, verdict.expires_at, now):
-                verdict = lifecycle.REJECTED  # revoked meanwhile: never resurrect
+            assert record is not None
+            if not store.extend(record):
+                record = None  # revoked meanwhile: never resurrect
         elif action is lifecycle.Action.TOUCH:
-            store.touch(token.session_id, now)
+            assert record is not None
+            store.touch(record)
     except SQLAlchemyError as exc:
         raise StorageUnavailable() from exc
-    record = lifecycle.apply(verdict, now)
     if record is None:
         state.clear()
         return
     state.set_record(record)
     if action is lifecycle.Action.EXTEND:
         state.cookie = CookieAction(token.value, lifecycle.cookie_max_age(record, now))
+
+
+def _reads_storage_always() -> bool:
+    """The extension's own pages and API (devices, revoke, password, sudo)
+    never trust the cookie cache."""
+    endpoint = request.endpoint
+    return endpoint is not None and endpoint.partition(".")[0] in ("sessionauth", "sessionauth_api")
+
+
+def verify_with_storage(state: RequestState) -> None:
+    """Re-check a session that came from the cookie cache against storage.
+
+    Sensitive decisions (sudo mode, management calls for the current user)
+    call this, so a revoked session can never use them during the cache's
+    max-age.
+    """
+    if not isinstance(state.record, CachedRecord):
+        return
+    token = tokens.parse(request.cookies.get(state.app_state.settings.cookie_name))
+    if token is None:
+        state.clear()
+        return
+    authenticate_token(state, token, use_cache=False)
+
+
+def _write_cache_cookie(response: Response, state: RequestState, cache: CookieCache) -> None:
+    """Issue the cache cookie after a storage-verified request; drop it with the session."""
+    settings = state.app_state.settings
+    record = state.record
+    if isinstance(record, CachedRecord):
+        return
+    if record is None:
+        # Only with the session cookie itself: requests that never looked at
+        # the session (static files, an outage) leave the cache cookie alone.
+        if cache.name not in request.cookies or state.cookie is None or state.cookie.value is not None:
+            return
+        response.delete_cookie(
+            cache.name, path="/", secure=settings.cookie_secure, httponly=True, samesite=settings.cookie_samesite
+        )
+    else:
+        response.set_cookie(
+            cache.name,
+            cache.dump(record),
+            max_age=cache.max_age,
+            path="/",
+            secure=settings.cookie_secure,
+            httponly=True,
+            samesite=settings.cookie_samesite,
+        )
+    response.headers["Cache-Control"] = "no-store"
+    response.vary.add("Cookie")
 
 
 @contextlib.contextmanager
@@ -720,10 +812,15 @@ def _listen_user_events(app_state: AppState) -> None:
     if key in _listened:
         return
     _listened.add(key)
-    table: sa.Table = app_state.model.__table__
 
     def end_sessions(connection: sa.Connection, user_id: t.Any) -> None:
-        connection.execute(table.delete().where(table.c.user_id == user_id))
+        # The store of the app at hand (its Redis tier must forget the user's
+        # sessions too); the listener is shared by every app on these models.
+        store = app_state.store
+        if has_app_context() and "sessionauth" in current_app.extensions:
+            app = current_app._get_current_object()  # type: ignore[attr-defined]
+            store = current_app.extensions["sessionauth"].state_for(app).store
+        store.end_user_sessions(connection, user_id)
         if has_request_context():
             state = request_state()
             if state is not None and state.record is not None and state.record.user_id == user_id:

@@ -1,10 +1,11 @@
 """Session storage: every SQL statement the extension runs lives here.
 
-The request hook uses :meth:`SQLStore.load`, :meth:`SQLStore.extend` and
-:meth:`SQLStore.touch`: single statements on an autocommit connection, so a
-read is one round trip (no BEGIN/ROLLBACK) and a write is atomic without an
-explicit transaction. Management operations run on ``db.session`` and commit,
-so they compose with the application's own ORM work.
+The request hook uses :meth:`SQLStore.load`, :meth:`SQLStore.extend`,
+:meth:`SQLStore.touch` and (for ``current_user``) :meth:`SQLStore.load_user`:
+single statements, compiled once, on autocommit connections of a private pool
+(see :class:`_Reader`), so a read is one round trip (no BEGIN/ROLLBACK) and a
+write is atomic without an explicit transaction. Management operations run on
+``db.session`` and commit, so they compose with the application's own ORM work.
 
 Writes are guarded by ``WHERE id = :id``; an ``UPDATE`` of a row that a
 concurrent revoke deleted matches nothing, so a refresh can never resurrect a
@@ -20,6 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import make_transient_to_detached
+
+from .model import UTCDateTime
 
 if t.TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
@@ -43,6 +46,24 @@ class SessionRecord(t.NamedTuple):
 
 
 RECORD_FIELDS = SessionRecord._fields[:-1]
+_DATETIME_FIELDS = tuple(
+    i
+    for i, name in enumerate(SessionRecord._fields)
+    if name in {"expires_at", "created_at", "updated_at", "last_active_at", "authenticated_at"}
+)
+_fromisoformat = dt.datetime.fromisoformat
+
+
+def record_to_json(record: SessionRecord) -> list[t.Any]:
+    """``record`` as JSON-ready values (the Redis tier and the cookie cache)."""
+    return [v.isoformat() if isinstance(v, dt.datetime) else v for v in record]
+
+
+def record_from_json(values: list[t.Any], cls: type[SessionRecord] = SessionRecord) -> SessionRecord:
+    for i in _DATETIME_FIELDS:
+        if values[i] is not None:
+            values[i] = _fromisoformat(values[i])
+    return cls(*values)
 
 
 class SQLStore:
@@ -67,57 +88,101 @@ class SQLStore:
         # Joining the user table rejects sessions of deleted users even where
         # the database does not enforce the foreign key (SQLite's default).
         user_pk = next(iter(user_table.primary_key.columns))
-        self._load = (
-            sa.select(*columns)
+        self._user_mapper = sa.inspect(user_model)
+        self._session_manager = sa.inspect(model).class_manager
+        user_columns = [attr.expression for attr in self._user_mapper.column_attrs]
+        self._user_attrs = [attr.key for attr in self._user_mapper.column_attrs]
+        sid = sa.bindparam("sid", type_=table.c.id.type)
+        self._statements: dict[str, sa.Executable] = {
+            "load": sa.select(*columns)
             .select_from(table.join(user_table, table.c.user_id == user_pk))
-            .where(table.c.id == sa.bindparam("sid"))
-        )
-        self._extend = (
-            table.update()
-            .where(table.c.id == sa.bindparam("sid"))
+            .where(table.c.id == sid),
+            "extend": table.update()
+            .where(table.c.id == sid)
             .values(
-                expires_at=sa.bindparam("expires_at"),
-                updated_at=sa.bindparam("now"),
-                last_active_at=sa.bindparam("now"),
-            )
-        )
-        self._touch = (
-            table.update()
-            .where(table.c.id == sa.bindparam("sid"))
-            .values(last_active_at=sa.bindparam("now"))
-        )
+                expires_at=sa.bindparam("expires_at", type_=table.c.expires_at.type),
+                updated_at=sa.bindparam("now", type_=table.c.updated_at.type),
+                last_active_at=sa.bindparam("now", type_=table.c.last_active_at.type),
+            ),
+            "touch": table.update()
+            .where(table.c.id == sid)
+            .values(last_active_at=sa.bindparam("now", type_=table.c.last_active_at.type)),
+            "user": sa.select(*user_columns).where(user_pk == sa.bindparam("uid", type_=user_pk.type)),
+        }
+        self._reader_for: _Reader | None = None
 
     # -- hot path ---------------------------------------------------------
 
-    def _autocommit(self) -> Connection:
+    def _reader(self) -> _Reader:
         engine: Engine = self.db.engine
-        return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        reader = self._reader_for
+        if reader is None or reader.engine is not engine:
+            reader = self._reader_for = _Reader(engine, self._statements)
+        return reader
 
     def load(self, session_id: str) -> SessionRecord | None:
-        with self._autocommit() as conn:
-            row = conn.execute(self._load, {"sid": session_id}).first()
+        row = self._reader().fetch("load", {"sid": session_id})
+        return None if row is None else SessionRecord(*row)
+
+    def extend(self, record: SessionRecord) -> bool:
+        """Write a slid expiry (``record`` as :func:`lifecycle.apply` made it);
+        ``False`` if the row is gone (revoked meanwhile)."""
+        values = {"sid": record.id, "expires_at": record.expires_at, "now": record.updated_at}
+        return self._reader().write("extend", values) > 0
+
+    def touch(self, record: SessionRecord) -> bool:
+        """Write ``record.last_active_at``; ``False`` if the row is gone."""
+        return self._reader().write("touch", {"sid": record.id, "now": record.last_active_at}) > 0
+
+    def load_user(self, user_id: t.Any) -> t.Any | None:
+        """The app's user as a persistent instance of ``db.session``, in one read.
+
+        The row is fetched like the session (no ORM query) and placed into
+        the session's identity map, so the object behaves exactly like one
+        from ``db.session.get``: attribute changes are flushed on commit,
+        relationships load on access.
+        """
+        session = self.db.session
+        key = self._user_mapper.identity_key_from_primary_key((user_id,))
+        user = session.identity_map.get(key)
+        if user is not None:
+            return user
+        row = self._reader().fetch("user", {"uid": user_id})
         if row is None:
             return None
-        return SessionRecord(*row)
+        user = _loaded(self._user_mapper.class_manager, zip(self._user_attrs, row, strict=True))
+        make_transient_to_detached(user)
+        session.add(user)
+        return user
 
-    def extend(self, session_id: str, expires_at: dt.datetime, now: dt.datetime) -> bool:
-        """Slide the expiry; ``False`` if the row is gone (revoked meanwhile)."""
-        with self._autocommit() as conn:
-            result = conn.execute(self._extend, {"sid": session_id, "expires_at": expires_at, "now": now})
-        return bool(result.rowcount)
-
-    def touch(self, session_id: str, now: dt.datetime) -> bool:
-        with self._autocommit() as conn:
-            result = conn.execute(self._touch, {"sid": session_id, "now": now})
-        return bool(result.rowcount)
+    def end_user_sessions(
+        self,
+        connection: Connection,
+        user_id: t.Any,
+        before_delete: t.Callable[[list[str]], None] | None = None,
+    ) -> None:
+        """Delete a deleted/deactivated user's sessions inside the caller's flush."""
+        table = self.table
+        if before_delete is not None:
+            ids = list(connection.execute(sa.select(table.c.id).where(table.c.user_id == user_id)).scalars())
+            if ids:
+                before_delete(ids)
+        connection.execute(table.delete().where(table.c.user_id == user_id))
 
     # -- management (ORM session, committed) -------------------------------
 
-    def create(self, values: dict[str, t.Any], max_sessions: int | None) -> tuple[t.Any, list[str]]:
+    def create(
+        self,
+        values: dict[str, t.Any],
+        max_sessions: int | None,
+        before_delete: t.Callable[[list[str]], None] | None = None,
+    ) -> tuple[t.Any, list[str]]:
         """Insert a session, evicting the least recently active beyond the cap.
 
         Under PostgreSQL the user's row is locked first so parallel logins of
-        one user serialise and the cap holds exactly.
+        one user serialise and the cap holds exactly. ``before_delete`` is
+        called with the evicted ids before they are deleted (in the same
+        transaction), so a cache can forget them first.
         """
         session = self.db.session
         evicted: list[str] = []
@@ -135,6 +200,8 @@ class SQLStore:
                 ).scalars()
                 evicted = list(rows)[max(max_sessions - 1, 0) :]
                 if evicted:
+                    if before_delete is not None:
+                        before_delete(evicted)
                     session.execute(sa.delete(m).where(m.id.in_(evicted)))
             session.add(self.model(**values))
             session.commit()
@@ -146,7 +213,7 @@ class SQLStore:
     def snapshot(self, values: t.Mapping[str, t.Any]) -> t.Any:
         """A detached ``UserSession`` holding ``values``: usable after the
         request's ORM session is gone, without a refresh query."""
-        obj = self.model(**{name: values[name] for name in RECORD_FIELDS})
+        obj = _loaded(self._session_manager, ((name, values[name]) for name in RECORD_FIELDS))
         make_transient_to_detached(obj)
         return obj
 
@@ -183,8 +250,13 @@ class SQLStore:
         user_id: t.Any,
         session_ids: t.Iterable[str] | None = None,
         keep: str | None = None,
+        before_delete: t.Callable[[list[str]], None] | None = None,
     ) -> list[str]:
-        """Delete a user's sessions (all, or those in ``session_ids``), return their ids."""
+        """Delete a user's sessions (all, or those in ``session_ids``), return their ids.
+
+        ``before_delete`` gets the ids (checked to be the user's) before the
+        DELETE runs, inside the transaction; if it raises, nothing is deleted.
+        """
         session = self.db.session
         m = self.model
         cond = [m.user_id == user_id]
@@ -195,6 +267,8 @@ class SQLStore:
         try:
             ids = list(session.execute(sa.select(m.id).where(*cond)).scalars())
             if ids:
+                if before_delete is not None:
+                    before_delete(ids)
                 session.execute(sa.delete(m).where(m.id.in_(ids), *cond))
             session.commit()
         except BaseException:
@@ -236,9 +310,7 @@ class SQLStore:
         total = 0
         while True:
             try:
-                ids = list(
-                    session.execute(sa.select(m.id).where(m.expires_at <= now).limit(batch_size)).scalars()
-                )
+                ids = list(session.execute(sa.select(m.id).where(m.expires_at <= now).limit(batch_size)).scalars())
                 if ids:
                     session.execute(sa.delete(m).where(m.id.in_(ids), m.expires_at <= now))
                 session.commit()
@@ -248,3 +320,139 @@ class SQLStore:
             total += len(ids)
             if len(ids) < batch_size:
                 return total
+
+
+class _Prepared(t.NamedTuple):
+    """A statement compiled once for one dialect: SQL text plus value converters."""
+
+    sql: str
+    positional: tuple[str, ...] | None  # parameter order for ``?``-style drivers
+    binds: dict[str, t.Callable[[t.Any], t.Any]]
+    results: tuple[t.Callable[[t.Any], t.Any] | None, ...]
+
+    @classmethod
+    def compile(cls, stmt: sa.Executable, dialect: sa.Dialect) -> _Prepared:
+        compiled = t.cast(sa.sql.compiler.SQLCompiler, t.cast(sa.ClauseElement, stmt).compile(dialect=dialect))
+        binds: dict[str, t.Callable[[t.Any], t.Any]] = {}
+        for name, bind in compiled.binds.items():
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                binds[name] = processor
+        results: tuple[t.Callable[[t.Any], t.Any] | None, ...] = ()
+        if isinstance(stmt, sa.Select):
+            results = tuple(_result_processor(col.type, dialect) for col in stmt.selected_columns)
+        positional = tuple(compiled.positiontup) if compiled.positiontup else None
+        return cls(str(compiled), positional, binds, results)
+
+    def params(self, values: dict[str, t.Any]) -> t.Any:
+        binds = self.binds
+        converted = {k: binds[k](v) if k in binds else v for k, v in values.items()}
+        if self.positional is not None:
+            return tuple(converted[name] for name in self.positional)
+        return converted
+
+    def row(self, raw: t.Sequence[t.Any]) -> tuple[t.Any, ...]:
+        return tuple(v if p is None or v is None else p(v) for p, v in zip(self.results, raw, strict=True))
+
+
+class _Reader:
+    """Runs the hot path's statements on autocommit DBAPI connections.
+
+    A private pool (same creator and options as the app's engine) hands out
+    connections that were switched to autocommit once, when they were opened.
+    A read is then exactly one statement on the wire, with no BEGIN/ROLLBACK,
+    no per-request isolation switching, and no ORM or Core result machinery:
+    the statements were compiled once and their result values go through the
+    column types' own converters (so timestamps come back aware UTC).
+
+    When the engine has cursor listeners (query recording, APM, tests
+    counting statements) the same SQL runs through a Core connection instead,
+    so those listeners see every statement. In-memory SQLite has no second
+    connection to the same database, so it always takes that path.
+    """
+
+    def __init__(self, engine: Engine, statements: dict[str, sa.Executable]) -> None:
+        self.engine = engine
+        dialect = engine.dialect
+        self.prepared = {name: _Prepared.compile(stmt, dialect) for name, stmt in statements.items()}
+        self.pool: sa.pool.Pool | None = None
+        if not _in_memory(engine):
+            pool = engine.pool.recreate()
+            sa.event.listen(pool, "connect", lambda conn, _record: dialect.set_isolation_level(conn, "AUTOCOMMIT"))
+            self.pool = pool
+            sa.event.listen(engine, "engine_disposed", lambda _engine: pool.dispose())
+
+    def _listened(self) -> bool:
+        dispatch = self.engine.dispatch
+        return bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute)
+
+    def fetch(self, name: str, values: dict[str, t.Any]) -> tuple[t.Any, ...] | None:
+        """Run a SELECT; its first row with converted values, or ``None``."""
+        prepared = self.prepared[name]
+        raw = self._execute(prepared, prepared.params(values), fetch=True)
+        return None if raw is None else prepared.row(raw)
+
+    def write(self, name: str, values: dict[str, t.Any]) -> int:
+        """Run an UPDATE (committed on its own); how many rows it matched."""
+        prepared = self.prepared[name]
+        return int(self._execute(prepared, prepared.params(values), fetch=False))
+
+    def _execute(self, prepared: _Prepared, params: t.Any, *, fetch: bool) -> t.Any:
+        if self.pool is None or self._listened():
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                result = conn.exec_driver_sql(prepared.sql, params)
+                return result.fetchone() if fetch else result.rowcount
+        error = self.engine.dialect.loaded_dbapi.Error
+        try:
+            connection = self.pool.connect()
+        except error as exc:
+            self.engine.pool.dispose()  # the server is unreachable: its idle connections are dead too
+            raise sa.exc.DBAPIError.instance(prepared.sql, params, exc, error) from exc
+        try:
+            cursor = connection.cursor()
+            cursor.execute(prepared.sql, params)
+            value = cursor.fetchone() if fetch else cursor.rowcount
+            cursor.close()
+            return value
+        except error as exc:
+            # Like Core: drop the broken connection and, on a disconnect, the
+            # idle ones of both pools too (the server went away), so the next
+            # request reconnects instead of failing on another dead connection.
+            disconnect = self.engine.dialect.is_disconnect(exc, connection.dbapi_connection, None)
+            connection.invalidate(exc)
+            if disconnect:
+                self.pool.dispose()
+                self.engine.pool.dispose()
+            raise sa.exc.DBAPIError.instance(prepared.sql, params, exc, error) from exc
+        finally:
+            connection.close()
+
+
+def _result_processor(type_: t.Any, dialect: sa.Dialect) -> t.Callable[[t.Any], t.Any] | None:
+    """The column type's own result converter; for the session timestamps on
+    SQLite (text written by SQLAlchemy in ISO format, always UTC) a direct
+    ``fromisoformat`` that does the same in a fraction of the time."""
+    if dialect.name == "sqlite" and isinstance(type_, UTCDateTime):
+        return _sqlite_utc
+    return t.cast(t.Callable[[t.Any], t.Any] | None, type_.dialect_impl(dialect).result_processor(dialect, None))
+
+
+def _sqlite_utc(value: str) -> dt.datetime:
+    return _fromisoformat(value).replace(tzinfo=dt.timezone.utc)
+
+
+def _loaded(manager: t.Any, items: t.Iterable[tuple[str, t.Any]]) -> t.Any:
+    """A new instance whose attributes hold ``items`` as loaded (unmodified)
+    values: what the ORM's own row loader does, filling the instance dict
+    directly instead of going through the constructor's change events."""
+    obj = manager.new_instance()
+    obj.__dict__.update(items)
+    return obj
+
+
+def _in_memory(engine: Engine) -> bool:
+    url = engine.url
+    if url.get_backend_name() != "sqlite":
+        return False
+    database = url.database or ""
+    return database in ("", ":memory:") or "mode=memory" in database or "mode=memory" in str(url.query)

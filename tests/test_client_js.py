@@ -1,0 +1,274 @@
+"""``client.js`` and the devices page's enhancement in a real browser (Debian
+Chromium via Playwright) against the app served on 127.0.0.1.
+
+The JSON client is exercised through the page's own origin and CSP, and the
+devices page is used twice: with JavaScript (a device is signed out without a
+page load and the list re-rendered) and without (the forms still work).
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+import pytest
+
+from tests.conftest import PASSWORD
+from tests.conftest import REQUIRE_SERVICES
+from tests.conftest import UA_CHROME
+from tests.conftest import UA_FIREFOX
+from tests.test_browser import CHROMIUM
+from tests.test_browser import UA_IPHONE
+from tests.test_browser import chromium_available
+from tests.test_browser import launch_chromium
+from tests.test_browser import live_app
+from tests.test_browser import live_server
+from tests.test_browser import sign_in
+
+pytestmark = pytest.mark.browser
+
+CLIENT_JS = "/account/static/sessionauth/client.js"
+
+
+@pytest.fixture(scope="module")
+def browser() -> t.Iterator[t.Any]:
+    if not chromium_available():
+        if REQUIRE_SERVICES:
+            pytest.fail(f"Chromium ({CHROMIUM}) and Playwright are required (SESSIONAUTH_REQUIRE_SERVICES=1)")
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    with launch_chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+def base_url(tmp_path: t.Any) -> t.Iterator[str]:
+    with live_server(live_app(str(tmp_path / "live.db"))) as url:
+        yield url
+
+
+class Device(t.NamedTuple):
+    page: t.Any
+    errors: list[str]  # console errors, page errors and CSP violations
+    navigations: list[str]  # main-frame navigations after the first load
+
+
+@pytest.fixture
+def device(browser: t.Any) -> t.Iterator[t.Callable[..., Device]]:
+    contexts: list[t.Any] = []
+
+    def make(user_agent: str = UA_CHROME, **options: t.Any) -> Device:
+        context = browser.new_context(user_agent=user_agent, **options)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        errors: list[str] = []
+        navigations: list[str] = []
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("framenavigated", lambda frame: navigations.append(frame.url) if frame == page.main_frame else None)
+        return Device(page, errors, navigations)
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def cards(page: t.Any) -> t.Any:
+    return page.locator("#session-list > li[data-session-id]")
+
+
+def card_ids(page: t.Any) -> list[str]:
+    return [
+        str(x)
+        for x in page.eval_on_selector_all(
+            "#session-list > li[data-session-id]", "els => els.map(e => e.dataset.sessionId)"
+        )
+    ]
+
+
+def current_session_id(page: t.Any) -> str:
+    return str(page.locator("#session-list > li.sa-session--current").get_attribute("data-session-id"))
+
+
+def test_devices_page_signs_out_without_reload(base_url: str, device: t.Callable[..., Device]) -> None:
+    laptop = device(UA_CHROME)
+    firefox = device(UA_FIREFOX)
+    sign_in(laptop.page, base_url)
+    sign_in(firefox.page, base_url)
+    firefox_id = current_session_id(firefox.page)
+
+    page = laptop.page
+    page.reload()
+    page.wait_for_load_state("networkidle")  # devices.js is loaded and listening
+    assert len(card_ids(page)) == 2
+    # A device that signs in after the page was rendered.
+    phone = device(UA_IPHONE)
+    sign_in(phone.page, base_url)
+    phone_id = current_session_id(phone.page)
+
+    page.evaluate("window.__sameDocument = 'yes'")
+    laptop.navigations.clear()
+    page.get_by_role("button", name="Sign out Firefox 133 on Windows").click()
+
+    flash = page.locator(".sa-flashes")
+    assert "Firefox 133 on Windows has been signed out." in flash.inner_text()
+    # Re-rendered from listSessions: the Firefox card is gone, the phone has appeared.
+    page.wait_for_function(
+        "([gone, added]) => !document.querySelector(`[data-session-id='${gone}']`)"
+        " && !!document.querySelector(`[data-session-id='${added}']`)",
+        arg=[firefox_id, phone_id],
+    )
+    assert firefox_id not in card_ids(page)
+    assert phone_id in card_ids(page)
+    assert len(card_ids(page)) == 2
+    assert (
+        "Safari on iPhone"
+        in cards(page).filter(has=page.locator("[aria-label='Sign out Safari on iPhone']")).inner_text()
+    )
+
+    # No navigation happened: same document, same URL.
+    assert page.evaluate("window.__sameDocument") == "yes"
+    assert laptop.navigations == []
+    assert page.url == f"{base_url}/account/devices"
+    # Keyboard focus did not fall back to <body>.
+    assert page.evaluate("document.activeElement !== document.body")
+    assert laptop.errors == [], laptop.errors
+
+    # Firefox really is signed out; the newly rendered card works too (no JS reload).
+    firefox.page.goto(f"{base_url}/account/devices")
+    assert firefox.page.url.startswith(f"{base_url}/account/login")
+    page.get_by_role("button", name="Sign out Safari on iPhone").click()
+    page.wait_for_function("id => !document.querySelector(`[data-session-id='${id}']`)", arg=phone_id)
+    assert page.evaluate("window.__sameDocument") == "yes"
+    assert card_ids(page) == [current_session_id(page)]
+    assert page.locator(".sa-empty").is_visible()
+    phone.page.goto(f"{base_url}/account/devices")
+    assert phone.page.url.startswith(f"{base_url}/account/login")
+    assert laptop.errors == [], laptop.errors
+
+
+def test_devices_page_without_javascript(base_url: str, device: t.Callable[..., Device]) -> None:
+    laptop = device(UA_CHROME, java_script_enabled=False)
+    firefox = device(UA_FIREFOX)
+    sign_in(laptop.page, base_url)
+    sign_in(firefox.page, base_url)
+    firefox_id = current_session_id(firefox.page)
+
+    page = laptop.page
+    page.reload()
+    assert firefox_id in card_ids(page)
+    laptop.navigations.clear()
+    page.get_by_role("button", name="Sign out Firefox 133 on Windows").click()
+    page.wait_for_url(f"{base_url}/account/devices")
+    assert laptop.navigations, "the form was submitted by the browser"
+    assert "Firefox 133 on Windows has been signed out." in page.locator(".sa-flashes").inner_text()
+    assert card_ids(page) == [current_session_id(page)]
+    firefox.page.goto(f"{base_url}/account/devices")
+    assert firefox.page.url.startswith(f"{base_url}/account/login")
+
+
+def test_client_module_under_the_page_csp(base_url: str, device: t.Callable[..., Device]) -> None:
+    """Every client call, its ``{data, error}`` results and the CSRF retry, run
+    from a devices page (strict CSP) by importing the module."""
+    laptop = device(UA_CHROME)
+    other = device(UA_FIREFOX)
+    sign_in(laptop.page, base_url)
+    sign_in(other.page, base_url)
+    other_id = current_session_id(other.page)
+    page = laptop.page
+    page.reload()
+    result = page.evaluate(
+        """async ([clientUrl, otherId, password]) => {
+        const { createAuthClient, authClient } = await import(clientUrl);
+        const NEW = "another long one";
+        const client = createAuthClient({ baseURL: "/api/auth/" });
+        const out = {};
+        out.defaultBase = authClient.baseURL;
+        out.session = await client.getSession();
+        out.list = await client.user.listSessions();
+        out.missing = await client.user.revokeSession({ id: "A".repeat(22) });
+        out.sudo = await client.user.revokeOtherSessions();  // fresh: signed in just now
+        out.otherGone = await client.user.revokeSession({ id: otherId });
+        out.badPassword = await client.user.changePassword(
+            { currentPassword: "wrong password!", newPassword: NEW });
+        // A stale token (say the tab was open for hours) is replaced once, transparently.
+        document.querySelector('meta[name="csrf-token"]').setAttribute("content", "stale");
+        const stale = createAuthClient();
+        out.changed = await stale.user.changePassword(
+            { currentPassword: password, newPassword: NEW, revokeOtherSessions: true });
+        out.signOut = await stale.signOut();
+        out.afterSignOut = await stale.getSession();
+        out.listSignedOut = await stale.user.listSessions();
+        out.signInWrong = await stale.signIn.email({ email: "alice@example.com", password: password });
+        out.signIn = await stale.signIn.email({ email: "alice@example.com", password: NEW, rememberMe: false });
+        out.whoami = await stale.getSession();
+        let called = 0;
+        out.callbacks = await stale.getSession({ onSuccess: () => { called += 1; } });
+        out.called = called;
+        return out;
+    }""",
+        [CLIENT_JS, other_id, PASSWORD],
+    )
+    assert result["defaultBase"] == "/api/auth"
+    assert result["session"]["error"] is None
+    assert result["session"]["data"]["user"]["email"] == "alice@example.com"
+    assert result["session"]["data"]["session"]["current"] is True
+    assert {s["id"] for s in result["list"]["data"]} == {result["session"]["data"]["session"]["id"], other_id}
+    assert result["missing"] == {
+        "data": None,
+        "error": {"code": "session_not_found", "message": "No such session.", "status": 404, "statusText": "NOT FOUND"},
+    }
+    assert result["sudo"] == {"data": {"status": True, "revoked": 1}, "error": None}
+    assert result["otherGone"]["error"]["status"] == 404
+    assert result["badPassword"]["error"]["code"] == "invalid_password"
+    assert result["changed"]["error"] is None and result["changed"]["data"]["session"]["current"] is True
+    assert result["signOut"] == {"data": {"success": True}, "error": None}
+    assert result["afterSignOut"] == {"data": None, "error": None}
+    assert result["listSignedOut"]["error"]["status"] == 401
+    assert result["signInWrong"]["error"]["code"] == "invalid_credentials"
+    assert result["signIn"]["error"] is None
+    assert result["whoami"]["data"]["session"]["id"] == result["signIn"]["data"]["session"]["id"]
+    assert result["called"] == 1
+    # The refused calls above are logged as failed loads; nothing else may be (no CSP violation).
+    assert [e for e in laptop.errors if not e.startswith("Failed to load resource")] == []
+
+
+def test_devices_page_falls_back_to_the_form(base_url: str, device: t.Callable[..., Device]) -> None:
+    """When the API call fails (here: a 503 from the network), the click still
+    signs the device out, through the ordinary form post."""
+    laptop = device(UA_CHROME)
+    firefox = device(UA_FIREFOX)
+    sign_in(laptop.page, base_url)
+    sign_in(firefox.page, base_url)
+    page = laptop.page
+    page.route(
+        "**/api/auth/revoke-session",
+        lambda route: route.fulfill(
+            status=503,
+            content_type="application/json",
+            body='{"error": {"code": "storage_unavailable", "message": "Try again."}}',
+        ),
+    )
+    page.reload()
+    page.wait_for_load_state("networkidle")
+    page.evaluate("window.__sameDocument = 'yes'")
+    page.get_by_role("button", name="Sign out Firefox 133 on Windows").click()
+    page.wait_for_function("() => window.__sameDocument === undefined")  # a new document loaded
+    assert page.url == f"{base_url}/account/devices"
+    assert "Firefox 133 on Windows has been signed out." in page.locator(".sa-flashes").inner_text()
+    assert card_ids(page) == [current_session_id(page)]
+
+
+def test_client_reports_network_errors(base_url: str, device: t.Callable[..., Device]) -> None:
+    laptop = device(UA_CHROME)
+    sign_in(laptop.page, base_url)
+    result = laptop.page.evaluate(
+        """async (clientUrl) => {
+        const { createAuthClient } = await import(clientUrl);
+        // Another origin: the page's CSP (connect-src 'self') blocks it, so fetch rejects.
+        return await createAuthClient({ baseURL: "http://127.0.0.1:9/api/auth" }).getSession();
+    }""",
+        CLIENT_JS,
+    )
+    assert result["data"] is None
+    assert result["error"]["code"] == "network_error"
+    assert result["error"]["status"] == 0

@@ -1,0 +1,174 @@
+"""The signed cookie cache: no storage for fresh requests, bounded revocation delay."""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+
+import pytest
+import time_machine
+from flask import Flask
+
+from .conftest import cookie_name
+from .conftest import login
+from .conftest import session_cookie
+
+MAX_AGE = 60
+T0 = dt.datetime(2030, 1, 7, 12, 0, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture
+def app_config() -> dict[str, t.Any]:
+    return {"SESSIONAUTH_COOKIE_CACHE_MAX_AGE": MAX_AGE}
+
+
+def cache_name(app: Flask) -> str:
+    return cookie_name(app) + "_cache"
+
+
+def cache_cookie(client: t.Any, app: Flask) -> str | None:
+    cookie = client.get_cookie(cache_name(app))
+    return None if cookie is None else str(cookie.value)
+
+
+def revoke(app: Flask, session_id: str, user: t.Any) -> None:
+    with app.test_request_context():
+        assert app.extensions["sessionauth"].revoke_session(session_id, user) is True
+
+
+def test_off_by_default(backend, tmp_path, user):
+    from .conftest import create_app
+    from .conftest import database_url
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url(backend, tmp_path)})
+    with app.app_context():
+        from .conftest import db
+
+        db.create_all()
+        app.extensions["sessionauth"].create_user("carol@example.com", "correct horse battery")
+    client = app.test_client()
+    login(client, "carol@example.com")
+    assert client.get_cookie("__Host-sessionauth_cache") is None
+
+
+def test_cache_cookie_has_the_session_cookie_attributes(app, client, user):
+    resp = client.post("/test/login", data={"email": "alice@example.com", "password": "correct horse battery"})
+    headers = {h.split("=", 1)[0]: h for h in resp.headers.getlist("Set-Cookie")}
+    assert set(headers) == {"__Host-sessionauth", "__Host-sessionauth_cache"}
+    attrs = [a.strip().lower() for a in headers["__Host-sessionauth_cache"].split(";")[1:]]
+    assert {"secure", "httponly", "path=/", "samesite=lax", f"max-age={MAX_AGE}"} <= set(attrs)
+    assert not any(a.startswith("domain") for a in attrs)
+    # It carries no secret: the session cookie's secret appears nowhere in it.
+    secret = session_cookie(client, app).split(".")[1]
+    assert secret not in headers["__Host-sessionauth_cache"]
+
+
+def test_fresh_cache_cookie_skips_storage(app, client, user, count_sql):
+    login(client)
+    with count_sql() as sql:
+        assert client.get("/whoami").json == {"user_id": user.id}
+    assert sql.statements == []
+    with count_sql() as sql:
+        assert client.get("/me").json == {"email": "alice@example.com"}
+    assert len(sql.reads) == 1  # the user object only; the session came from the cookie
+
+
+def test_revocation_delay_is_at_most_max_age(app, client, second_client, user):
+    with time_machine.travel(T0, tick=False) as traveller:
+        sid = login(client)
+        login(second_client)
+        revoke(app, sid, user)
+        traveller.shift(MAX_AGE - 1)
+        # Documented delay: the device with a fresh cache cookie still gets in.
+        assert client.get("/whoami").json == {"user_id": user.id}
+        traveller.shift(2)
+        assert client.get("/whoami").json == {"user_id": None}
+        assert session_cookie(client, app) is None
+        assert cache_cookie(client, app) is None
+        assert second_client.get("/whoami").json == {"user_id": user.id}
+
+
+def test_sensitive_actions_read_storage(app, client, second_client, user):
+    with time_machine.travel(T0, tick=False):
+        sid = login(client)
+        login(second_client)
+        revoke(app, sid, user)
+        # Within the max-age, but sudo mode, the account pages and the API re-check.
+        assert client.get("/sudo").status_code in (302, 401)
+        assert client.get("/account/devices").status_code in (302, 401)
+        assert client.get("/api/auth/list-sessions").status_code == 401
+
+
+def test_management_calls_for_the_current_user_read_storage(app, client, second_client, user):
+    from flask_sessionauth import SessionAuthError
+
+    with time_machine.travel(T0, tick=False):
+        sid = login(client)
+        other = login(second_client)
+        revoke(app, sid, user)
+        auth = app.extensions["sessionauth"]
+        cookies = f"{cookie_name(app)}={session_cookie(client, app)}; {cache_name(app)}={cache_cookie(client, app)}"
+        with app.test_request_context("/anything", headers={"Cookie": cookies}):
+            app.preprocess_request()
+            with pytest.raises(SessionAuthError):
+                auth.revoke_session(other)
+        assert second_client.get("/whoami").json == {"user_id": user.id}
+
+
+def test_tampered_cache_cookie_is_ignored(app, client, user, count_sql):
+    login(client)
+    value = cache_cookie(client, app)
+    client.set_cookie(cache_name(app), value[:-2] + ("AA" if not value.endswith("AA") else "BB"))
+    with count_sql() as sql:
+        assert client.get("/whoami").json == {"user_id": user.id}
+    assert len(sql.reads) == 1
+    assert cache_cookie(client, app) == value  # the genuine one was issued again
+
+
+def test_cache_cookie_of_another_session_is_ignored(app, client, second_client, user, other_user, count_sql):
+    login(client)
+    login(second_client, "bob@example.com")
+    client.set_cookie(cache_name(app), cache_cookie(second_client, app))
+    with count_sql() as sql:
+        assert client.get("/whoami").json == {"user_id": user.id}
+    assert len(sql.reads) == 1
+
+
+def test_expired_cache_cookie_falls_back_to_storage(app, client, user, count_sql):
+    with time_machine.travel(T0, tick=False) as traveller:
+        login(client)
+        first = cache_cookie(client, app)
+        traveller.shift(MAX_AGE + 1)
+        with count_sql() as sql:
+            assert client.get("/whoami").json == {"user_id": user.id}
+        assert len(sql.reads) == 1
+        assert cache_cookie(client, app) not in (None, first)
+
+
+@pytest.mark.parametrize("keep_old_key", [True, False])
+def test_key_rotation(app, client, user, count_sql, keep_old_key):
+    login(client)
+    app.config["SECRET_KEY"] = "a-brand-new-key"
+    if keep_old_key:
+        app.config["SECRET_KEY_FALLBACKS"] = ["test-secret-key"]
+    with count_sql() as sql:
+        assert client.get("/whoami").json == {"user_id": user.id}
+    # The old key still verifies when listed as a fallback; otherwise storage is read.
+    assert len(sql.reads) == (0 if keep_old_key else 1)
+
+
+def test_logout_clears_the_cache_cookie(app, client, user):
+    login(client)
+    assert cache_cookie(client, app) is not None
+    client.post("/test/logout")
+    assert cache_cookie(client, app) is None
+    assert client.get("/whoami").json == {"user_id": None}
+
+
+def test_static_files_leave_the_cache_cookie_alone(app, client, user):
+    login(client)
+    value = cache_cookie(client, app)
+    resp = client.get("/account/static/sessionauth/sessionauth.css")
+    assert resp.status_code == 200
+    assert "Set-Cookie" not in resp.headers
+    assert cache_cookie(client, app) == value

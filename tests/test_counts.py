@@ -1,0 +1,113 @@
+"""Work per authenticated request, by storage mode: SQL statements and Redis round trips.
+
+Performance is asserted by counts, never by times. Modes: the database alone
+(SQLite and PostgreSQL through the ``backend`` fixture), Redis secondary
+storage, and the cookie cache.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+
+import pytest
+import redis
+import time_machine
+
+from .conftest import REDIS_URL
+from .conftest import login
+from .conftest import require
+from .test_redis import RoundTrips
+
+UTC = dt.timezone.utc
+T0 = dt.datetime(2030, 3, 4, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["database", "redis", "cookie_cache"])
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def app_config(mode: str) -> t.Iterator[dict[str, t.Any]]:
+    if mode == "redis":
+        require("redis")
+        client = redis.Redis.from_url(REDIS_URL)
+        client.flushdb()
+        yield {"SESSIONAUTH_REDIS_URL": REDIS_URL}
+        client.flushdb()
+        client.close()
+    elif mode == "cookie_cache":
+        yield {"SESSIONAUTH_COOKIE_CACHE_MAX_AGE": 300}
+    else:
+        yield {}
+
+
+def test_ordinary_request(mode, client, user, count_sql, monkeypatch):
+    with time_machine.travel(T0, tick=False):
+        login(client)
+        with count_sql() as sql, RoundTrips().watch(monkeypatch) as trips:
+            assert client.get("/whoami").json == {"user_id": user.id}
+    assert sql.writes == []
+    if mode == "database":
+        assert len(sql.reads) == 1 and len(sql.statements) == 1
+        assert trips.count == 0
+    elif mode == "redis":
+        assert sql.statements == []
+        assert trips.count == 1
+    else:
+        assert sql.statements == []
+        assert trips.count == 0
+
+
+def test_current_user_costs_one_more_read(mode, client, user, count_sql):
+    with time_machine.travel(T0, tick=False):
+        login(client)
+        with count_sql() as sql:
+            assert client.get("/me").json == {"email": "alice@example.com"}
+    session_reads = 1 if mode == "database" else 0
+    assert len(sql.reads) == session_reads + 1
+    assert sql.writes == []
+
+
+def test_refresh_day_writes_once(mode, client, user, count_sql, monkeypatch):
+    with time_machine.travel(T0, tick=False) as traveller:
+        login(client)
+        traveller.shift(dt.timedelta(days=1, minutes=1))
+        with count_sql() as sql, RoundTrips().watch(monkeypatch) as trips:
+            resp = client.get("/whoami")
+        assert resp.json == {"user_id": user.id}
+        assert len(sql.writes) == 1 and sql.writes[0].lstrip().upper().startswith("UPDATE")
+        assert "Set-Cookie" in resp.headers  # the slid expiry goes to the browser
+        if mode == "redis":
+            assert sql.reads == []  # the record came from Redis
+            assert trips.count == 2  # read + refresh of the cached copy
+        elif mode == "database":
+            assert len(sql.reads) == 1
+        # A second request the same day writes nothing.
+        traveller.shift(dt.timedelta(minutes=1))
+        with count_sql() as sql:
+            client.get("/whoami")
+        assert sql.writes == []
+        if mode != "database":
+            assert sql.statements == []
+
+
+def test_activity_stamp_is_written_at_most_once_per_resolution(mode, client, user, count_sql):
+    with time_machine.travel(T0, tick=False) as traveller:
+        login(client)
+        traveller.shift(dt.timedelta(seconds=301))
+        with count_sql() as sql:
+            client.get("/whoami")
+        assert len(sql.writes) == 1
+        traveller.shift(dt.timedelta(seconds=60))
+        with count_sql() as sql:
+            client.get("/whoami")
+        assert sql.writes == []
+
+
+def test_anonymous_request_touches_no_storage(mode, app, count_sql, monkeypatch):
+    anonymous = app.test_client()
+    with count_sql() as sql, RoundTrips().watch(monkeypatch) as trips:
+        assert anonymous.get("/whoami").json == {"user_id": None}
+    assert sql.statements == [] and trips.count == 0

@@ -1,0 +1,187 @@
+"""The SQL store on SQLite and PostgreSQL: what goes over the wire, and time zones.
+
+Statement counts here are taken below SQLAlchemy: SQLite's own trace
+callback and libpq's protocol trace (every message the client sends), so a
+hidden BEGIN/ROLLBACK or an extra round trip cannot go unnoticed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import typing as t
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from .conftest import create_app
+from .conftest import database_url
+from .conftest import db
+from .conftest import login
+
+UTC = dt.timezone.utc
+
+
+def store_of(app: Flask) -> t.Any:
+    return app.extensions["sessionauth"].state_for(app).store
+
+
+@contextlib.contextmanager
+def wire(app: Flask, tmp_path: t.Any) -> t.Iterator[list[str]]:
+    """Every statement the app's connections send while the block runs.
+
+    Listens on both pools (the app's engine and the store's autocommit
+    pool) and records at the driver level: SQLite's trace callback (which
+    also reports the BEGIN/COMMIT the driver issues), libpq's protocol trace
+    for PostgreSQL (each ``Query``/``Execute`` message is one statement).
+    """
+    with app.app_context():
+        engine = db.engine
+        pools = [engine.pool, store_of(app)._reader().pool]
+    sent: list[str] = []
+    trace_file = tmp_path / "libpq.trace"
+    handle = open(trace_file, "w")  # noqa: SIM115 - closed below, after the listeners are gone
+
+    def on_checkout(dbapi_conn: t.Any, record: t.Any, proxy: t.Any) -> None:
+        if engine.dialect.name == "sqlite":
+            dbapi_conn.set_trace_callback(sent.append)
+        else:
+            from psycopg import pq
+
+            dbapi_conn.pgconn.trace(handle.fileno())
+            dbapi_conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+
+    def on_checkin(dbapi_conn: t.Any, record: t.Any) -> None:
+        if dbapi_conn is None:
+            return
+        if engine.dialect.name == "sqlite":
+            dbapi_conn.set_trace_callback(None)
+        else:
+            dbapi_conn.pgconn.untrace()
+
+    for pool in pools:
+        if pool is not None:
+            sa.event.listen(pool, "checkout", on_checkout)
+            sa.event.listen(pool, "checkin", on_checkin)
+    try:
+        yield sent
+    finally:
+        for pool in pools:
+            if pool is not None:
+                sa.event.remove(pool, "checkout", on_checkout)
+                sa.event.remove(pool, "checkin", on_checkin)
+        handle.close()
+        for line in trace_file.read_text().splitlines():
+            fields = line.split("\t")
+            if fields[0] == "F" and fields[2] in ("Query", "Execute"):
+                sent.append(line)
+            elif fields[0] == "F" and fields[2] == "Parse":
+                sent.append("-- parse: " + fields[3])
+
+
+def statements(sent: list[str]) -> list[str]:
+    return [s for s in sent if not s.startswith("-- parse")]
+
+
+def test_hot_path_read_is_one_statement_on_the_wire(app, client, user, tmp_path):
+    login(client)
+    client.get("/whoami")  # the store's autocommit pool exists now
+    with wire(app, tmp_path) as sent:
+        assert client.get("/whoami").json == {"user_id": user.id}
+    text = "\n".join(sent).upper()
+    assert len(statements(sent)) == 1, sent
+    assert "BEGIN" not in text and "ROLLBACK" not in text and "COMMIT" not in text
+    assert "SELECT" in text or "EXECUTE" in text
+
+
+def test_me_adds_one_read_for_the_user(app, client, user, tmp_path):
+    login(client)
+    client.get("/me")
+    with wire(app, tmp_path) as sent:
+        assert client.get("/me").json == {"email": "alice@example.com"}
+    assert len(statements(sent)) == 2, sent
+    assert "BEGIN" not in "\n".join(sent).upper()
+
+
+def test_refresh_write_is_one_statement_on_the_wire(app, client, user, tmp_path):
+    import time_machine
+
+    login(client)
+    client.get("/whoami")
+    with time_machine.travel(dt.datetime.now(UTC) + dt.timedelta(days=1, minutes=1), tick=False):
+        with wire(app, tmp_path) as sent:
+            assert client.get("/whoami").json == {"user_id": user.id}
+    # One read and one autocommitted UPDATE: no BEGIN/COMMIT pair around it.
+    assert len(statements(sent)) == 2, sent
+    assert "BEGIN" not in "\n".join(sent).upper()
+
+
+def test_timestamps_are_aware_utc(app, client, user, backend):
+    before = dt.datetime.now(UTC)
+    sid = login(client)
+    with app.app_context():
+        row = store_of(app).get(sid)
+        for value in (row.expires_at, row.created_at, row.updated_at, row.last_active_at):
+            assert value.utcoffset() == dt.timedelta(0)
+        assert before <= row.created_at <= dt.datetime.now(UTC)
+        record = store_of(app).load(sid)
+        assert record.expires_at == row.expires_at
+        raw = db.session.execute(sa.text("SELECT expires_at FROM user_session")).scalar_one()
+        if backend == "postgres":
+            assert raw == row.expires_at  # timestamptz: an absolute instant
+        else:
+            assert str(raw).startswith(row.expires_at.replace(tzinfo=None).isoformat(" ")[:19])
+
+
+def test_database_session_time_zone_does_not_matter(backend, tmp_path, user):
+    """A PostgreSQL session in another zone reads and writes the same instants."""
+    if backend != "postgres":
+        pytest.skip("PostgreSQL session time zone")
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url(backend, tmp_path),
+            "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"options": "-c timezone=Pacific/Kiritimati"}},
+        }
+    )
+    client = app.test_client()
+    before = dt.datetime.now(UTC)
+    sid = login(client)
+    assert client.get("/whoami").json["user_id"] == user.id
+    with app.app_context():
+        record = store_of(app).load(sid)
+        assert record.expires_at.utcoffset() == dt.timedelta(0)
+        assert dt.timedelta(days=7) <= record.expires_at - before <= dt.timedelta(days=7, minutes=1)
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_naive_datetimes_are_refused(app, user):
+    from flask_sessionauth.model import UTCDateTime
+
+    with pytest.raises(ValueError):
+        UTCDateTime().process_bind_param(dt.datetime(2030, 1, 1), sa.create_engine("sqlite://").dialect)
+
+
+def test_dispose_closes_the_autocommit_pool(app, client, user, backend):
+    login(client)
+    client.get("/whoami")
+    with app.app_context():
+        pool = store_of(app)._reader().pool
+        assert pool is not None and pool.checkedin() >= 1
+        db.engine.dispose()
+        assert pool.checkedin() == 0
+    assert client.get("/whoami").json == {"user_id": user.id}  # reconnects
+
+
+def test_in_memory_sqlite_uses_the_engine_connection(user):
+    """``sqlite://`` is one database per connection: the store must read it
+    through the engine's own pool, not a second connection."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    with app.app_context():
+        db.create_all()
+        app.extensions["sessionauth"].create_user("mem@example.com", "correct horse battery")
+        assert store_of(app)._reader().pool is None
+    client = app.test_client()
+    login(client, "mem@example.com")
+    assert client.get("/whoami").json["user_id"] is not None
