@@ -622,10 +622,16 @@ class SessionAuth:
         return obj
 
     def cleanup_expired(self) -> int:
-        """Delete expired session rows in batches; returns how many."""
+        """Delete expired session rows in batches; returns how many.
+
+        Also forgets rate-limit counters whose window is over, so one
+        scheduled ``flask sessionauth cleanup`` keeps both tables small.
+        """
         app_state = self._state()
         with storage_errors():
-            return app_state.store.cleanup(lifecycle.utcnow(), app_state.cleanup_batch_size)
+            count = app_state.store.cleanup(lifecycle.utcnow(), app_state.cleanup_batch_size)
+        app_state.limiter.cleanup()
+        return count
 
     # -- helpers ---------------------------------------------------------------
 

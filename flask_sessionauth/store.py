@@ -398,6 +398,17 @@ class _Reader:
         return int(self._execute(prepared, prepared.params(values), fetch=False))
 
     def _execute(self, prepared: _Prepared, params: t.Any, *, fetch: bool) -> t.Any:
+        """Run once; after a disconnect (the server restarted while the pool held
+        connections) run once more on a fresh connection. Safe because every
+        hot-path statement is idempotent: a read, or an UPDATE to fixed values."""
+        try:
+            return self._execute_once(prepared, params, fetch=fetch)
+        except sa.exc.DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            return self._execute_once(prepared, params, fetch=fetch)
+
+    def _execute_once(self, prepared: _Prepared, params: t.Any, *, fetch: bool) -> t.Any:
         if self.pool is None or self._listened():
             with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 result = conn.exec_driver_sql(prepared.sql, params)
@@ -423,7 +434,9 @@ class _Reader:
             if disconnect:
                 self.pool.dispose()
                 self.engine.pool.dispose()
-            raise sa.exc.DBAPIError.instance(prepared.sql, params, exc, error) from exc
+            raise sa.exc.DBAPIError.instance(
+                prepared.sql, params, exc, error, connection_invalidated=disconnect
+            ) from exc
         finally:
             connection.close()
 

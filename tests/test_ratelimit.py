@@ -284,6 +284,17 @@ def test_cleanup_forgets_finished_windows(app: Flask, client: t.Any) -> None:
     assert set(throttle_rows(app)) == {account_key("new@example.com").name, address_key("198.51.100.1").name}
 
 
+def test_cleanup_expired_also_forgets_finished_windows(app: Flask, client: t.Any) -> None:
+    start = dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
+    with time_machine.travel(start, tick=False) as traveller:
+        attempt(client, "old@example.com")
+        assert throttle_rows(app)
+        traveller.shift(1000)
+        with app.app_context():
+            assert app.extensions["sessionauth"].cleanup_expired() == 0  # no session rows to delete
+    assert throttle_rows(app) == {}
+
+
 @pytest.fixture
 def redis_app(tmp_path: t.Any) -> t.Iterator[Flask]:
     require("redis")
