@@ -58,9 +58,10 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     app.config.update(
         SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_hex(32),
         SQLALCHEMY_DATABASE_URI=os.environ.get("DATABASE_URL", f"sqlite:///{HERE / 'demo.db'}"),
-        # Plain http on 127.0.0.1: browsers drop Secure/__Host- cookies there in
-        # some configurations, so the demo opts out. Never do this in production.
-        SESSIONAUTH_COOKIE_SECURE=os.environ.get("DEMO_SECURE_COOKIES") == "1",
+        # Secure __Host- cookies work on http://127.0.0.1 in Chromium and Firefox
+        # (a "potentially trustworthy" origin). DEMO_INSECURE_COOKIES=1 opts out for
+        # browsers that refuse them on plain http; never do that in production.
+        SESSIONAUTH_COOKIE_SECURE=os.environ.get("DEMO_INSECURE_COOKIES") != "1",
         SESSIONAUTH_HOME_ENDPOINT="home",
     )
     app.config.update(config or {})
@@ -102,7 +103,8 @@ def main() -> None:
     app = create_app()
     print(f"\n  flask-sessionauth demo running at http://{host}:{port}/", file=sys.stderr)
     print(f"  Sign in with {DEMO_EMAIL} / {DEMO_PASSWORD} (or sign up).", file=sys.stderr)
-    print("  Open it in two browsers to see both devices on /account/devices.\n", file=sys.stderr)
+    print("  Open it in two browsers to see both devices on /account/devices.", file=sys.stderr)
+    print("  (If sign-in does not stick in your browser, run with DEMO_INSECURE_COOKIES=1.)\n", file=sys.stderr)
     app.run(host=host, port=port, debug=False)
 
 

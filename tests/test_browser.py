@@ -275,3 +275,25 @@ def test_no_horizontal_scroll_on_phones(base_url: str, devices: t.Callable[..., 
 
 def fits(page: t.Any) -> bool:
     return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
+
+
+def test_real_browser_keeps_a_host_only_secure_httponly_cookie(
+    tmp_path: t.Any, devices: t.Callable[..., t.Any]
+) -> None:
+    """Checklist 1 in a real browser: with the default secure settings Chromium stores
+    ``__Host-sessionauth`` (127.0.0.1 is a secure context) as a host-only, Secure,
+    HttpOnly, SameSite=Lax cookie on ``/`` that page scripts cannot read."""
+    app = live_app(str(tmp_path / "secure.db"), SESSIONAUTH_COOKIE_SECURE=True)
+    with live_server(app) as base:
+        page = devices()
+        sign_in(page, base)
+        (cookie,) = [c for c in page.context.cookies() if c["name"].endswith("sessionauth")]
+        assert cookie["name"] == "__Host-sessionauth"
+        assert cookie["domain"] == "127.0.0.1"  # host-only: no Domain attribute
+        assert cookie["path"] == "/"
+        assert cookie["secure"] is True
+        assert cookie["httpOnly"] is True
+        assert cookie["sameSite"] == "Lax"
+        assert "sessionauth" not in page.evaluate("document.cookie")
+        # the cookie works: the devices page shows this device
+        expect(session_cards(page)).to_have_count(1)
