@@ -120,12 +120,14 @@ def _own_origin() -> str:
 
 
 def trusted_origins() -> set[str]:
-    """This site's origin plus ``SESSIONAUTH_TRUSTED_ORIGINS``, compared exactly
-    (case-folded, no trailing slash): no wildcards, no suffix matching."""
+    """This site's origin plus ``SESSIONAUTH_TRUSTED_ORIGINS``. The ``Origin``
+    header must equal one of them exactly, as browsers serialise it (lower-case
+    scheme and host, no path, no trailing slash): no wildcards, no suffix or
+    case-insensitive matching. Configured entries lose a trailing slash."""
     configured = current_app.config.get("SESSIONAUTH_TRUSTED_ORIGINS") or []
     if isinstance(configured, str):
         configured = [configured]
-    return {_own_origin(), *(str(origin).rstrip("/").lower() for origin in configured)}
+    return {_own_origin(), *(str(origin).rstrip("/") for origin in configured)}
 
 
 def check_origin() -> None:
@@ -139,7 +141,6 @@ def check_origin() -> None:
     origin = request.headers.get("Origin")
     site = request.headers.get("Sec-Fetch-Site")
     if origin is not None:
-        origin = origin.rstrip("/").lower()
         if origin == _own_origin() and site not in (None, "same-origin"):
             raise ApiError("forbidden_origin", "Cross-site requests are not allowed.", 403)
         if origin in trusted_origins():

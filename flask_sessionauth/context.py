@@ -60,9 +60,22 @@ class RequestState:
 
 
 def request_state() -> RequestState | None:
+    """This request's state; ``None`` outside a request.
+
+    In a request context whose before-request hooks did not run (a bare
+    ``app.test_request_context()``, a shell), the hook runs now, so the API
+    behaves the same there as in a real request.
+    """
     if not has_request_context():
         return None
-    return t.cast("RequestState | None", g.get("_sessionauth"))
+    state = g.get("_sessionauth")
+    if state is None:
+        ext = current_app.extensions.get("sessionauth")
+        if ext is None:
+            return None
+        ext._before_request()
+        state = g.get("_sessionauth")
+    return t.cast("RequestState | None", state)
 
 
 def _get_user() -> t.Any:

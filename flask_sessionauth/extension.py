@@ -366,6 +366,7 @@ class SessionAuth:
         ``.token``; it is never stored.
         """
         app_state = self._state()
+        user = _unproxy(user)
         if self._is_inactive(user):
             raise SessionAuthError("This account is disabled.")
         state = request_state()
@@ -434,9 +435,7 @@ class SessionAuth:
     def _revoke(self, user_id: t.Any, ids: list[str] | None, keep: str | None, reason: str) -> int:
         with storage_errors():
             revoked = self._state().store.delete(user_id, ids, keep=keep)
-        state = request_state()
-        if state is not None and state.record is not None and state.record.id in revoked:
-            state.clear()
+        _signed_out_if_revoked(revoked)
         if revoked:
             _send_revoked(user_id, revoked, reason)
         return len(revoked)
@@ -454,17 +453,18 @@ class SessionAuth:
         attempt = app_state.limiter.attempt(email if isinstance(email, str) else None)
         if not isinstance(email, str) or not isinstance(password, str):
             app_state.hasher.dummy_verify()
+            _failed(attempt, email, "malformed")
             return None
         user = self.find_user(email)
         if user is None:
             app_state.hasher.dummy_verify()
-            signals.login_failed.send(_sender(), identity=email, reason="unknown")
+            _failed(attempt, email, "unknown")
             return None
         if not self.verify_password(user, password):
-            signals.login_failed.send(_sender(), identity=email, reason="password")
+            _failed(attempt, email, "password")
             return None
         if self._is_inactive(user):
-            signals.login_failed.send(_sender(), identity=email, reason="inactive")
+            _failed(attempt, email, "inactive")
             return None
         app_state.limiter.succeeded(attempt)
         return user
@@ -527,12 +527,13 @@ class SessionAuth:
         returned (``None`` outside a request).
         """
         app_state = self._state()
+        user = _unproxy(user)
         attempt = app_state.limiter.attempt(getattr(user, app_state.identity_attr))
         if (
             not isinstance(current_password, str)
             or not app_state.hasher.verify(current_password, getattr(user, app_state.password_attr))[0]
         ):
-            signals.login_failed.send(_sender(), identity=getattr(user, app_state.identity_attr), reason="password")
+            _failed(attempt, getattr(user, app_state.identity_attr), "password")
             raise InvalidPassword("The current password is incorrect.")
         app_state.limiter.succeeded(attempt)
         app_state.hasher.check_policy(new_password, confirm_password)
@@ -554,6 +555,7 @@ class SessionAuth:
         """Set a password without the current one (admin reset); ends all of
         the user's sessions unless ``revoke_sessions=False``. Returns how many."""
         app_state = self._state()
+        user = _unproxy(user)
         setattr(user, app_state.password_attr, app_state.hasher.hash(new_password))
         revoked: list[str] = []
         with storage_errors():
@@ -561,9 +563,7 @@ class SessionAuth:
                 revoked = app_state.store.delete(user.id, None)
             else:
                 _commit(app_state.db)
-        state = request_state()
-        if state is not None and state.record is not None and state.record.id in revoked:
-            state.clear()
+        _signed_out_if_revoked(revoked)
         if revoked:
             _send_revoked(user.id, revoked, "password_reset")
         signals.password_changed.send(_sender(), user=user, revoked=len(revoked))
@@ -580,7 +580,7 @@ class SessionAuth:
         limiter = self._state().limiter
         attempt = limiter.attempt(getattr(user, self._state().identity_attr))
         if not isinstance(password, str) or not self.verify_password(user, password):
-            signals.login_failed.send(_sender(), identity=getattr(user, self._state().identity_attr), reason="password")
+            _failed(attempt, getattr(user, self._state().identity_attr), "password")
             raise InvalidPassword()
         limiter.succeeded(attempt)
         rotated = self._rotate(fresh=True)
@@ -764,6 +764,29 @@ def _commit(db: t.Any) -> None:
     except BaseException:
         db.session.rollback()
         raise
+
+
+def _failed(attempt: list[t.Any], identity: t.Any, reason: str) -> None:
+    """A wrong password (or unknown account): count it against the rate
+    limits and tell ``login_failed`` receivers."""
+    current_app.extensions["sessionauth"]._state().limiter.failed(attempt)
+    signals.login_failed.send(_sender(), identity=identity, reason=reason)
+
+
+def _signed_out_if_revoked(revoked: list[str]) -> None:
+    """If the caller's own session was among ``revoked``, this device is signed
+    out: anonymous from now on, cookie cleared, ``Clear-Site-Data`` sent."""
+    state = request_state()
+    if state is not None and state.record is not None and state.record.id in revoked:
+        state.clear()
+        state.signed_out = True
+
+
+def _unproxy(user: t.Any) -> t.Any:
+    """The real user object behind ``current_user`` (signal receivers and
+    callers keep it beyond the request; a proxy would turn anonymous)."""
+    get = getattr(user, "_get_current_object", None)
+    return get() if callable(get) else user
 
 
 def _sender() -> t.Any:

@@ -1,13 +1,15 @@
 """Brute-force limits on password guesses, per account and per client address.
 
 Every password check (sign-in, current password on a password change, sudo-mode
-re-entry) first *reserves* an attempt with one atomic increment per key and is
-refused with :class:`~flask_sessionauth.RateLimited` once a key went over its
-limit in the current window. Reserving before the hasher runs keeps the limit
-exact under parallel requests (no check-then-act race) and means a locked-out
-client costs no hashing work. A successful check gives the attempts back: the
-account's counter is cleared and the address's counter is decremented, so one
-office behind a NAT signing in normally never trips the per-IP limit.
+re-entry) first reads the counters of the account and of the client address and
+is refused with :class:`~flask_sessionauth.RateLimited` once either reached its
+limit in the current window, so a locked-out client costs no hashing work. Only a
+*failed* check counts (one atomic increment per key); a successful one clears the
+account's counter. Counting failures rather than attempts lets any number of
+correct sign-ins run in parallel (several tabs, several devices, a team behind
+one NAT); the price is that guesses already in flight when the limit is reached
+still get their answer, so a burst can exceed the limit by at most the server's
+concurrency (workers × threads) once per window.
 
 Counters live in the shared storage so the limit holds across worker processes:
 a small table on the app's ``db`` by default (``INSERT … ON CONFLICT DO UPDATE …
@@ -94,24 +96,34 @@ class Limiter:
         return [key for key in keys if key.kind in self.limits]
 
     def attempt(self, identity: str | None) -> list[Key]:
-        """Reserve one password attempt for ``identity`` (the email typed, or the
-        signed-in user's) and the request's address. Call before checking the
-        password; raises :class:`RateLimited` if a counter is now over its limit.
-        Returns the keys to hand to :meth:`succeeded` if the password is right."""
+        """Check that a password attempt for ``identity`` (the email typed, or the
+        signed-in user's) from this request's address is allowed. Call before
+        checking the password; raises :class:`RateLimited` if a counter reached
+        its limit. Returns the keys for :meth:`failed` or :meth:`succeeded`."""
         keys = self.enabled(request_keys(identity))
         if not keys:
             return keys
-        counts = self._increment(keys, time.time())
-        waits = [wait for key, (count, wait) in zip(keys, counts, strict=True) if count > self.limits[key.kind]]
+        counts = self._peek(keys, time.time())
+        waits = [wait for key, (count, wait) in zip(keys, counts, strict=True) if count >= self.limits[key.kind]]
         if waits:
             raise RateLimited(max(1, math.ceil(max(waits))))
         return keys
 
-    def succeeded(self, keys: list[Key]) -> None:
-        """Give back the attempts of a check that passed: clear the account's
-        counter, take one off the address's."""
+    def failed(self, keys: list[Key]) -> None:
+        """Count a wrong password against the account and the address."""
         if keys:
-            self._release([k for k in keys if k.kind == ACCOUNT], [k for k in keys if k.kind != ACCOUNT])
+            self._increment(keys, time.time())
+
+    def succeeded(self, keys: list[Key]) -> None:
+        """A right password: the account's failures are forgiven. The address
+        keeps its count (its failures were real, whoever made them)."""
+        clear = [k for k in keys if k.kind == ACCOUNT]
+        if clear:
+            self._release(clear, [])
+
+    def _peek(self, keys: list[Key], now: float) -> list[tuple[int, float]]:
+        """Each key's ``(failures, seconds until its window ends)``, 0 if none."""
+        raise NotImplementedError
 
     def _increment(self, keys: list[Key], now: float) -> list[tuple[int, float]]:
         """Add one to each key; return each ``(count, seconds until the window ends)``."""
@@ -167,6 +179,25 @@ class SQLLimiter(Limiter):
                     results.append((int(row[0]), float(row[1]) + self.window - now))
         except SQLAlchemyError as exc:
             raise StorageUnavailable() from exc
+        return results
+
+    def _peek(self, keys: list[Key], now: float) -> list[tuple[int, float]]:
+        c = self.table.c
+        try:
+            with self._connection() as conn:
+                rows = dict(
+                    (key, (count, start))
+                    for key, count, start in conn.execute(
+                        sa.select(c.key, c.count, c.window_start).where(c.key.in_([k.name for k in keys]))
+                    )
+                )
+        except SQLAlchemyError as exc:
+            raise StorageUnavailable() from exc
+        results = []
+        for key in keys:
+            count, start = rows.get(key.name, (0, now - self.window))
+            remaining = float(start) + self.window - now
+            results.append((int(count), remaining) if remaining > 0 else (0, 0.0))
         return results
 
     def _upsert_statement(self, dialect: str) -> t.Any:
@@ -277,6 +308,22 @@ class RedisLimiter(Limiter):
         return [
             (int(replies[i + 1]), float(replies[i + 2] if replies[i + 2] > 0 else self.window))
             for i in range(0, len(replies), 3)
+        ]
+
+    def _peek(self, keys: list[Key], now: float) -> list[tuple[int, float]]:
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for key in keys:
+                pipe.get(self.prefix + key.name)
+                pipe.ttl(self.prefix + key.name)
+            replies = pipe.execute()
+        except self._errors as exc:
+            if self.fallback is None:
+                raise StorageUnavailable() from exc
+            return self.fallback._peek(keys, now)
+        return [
+            (int(replies[i] or 0), float(replies[i + 1]) if replies[i + 1] > 0 else 0.0)
+            for i in range(0, len(replies), 2)
         ]
 
     def _release(self, clear: list[Key], decrement: list[Key]) -> None:

@@ -237,9 +237,6 @@ class RedisStore:
     def list(self, user_id: t.Any, now: dt.datetime) -> list[t.Any]:
         return self.sql.list(user_id, now)
 
-    def get(self, session_id: str) -> t.Any | None:
-        return self.sql.get(session_id)
-
     def cleanup(self, now: dt.datetime, batch_size: int) -> int:
         """Expired rows only: their cache entries expired with them (TTL)."""
         return self.sql.cleanup(now, batch_size)

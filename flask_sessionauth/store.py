@@ -20,6 +20,7 @@ import typing as t
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import defer
 from sqlalchemy.orm import make_transient_to_detached
 
 from .model import UTCDateTime
@@ -212,8 +213,10 @@ class SQLStore:
 
     def snapshot(self, values: t.Mapping[str, t.Any]) -> t.Any:
         """A detached ``UserSession`` holding ``values``: usable after the
-        request's ORM session is gone, without a refresh query."""
-        obj = _loaded(self._session_manager, ((name, values[name]) for name in RECORD_FIELDS))
+        request's ORM session is gone, without a refresh query. Its
+        ``secret_hash`` is ``None``: nothing handed to callers carries it."""
+        items = ((name, None if name == "secret_hash" else values[name]) for name in RECORD_FIELDS)
+        obj = _loaded(self._session_manager, items)
         make_transient_to_detached(obj)
         return obj
 
@@ -277,9 +280,12 @@ class SQLStore:
         return ids
 
     def list(self, user_id: t.Any, now: dt.datetime) -> list[t.Any]:
+        """Live sessions, most recently active first. The secret's hash is not
+        loaded at all, and reading it raises instead of querying for it."""
         m = self.model
         stmt = (
             sa.select(m)
+            .options(defer(m.secret_hash, raiseload=True))
             .where(m.user_id == user_id, m.expires_at > now)
             .order_by(
                 sa.func.coalesce(m.last_active_at, m.created_at).desc(),
@@ -287,9 +293,6 @@ class SQLStore:
             )
         )
         return list(self.db.session.execute(stmt).scalars())
-
-    def get(self, session_id: str) -> t.Any | None:
-        return self.db.session.get(self.model, session_id)
 
     def mark_authenticated(self, session_id: str, now: dt.datetime) -> bool:
         m = self.model

@@ -234,6 +234,7 @@ def test_revoke_sessions_fresh(client: t.Any, second_client: t.Any, user: t.Any)
     assert resp.status_code == 200
     assert resp.json == {"status": True, "revoked": 2}
     assert "Max-Age=0" in resp.headers["Set-Cookie"]
+    assert resp.headers["Clear-Site-Data"] == '"cache", "cookies"'
     assert not signed_in(client)
     assert not signed_in(second_client)
 
@@ -532,7 +533,15 @@ def test_trusted_origins_match_exactly(client: t.Any, user: t.Any) -> None:
     login(client)
     ok = post(client, "revoke-session", {"id": "A" * 22}, headers={"Origin": "https://app.example.com"})
     assert ok.status_code == 404  # got past the origin check
-    for origin in ("https://app.example.com.evil.io", "https://evil.app.example.com", "http://app.example.com"):
+    for origin in (
+        "https://app.example.com.evil.io",
+        "https://evil.app.example.com",
+        "http://app.example.com",
+        "https://APP.example.com",
+        "https://app.example.com/",
+        "https://app.example.com:443",
+        "null",
+    ):
         resp = post(client, "revoke-session", {"id": "A" * 22}, headers={"Origin": origin})
         assert resp.status_code == 403, origin
 

@@ -189,3 +189,55 @@ def test_max_sessions_per_user_evicts_least_recently_active(app, user):
     with other.app_context():
         model = other.extensions["sessionauth"].session_model
         assert sorted(s.id for s in db.session.query(model)) == sorted(ids[1:])
+
+
+def test_nothing_handed_out_carries_the_secret_hash(app, client, user):
+    login(client)
+    ctx = in_request(app, client)
+    try:
+        auth = app.extensions["sessionauth"]
+        assert auth.get_session().secret_hash is None
+        assert current_session.secret_hash is None
+        (listed,) = auth.list_sessions()
+        with pytest.raises(Exception, match="raiseload|secret_hash"):
+            _ = listed.secret_hash  # not loaded, and never lazily fetched
+        assert auth.login_user(db.session.get(User, user.id)).secret_hash is None
+    finally:
+        ctx.pop()
+
+
+def test_api_works_in_a_bare_request_context(app, user):
+    """Like Flask-Login: no need to run the before-request hooks by hand."""
+    auth = app.extensions["sessionauth"]
+    with app.test_request_context("/"):
+        u = db.session.get(User, user.id)
+        created = auth.login_user(u)
+        assert auth.get_session().id == created.id
+        assert current_user.email == "alice@example.com"
+        assert auth.revoke_other_sessions() == 0
+        assert [s.id for s in auth.list_sessions()] == [created.id]
+
+
+def test_revoking_own_session_signs_this_device_out_fully(app, client, user):
+    sid = login(client)
+    value = client.get_cookie(cookie_name(app)).value
+    with app.test_request_context("/", headers={"Cookie": f"{cookie_name(app)}={value}"}):
+        app.preprocess_request()
+        assert app.extensions["sessionauth"].revoke_session(sid) is True
+        resp = app.process_response(app.make_response("x"))
+    assert "Max-Age=0" in resp.headers["Set-Cookie"]
+    assert resp.headers["Clear-Site-Data"] == '"cache", "cookies"'
+
+
+def test_password_changed_signal_gets_the_real_user(app, client, user):
+    from flask_sessionauth import password_changed
+
+    login(client)
+    seen = []
+    value = client.get_cookie(cookie_name(app)).value
+    with password_changed.connected_to(lambda s, **kw: seen.append(kw["user"]), app):
+        with app.test_request_context("/", headers={"Cookie": f"{cookie_name(app)}={value}"}):
+            app.preprocess_request()
+            app.extensions["sessionauth"].change_password(current_user, "correct horse battery", "a new password 1")
+    assert len(seen) == 1
+    assert type(seen[0]) is User  # the model instance, not the current_user proxy

@@ -121,7 +121,7 @@ def test_timestamps_are_aware_utc(app, client, user, backend):
     before = dt.datetime.now(UTC)
     sid = login(client)
     with app.app_context():
-        row = store_of(app).get(sid)
+        row = db.session.get(app.extensions["sessionauth"].session_model, sid)
         for value in (row.expires_at, row.created_at, row.updated_at, row.last_active_at):
             assert value.utcoffset() == dt.timedelta(0)
         assert before <= row.created_at <= dt.datetime.now(UTC)
