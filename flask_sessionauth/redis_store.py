@@ -185,6 +185,16 @@ class RedisStore:
         session_ids: t.Iterable[str] | None = None,
         keep: str | None = None,
     ) -> list[str]:
+        if session_ids is None:
+            # Ending all of a user's sessions also retires every copy the user
+            # index knows, including rows someone deleted with plain SQL.
+            try:
+                indexed = [m.decode() for m in self.client.smembers(self.user_key(user_id))]
+            except redis.RedisError as exc:
+                raise StorageUnavailable() from exc
+            stale = [session_id for session_id in indexed if session_id != keep]
+            if stale:
+                self._tombstone(stale)
         try:
             ids = self.sql.delete(user_id, session_ids, keep=keep, before_delete=self._tombstone)
         except StorageUnavailable:

@@ -179,6 +179,21 @@ def test_deleting_a_user_purges_the_cache(app, client, user, redis_client):
     assert client.get("/whoami").json == {"user_id": None}
 
 
+def test_bulk_sql_then_revoke_sessions_purges_the_cache(app, client, second_client, user, redis_client):
+    """A raw SQL delete bypasses the cache (documented); ``revoke_sessions`` afterwards
+    retires every copy the user index knows, even for rows that are already gone."""
+    login(client)
+    login(second_client)
+    with app.app_context():
+        db.session.execute(sa.text("DELETE FROM user_session"))
+        db.session.commit()
+    assert client.get("/whoami").json == {"user_id": user.id}  # the cached copy, as documented
+    with app.app_context():
+        assert app.extensions["sessionauth"].revoke_sessions(db.session.get(User, user.id)) == 0
+    assert client.get("/whoami").json == {"user_id": None}
+    assert second_client.get("/whoami").json == {"user_id": None}
+
+
 def test_logout_and_rotation_tombstone_the_old_id(app, client, user, redis_client):
     sid = login(client)
     new_sid = login(client)  # signing in again replaces the session
