@@ -273,26 +273,7 @@ class SessionAuth:
         cookie = state.cookie
         settings = state.app_state.settings
         if cookie is not None:
-            if cookie.value is None:
-                response.delete_cookie(
-                    settings.cookie_name,
-                    path="/",
-                    secure=settings.cookie_secure,
-                    httponly=True,
-                    samesite=settings.cookie_samesite,
-                )
-            else:
-                response.set_cookie(
-                    settings.cookie_name,
-                    cookie.value,
-                    max_age=cookie.max_age,
-                    path="/",
-                    secure=settings.cookie_secure,
-                    httponly=True,
-                    samesite=settings.cookie_samesite,
-                )
-            response.headers["Cache-Control"] = "no-store"
-            response.vary.add("Cookie")
+            write_cookie(response, settings, settings.cookie_name, cookie.value, cookie.max_age)
         elif state.accessed:
             response.vary.add("Cookie")
         if state.app_state.cookie_cache is not None:
@@ -731,14 +712,25 @@ def _write_cache_cookie(response: Response, state: RequestState, cache: CookieCa
         # the session (static files, an outage) leave the cache cookie alone.
         if cache.name not in request.cookies or state.cookie is None or state.cookie.value is not None:
             return
+        write_cookie(response, settings, cache.name, None)
+    else:
+        write_cookie(response, settings, cache.name, cache.dump(record), cache.max_age)
+
+
+def write_cookie(
+    response: Response, settings: Settings, name: str, value: str | None, max_age: int | None = None
+) -> None:
+    """Set (or, for ``None``, clear) one of our cookies with the session
+    cookie's attributes; such a response must never be cached."""
+    if value is None:
         response.delete_cookie(
-            cache.name, path="/", secure=settings.cookie_secure, httponly=True, samesite=settings.cookie_samesite
+            name, path="/", secure=settings.cookie_secure, httponly=True, samesite=settings.cookie_samesite
         )
     else:
         response.set_cookie(
-            cache.name,
-            cache.dump(record),
-            max_age=cache.max_age,
+            name,
+            value,
+            max_age=max_age,
             path="/",
             secure=settings.cookie_secure,
             httponly=True,

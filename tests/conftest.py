@@ -285,3 +285,28 @@ def count_sql(app: Flask) -> t.Callable[[], StatementCounter]:
             return StatementCounter(db.engine)
 
     return make
+
+
+@pytest.fixture(scope="module")
+def browser() -> t.Iterator[t.Any]:
+    """Debian's Chromium through Playwright, one per test module."""
+    from tests.live import CHROMIUM
+    from tests.live import chromium_available
+    from tests.live import launch_chromium
+
+    if not chromium_available():
+        if REQUIRE_SERVICES:
+            pytest.fail(f"Chromium ({CHROMIUM}) and Playwright are required (SESSIONAUTH_REQUIRE_SERVICES=1)")
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    with launch_chromium() as chromium:
+        yield chromium
+
+
+@pytest.fixture
+def base_url(tmp_path: t.Any) -> t.Iterator[str]:
+    """The test app on a SQLite file, served on 127.0.0.1; yields its base URL."""
+    from tests.live import live_app
+    from tests.live import live_server
+
+    with live_server(live_app(str(tmp_path / "live.db"))) as url:
+        yield url

@@ -8,103 +8,23 @@ CSP actually letting the stylesheet load.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import threading
 import typing as t
 
 import pytest
-from flask import Flask
-from werkzeug.serving import WSGIRequestHandler
-from werkzeug.serving import make_server
 
 from tests.conftest import PASSWORD
-from tests.conftest import REQUIRE_SERVICES
 from tests.conftest import UA_CHROME
 from tests.conftest import UA_FIREFOX
-from tests.conftest import create_app
-from tests.conftest import db
+from tests.live import live_app
+from tests.live import live_server
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("SESSIONAUTH_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 UA_IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
 )
 NEW_PASSWORD = "a brand new passphrase"
-
-
-def chromium_available() -> bool:
-    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
-        return False
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def live_app(database_path: str, **config: t.Any) -> Flask:
-    """The conftest app on a SQLite file, over plain http (so no ``__Host-`` prefix)."""
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database_path}",
-            "SESSIONAUTH_COOKIE_SECURE": False,
-            "WTF_CSRF_ENABLED": True,
-            **config,
-        }
-    )
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-        app.extensions["sessionauth"].create_user("alice@example.com", PASSWORD, name="Alice")
-    return app
-
-
-class QuietHandler(WSGIRequestHandler):
-    """No access log lines in the test output."""
-
-    def log_request(self, *args: t.Any, **kwargs: t.Any) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def live_server(app: Flask) -> t.Iterator[str]:
-    """Serve ``app`` on 127.0.0.1 (a free port) in a thread; yields the base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-
-
-@contextlib.contextmanager
-def launch_chromium() -> t.Iterator[t.Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def expect(locator: t.Any) -> t.Any:
@@ -119,22 +39,6 @@ def sign_in(page: t.Any, base: str, password: str = PASSWORD) -> None:
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{base}/account/devices")
-
-
-@pytest.fixture(scope="module")
-def browser() -> t.Iterator[t.Any]:
-    if not chromium_available():
-        if REQUIRE_SERVICES:
-            pytest.fail(f"Chromium ({CHROMIUM}) and Playwright are required (SESSIONAUTH_REQUIRE_SERVICES=1)")
-        pytest.skip(f"Chromium not found at {CHROMIUM}")
-    with launch_chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def base_url(tmp_path: t.Any) -> t.Iterator[str]:
-    with live_server(live_app(str(tmp_path / "live.db"))) as url:
-        yield url
 
 
 @pytest.fixture

@@ -13,36 +13,14 @@ import typing as t
 import pytest
 
 from tests.conftest import PASSWORD
-from tests.conftest import REQUIRE_SERVICES
 from tests.conftest import UA_CHROME
 from tests.conftest import UA_FIREFOX
-from tests.test_browser import CHROMIUM
 from tests.test_browser import UA_IPHONE
-from tests.test_browser import chromium_available
-from tests.test_browser import launch_chromium
-from tests.test_browser import live_app
-from tests.test_browser import live_server
 from tests.test_browser import sign_in
 
 pytestmark = pytest.mark.browser
 
 CLIENT_JS = "/account/static/sessionauth/client.js"
-
-
-@pytest.fixture(scope="module")
-def browser() -> t.Iterator[t.Any]:
-    if not chromium_available():
-        if REQUIRE_SERVICES:
-            pytest.fail(f"Chromium ({CHROMIUM}) and Playwright are required (SESSIONAUTH_REQUIRE_SERVICES=1)")
-        pytest.skip(f"Chromium not found at {CHROMIUM}")
-    with launch_chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def base_url(tmp_path: t.Any) -> t.Iterator[str]:
-    with live_server(live_app(str(tmp_path / "live.db"))) as url:
-        yield url
 
 
 class Device(t.NamedTuple):
