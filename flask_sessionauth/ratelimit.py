@@ -99,7 +99,13 @@ class Limiter:
         """Check that a password attempt for ``identity`` (the email typed, or the
         signed-in user's) from this request's address is allowed. Call before
         checking the password; raises :class:`RateLimited` if a counter reached
-        its limit. Returns the keys for :meth:`failed` or :meth:`succeeded`."""
+        its limit. Returns the keys for :meth:`failed` or :meth:`succeeded`.
+
+        Only requests are limited: a script, the CLI or a shell calling the API
+        outside a request has no client to limit (and must never lock a user
+        out of the web app by running it)."""
+        if not has_request_context():
+            return []
         keys = self.enabled(request_keys(identity))
         if not keys:
             return keys

@@ -423,3 +423,14 @@ def test_sign_in_surfaces_share_one_counter(app: Flask, client: t.Any, user: t.A
     )
     assert page.status_code == 429
     assert page.headers["Retry-After"]
+
+
+def test_calls_outside_a_request_are_not_limited(app: Flask, client: t.Any, user: t.Any) -> None:
+    """Scripts and the CLI have no client to limit, and never lock the web app out."""
+    auth = app.extensions["sessionauth"]
+    with app.app_context():
+        for _ in range(10):
+            assert auth.authenticate("alice@example.com", "wrong password") is None
+        assert auth.authenticate("alice@example.com", PASSWORD) is not None
+    assert throttle_rows(app) == {}
+    assert attempt(client, "alice@example.com", PASSWORD).status_code == 200
