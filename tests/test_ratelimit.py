@@ -47,6 +47,7 @@ def throttle_rows(app: Flask) -> dict[str, int]:
         return {row.key: row.count for row in db.session.execute(sa.select(table)).all()}
 
 
+@time_machine.travel(dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.timezone.utc), tick=False)  # exact Retry-After
 def test_account_locked_after_limit(app: Flask, client: t.Any, user: t.Any) -> None:
     for _ in range(5):
         assert attempt(client, "alice@example.com").status_code == 401
@@ -151,6 +152,7 @@ def test_locked_attempt_does_no_password_work(app: Flask, client: t.Any, user: t
     assert len(counter.statements) == 1 and counter.writes == []
 
 
+@time_machine.travel(dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.timezone.utc), tick=False)  # exact Retry-After
 def test_json_clients_get_a_json_429(app: Flask, client: t.Any) -> None:
     for _ in range(5):
         attempt(client, "nobody@example.com")
@@ -393,6 +395,7 @@ def api_sign_in(client: t.Any, email: str, password: str, ip: str = IP) -> t.Any
     )
 
 
+@time_machine.travel(dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.timezone.utc), tick=False)  # exact Retry-After
 def test_public_api_unknown_and_known_emails_lock_identically(app: Flask, client: t.Any, user: t.Any) -> None:
     known = [api_sign_in(client, "alice@example.com", "wrong password", "198.51.100.1") for _ in range(6)]
     unknown = [api_sign_in(client, "nobody@example.com", "wrong password", "198.51.100.2") for _ in range(6)]
