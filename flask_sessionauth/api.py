@@ -33,6 +33,7 @@ from wtforms import ValidationError
 
 from .context import current_session
 from .context import current_user
+from .context import extension
 from .exceptions import InvalidPassword
 from .exceptions import PasswordPolicyError
 from .exceptions import RateLimited
@@ -64,10 +65,6 @@ class ApiError(Exception):
 
     def response(self) -> Response:
         return json_error(self.code, self.message, self.status, **self.headers)
-
-
-def _ext() -> t.Any:
-    return current_app.extensions["sessionauth"]
 
 
 # -- serialisation -------------------------------------------------------------
@@ -204,16 +201,12 @@ def _boolean(body: dict[str, t.Any], key: str, default: bool) -> bool:
     return value
 
 
-def _rate_limited(error: RateLimited) -> ApiError:
-    return ApiError(error.code, error.message, 429, Retry_After=str(max(int(error.retry_after), 1)))
-
-
 def signed_in(view: F) -> F:
     """401 JSON for anonymous callers (no redirect: this is an API)."""
 
     @functools.wraps(view)
     def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
-        if not _ext().is_authenticated():
+        if not extension().is_authenticated():
             raise ApiError("unauthorized", "Sign in to continue.", 401)
         return view(*args, **kwargs)
 
@@ -227,7 +220,7 @@ def fresh(view: F) -> F:
 
     @functools.wraps(view)
     def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
-        ext = _ext()
+        ext = extension()
         if not ext.is_fresh():
             password = json_body().get("password")
             if password is None:
@@ -239,7 +232,7 @@ def fresh(view: F) -> F:
             except InvalidPassword as exc:
                 raise ApiError(exc.code, exc.message, 400) from None
             except RateLimited:
-                raise
+                raise  # the app's handler answers 429 JSON with Retry-After
             except SessionAuthError as exc:  # the session ended meanwhile
                 raise ApiError("unauthorized", exc.message, 401) from None
         return view(*args, **kwargs)
@@ -283,10 +276,6 @@ def create_api_blueprint(app: Flask) -> Blueprint:
     def api_error(error: ApiError) -> Response:
         return error.response()
 
-    @bp.errorhandler(RateLimited)
-    def rate_limited(error: RateLimited) -> Response:
-        return _rate_limited(error).response()
-
     @bp.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> Response:
         # Raised by an app-wide CSRFProtect that was set up after this
@@ -296,7 +285,7 @@ def create_api_blueprint(app: Flask) -> Blueprint:
     @bp.get("/get-session")
     def get_session() -> t.Any:
         """Better Auth ``getSession``: the session and user, or ``null`` when signed out."""
-        if not _ext().is_authenticated():
+        if not extension().is_authenticated():
             return jsonify(None)
         return jsonify(_session_and_user(current_session._get_current_object(), current_user._get_current_object()))
 
@@ -305,14 +294,14 @@ def create_api_blueprint(app: Flask) -> Blueprint:
     def list_sessions() -> t.Any:
         """Better Auth ``listSessions``: the caller's active sessions, newest activity first."""
         current_id = current_session.id
-        return jsonify([session_json(obj, current_id) for obj in _ext().list_sessions()])
+        return jsonify([session_json(obj, current_id) for obj in extension().list_sessions()])
 
     @bp.post("/revoke-session")
     @signed_in
     def revoke_session() -> t.Any:
         """Better Auth ``revokeSession`` (by public ``id``, not by token)."""
         session_id = _string(json_body(), "id")
-        if not _ext().revoke_session(session_id):
+        if not extension().revoke_session(session_id):
             raise ApiError("session_not_found", "No such session.", 404)
         return jsonify(status=True)
 
@@ -322,7 +311,7 @@ def create_api_blueprint(app: Flask) -> Blueprint:
     def revoke_sessions() -> t.Any:
         """Better Auth ``revokeSessions``: every session, this one included."""
         json_body()
-        return jsonify(status=True, revoked=_ext().revoke_sessions())
+        return jsonify(status=True, revoked=extension().revoke_sessions())
 
     @bp.post("/revoke-other-sessions")
     @signed_in
@@ -330,7 +319,7 @@ def create_api_blueprint(app: Flask) -> Blueprint:
     def revoke_other_sessions() -> t.Any:
         """Better Auth ``revokeOtherSessions``: every session but this one."""
         json_body()
-        return jsonify(status=True, revoked=_ext().revoke_other_sessions())
+        return jsonify(status=True, revoked=extension().revoke_other_sessions())
 
     @bp.post("/change-password")
     @signed_in
@@ -342,7 +331,7 @@ def create_api_blueprint(app: Flask) -> Blueprint:
         revoke_others = _boolean(body, "revokeOtherSessions", False)
         user = current_user._get_current_object()
         try:
-            rotated = _ext().change_password(user, current_password, new_password, revoke_others)
+            rotated = extension().change_password(user, current_password, new_password, revoke_others)
         except InvalidPassword as exc:
             raise ApiError(exc.code, exc.message, 400) from None
         except PasswordPolicyError as exc:
@@ -357,7 +346,7 @@ def create_api_blueprint(app: Flask) -> Blueprint:
         email = _string(body, "email")
         password = _string(body, "password")
         remember = _boolean(body, "rememberMe", True)
-        ext = _ext()
+        ext = extension()
         user = ext.authenticate(email, password)
         if user is None:
             # Same answer for unknown emails, wrong passwords and disabled accounts.
@@ -372,7 +361,7 @@ def create_api_blueprint(app: Flask) -> Blueprint:
     def sign_out() -> t.Any:
         """Better Auth ``signOut``: ends this session; harmless when signed out."""
         json_body()
-        _ext().logout_user()
+        extension().logout_user()
         return jsonify(success=True)
 
     @bp.get("/csrf-token")
@@ -383,7 +372,7 @@ def create_api_blueprint(app: Flask) -> Blueprint:
 
     @bp.get("/openapi.json")
     def openapi() -> t.Any:
-        return jsonify(build_openapi(request.script_root + prefix, _ext().settings.cookie_name))
+        return jsonify(build_openapi(request.script_root + prefix, extension().settings.cookie_name))
 
     csrf = app.extensions.get("csrf")
     if csrf is not None:

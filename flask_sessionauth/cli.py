@@ -14,18 +14,15 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from .context import extension
 from .exceptions import SessionAuthError
 from .useragent import describe
 
 sessionauth_cli = AppGroup("sessionauth", help="Manage flask-sessionauth sessions and users.")
 
 
-def _auth() -> t.Any:
-    return current_app.extensions["sessionauth"]
-
-
 def _user(email: str) -> t.Any:
-    user = _auth().find_user(email)
+    user = extension().find_user(email)
     if user is None:
         raise click.ClickException(f"No user with the email {email!r}.")
     return user
@@ -38,7 +35,7 @@ def _when(value: dt.datetime | None) -> str:
 @sessionauth_cli.command("cleanup")
 def cleanup() -> None:
     """Delete expired sessions in batches (SESSIONAUTH_CLEANUP_BATCH_SIZE)."""
-    count = _auth().cleanup_expired()
+    count = extension().cleanup_expired()
     click.echo(f"Deleted {count} expired session(s).")
 
 
@@ -46,7 +43,7 @@ def cleanup() -> None:
 @click.argument("email")
 def list_sessions(email: str) -> None:
     """List EMAIL's active sessions, most recently active first."""
-    sessions = _auth().list_sessions(_user(email))
+    sessions = extension().list_sessions(_user(email))
     if not sessions:
         click.echo(f"{email} has no active sessions.")
         return
@@ -70,9 +67,9 @@ def revoke(email: str, revoke_all: bool, session_id: str | None) -> None:
         raise click.UsageError("Give exactly one of --all or --id ID.")
     user = _user(email)
     if revoke_all:
-        count = _auth().revoke_sessions(user)
+        count = extension().revoke_sessions(user)
         click.echo(f"Revoked {count} session(s) of {email}.")
-    elif _auth().revoke_session(session_id, user):
+    elif extension().revoke_session(session_id, user):
         click.echo(f"Revoked session {session_id} of {email}.")
     else:
         raise click.ClickException(f"{email} has no session {session_id!r}.")
@@ -83,10 +80,10 @@ def revoke(email: str, revoke_all: bool, session_id: str | None) -> None:
 @click.password_option(help="Asked for (hidden, twice) when not given.")
 def create_user(email: str, password: str) -> None:
     """Create a user with EMAIL; the password is prompted for (hidden, confirmed)."""
-    if _auth().find_user(email) is not None:
+    if extension().find_user(email) is not None:
         raise click.ClickException(f"A user with the email {email!r} already exists.")
     try:
-        user = _auth().create_user(email, password)
+        user = extension().create_user(email, password)
     except SessionAuthError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(f"Created user {user.id} <{getattr(user, current_app.config['SESSIONAUTH_USER_IDENTITY_FIELD'])}>.")

@@ -106,7 +106,8 @@ current_user: t.Any = LocalProxy(_get_user)
 current_session: t.Any = LocalProxy(_get_session)
 
 
-def _extension() -> t.Any:
+def extension() -> t.Any:
+    """The current app's :class:`~flask_sessionauth.SessionAuth`."""
     return current_app.extensions["sessionauth"]
 
 
@@ -115,8 +116,8 @@ def login_required(view: F) -> F:
 
     @functools.wraps(view)
     def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
-        if not _extension().is_authenticated():
-            return _extension().unauthorized()
+        if not extension().is_authenticated():
+            return extension().unauthorized()
         return current_app.ensure_sync(view)(*args, **kwargs)
 
     return t.cast(F, wrapper)
@@ -130,7 +131,7 @@ def fresh_login_required(view: F) -> F:
 
     @functools.wraps(view)
     def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
-        ext = _extension()
+        ext = extension()
         if not ext.is_authenticated():
             return ext.unauthorized()
         if not ext.is_fresh():

@@ -31,6 +31,7 @@ from .config import Settings
 from .context import ANONYMOUS_USER
 from .context import CookieAction
 from .context import RequestState
+from .context import extension
 from .context import request_state
 from .cookie_cache import CachedRecord
 from .cookie_cache import CookieCache
@@ -42,7 +43,7 @@ from .model import IP_LENGTH
 from .model import USER_AGENT_LENGTH
 from .model import create_session_model
 from .passwords import PasswordHasher
-from .redirects import is_safe_redirect
+from .redirects import safe_redirect
 from .store import RECORD_FIELDS
 from .store import SessionRecord
 from .store import SQLStore
@@ -761,7 +762,7 @@ def _commit(db: t.Any) -> None:
 def _failed(attempt: list[t.Any], identity: t.Any, reason: str) -> None:
     """A wrong password (or unknown account): count it against the rate
     limits and tell ``login_failed`` receivers."""
-    current_app.extensions["sessionauth"]._state().limiter.failed(attempt)
+    extension()._state().limiter.failed(attempt)
     signals.login_failed.send(_sender(), identity=identity, reason=reason)
 
 
@@ -791,7 +792,7 @@ def _send_revoked(user_id: t.Any, ids: list[str], reason: str) -> None:
 
 def _current_path() -> str:
     path = request.full_path if request.query_string else request.path
-    return path if is_safe_redirect(path) else "/"
+    return safe_redirect(path, "/")
 
 
 def wants_json() -> bool:
@@ -842,10 +843,9 @@ def _listen_user_events(app_state: AppState) -> None:
             app = current_app._get_current_object()  # type: ignore[attr-defined]
             store = current_app.extensions["sessionauth"].state_for(app).store
         store.end_user_sessions(connection, user_id)
-        if has_request_context():
-            state = request_state()
-            if state is not None and state.record is not None and state.record.user_id == user_id:
-                state.clear()
+        state = request_state()
+        if state is not None and state.record is not None and state.record.user_id == user_id:
+            state.clear()
 
     def before_delete(mapper: t.Any, connection: sa.Connection, target: t.Any) -> None:
         end_sessions(connection, target.id)

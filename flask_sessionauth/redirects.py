@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import typing as t
 from urllib.parse import urlsplit
+
+_F = t.TypeVar("_F", str, None)
 
 
 def is_safe_redirect(target: str | None) -> bool:
@@ -20,5 +23,6 @@ def is_safe_redirect(target: str | None) -> bool:
     return not parts.scheme and not parts.netloc
 
 
-def safe_redirect(target: str | None, fallback: str) -> str:
+def safe_redirect(target: str | None, fallback: _F) -> str | _F:
+    """``target`` if it is safe to redirect to, else ``fallback``."""
     return target if target is not None and is_safe_redirect(target) else fallback

@@ -233,15 +233,6 @@ class RedisStore:
         except redis.RedisError as exc:
             log.warning("Redis unreachable, user index not removed: %s", exc)
 
-    def mark_authenticated(self, session_id: str, now: dt.datetime) -> bool:
-        changed = self.sql.mark_authenticated(session_id, now)
-        try:
-            self._forget(keys=[self.key(session_id)])
-        except redis.RedisError as exc:
-            # A stale copy only says the password was entered longer ago.
-            log.warning("Redis unreachable, cached session not refreshed: %s", exc)
-        return changed
-
     # -- database only ----------------------------------------------------
 
     def list(self, user_id: t.Any, now: dt.datetime) -> list[t.Any]:

@@ -294,18 +294,6 @@ class SQLStore:
         )
         return list(self.db.session.execute(stmt).scalars())
 
-    def mark_authenticated(self, session_id: str, now: dt.datetime) -> bool:
-        m = self.model
-        try:
-            result = self.db.session.execute(
-                sa.update(m).where(m.id == session_id).values(authenticated_at=now, last_active_at=now)
-            )
-            self.db.session.commit()
-        except BaseException:
-            self.db.session.rollback()
-            raise
-        return bool(t.cast(sa.CursorResult[t.Any], result).rowcount)
-
     def cleanup(self, now: dt.datetime, batch_size: int) -> int:
         """Delete expired rows in batches so a huge backlog never locks the table long."""
         session = self.db.session

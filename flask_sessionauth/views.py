@@ -33,6 +33,7 @@ from wtforms.validators import ValidationError
 from . import lifecycle
 from .context import current_session
 from .context import current_user
+from .context import extension
 from .context import login_required
 from .exceptions import InvalidPassword
 from .exceptions import PasswordPolicyError
@@ -43,7 +44,7 @@ from .forms import ChangePasswordForm
 from .forms import ConfirmPasswordForm
 from .forms import LoginForm
 from .headers import init_headers
-from .redirects import is_safe_redirect
+from .redirects import safe_redirect
 from .useragent import describe
 
 if t.TYPE_CHECKING:
@@ -66,10 +67,6 @@ def resource_dir(name: str) -> str:
     if os.path.isdir(packaged):
         return packaged
     return os.path.join(os.path.dirname(_PACKAGE_DIR), name)
-
-
-def _ext() -> t.Any:
-    return current_app.extensions["sessionauth"]
 
 
 # -- presentation helpers -----------------------------------------------------------
@@ -187,7 +184,7 @@ def _api_prefix() -> str | None:
 def _next_target() -> str | None:
     """A same-site ``next`` from the query string or form, else ``None``."""
     target = request.args.get("next") or request.form.get("next")
-    return target if is_safe_redirect(target) else None
+    return safe_redirect(target, None)
 
 
 def _home() -> str:
@@ -284,7 +281,7 @@ def create_blueprint(app: Flask) -> Blueprint:
 
 def login() -> t.Any:
     """Sign in. Unknown emails and wrong passwords get the very same answer."""
-    auth = _ext()
+    auth = extension()
     form = _form(LoginForm)
     target = _next_target()
     if request.method == "GET" and auth.is_authenticated():
@@ -309,14 +306,14 @@ def login() -> t.Any:
 
 def logout() -> t.Any:
     """Sign out this device (POST only, so a link or image cannot do it)."""
-    _ext().logout_user()
+    extension().logout_user()
     flash("You have been signed out.", "success")
     return redirect(url_for("sessionauth.login"))
 
 
 @login_required
 def devices() -> t.Any:
-    auth = _ext()
+    auth = extension()
     current_id = current_session.id
     now = lifecycle.utcnow()
     views = [SessionView.build(obj, current_id, now) for obj in auth.list_sessions()]
@@ -329,7 +326,7 @@ def devices() -> t.Any:
 @login_required
 def revoke(session_id: str) -> t.Any:
     """Sign out one device. Not the user's (or unknown) → 404, nothing changes."""
-    auth = _ext()
+    auth = extension()
     target = next((s for s in auth.list_sessions() if s.id == session_id), None)
     if target is None or not auth.revoke_session(session_id):
         abort(404)
@@ -342,7 +339,7 @@ def revoke(session_id: str) -> t.Any:
 
 def _finish_sudo_action(action: str) -> t.Any:
     """Run a sensitive action once the session is fresh."""
-    auth = _ext()
+    auth = extension()
     if action == "revoke_all":
         count = auth.revoke_sessions()
         flash(f"You have been signed out everywhere ({_devices(count)}).", "success")
@@ -360,7 +357,7 @@ def _devices(count: int) -> str:
 
 
 def _sudo(action: str) -> t.Any:
-    if not _ext().is_fresh():
+    if not extension().is_fresh():
         return redirect(url_for("sessionauth.confirm", action=action))
     return _finish_sudo_action(action)
 
@@ -378,7 +375,7 @@ def revoke_all() -> t.Any:
 @login_required
 def confirm() -> t.Any:
     """Sudo mode: re-enter the password, then finish ``action`` or go to ``next``."""
-    auth = _ext()
+    auth = extension()
     action = request.values.get("action")
     action = action if action in SUDO_ACTIONS else None
     target = _next_target()
@@ -405,7 +402,7 @@ def confirm() -> t.Any:
 @login_required
 def change_password() -> t.Any:
     """Change the password; this device stays signed in (its token is rotated)."""
-    auth = _ext()
+    auth = extension()
     form = _form(ChangePasswordForm)
     if not form.validate_on_submit():
         return _page("sessionauth/password.html", 400 if form.is_submitted() else 200, form=form)
