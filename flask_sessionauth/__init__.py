@@ -2,32 +2,45 @@
 
 from __future__ import annotations
 
-from .anonymous import AnonymousSession
-from .anonymous import AnonymousUser
-from .anonymous import UserMixin
-from .context import current_session
-from .context import current_user
-from .context import fresh_login_required
-from .context import login_required
-from .exceptions import InvalidPassword
-from .exceptions import PasswordPolicyError
-from .exceptions import RateLimited
-from .exceptions import SessionAuthError
-from .exceptions import StorageUnavailable
+from .core.anonymous import AnonymousSession
+from .core.anonymous import AnonymousUser
+from .core.anonymous import UserMixin
+from .core.errors import ConfigurationError
+from .core.errors import CrossOriginRequest
+from .core.errors import FreshLoginRequired
+from .core.errors import InvalidCredentials
+from .core.errors import InvalidPassword
+from .core.errors import NotSignedIn
+from .core.errors import PasswordPolicyError
+from .core.errors import RateLimited
+from .core.errors import SessionAuthError
+from .core.errors import SessionNotFound
+from .core.errors import StorageUnavailable
+from .core.signals import login_failed
+from .core.signals import password_changed
+from .core.signals import session_created
+from .core.signals import session_revoked
 from .extension import SessionAuth
-from .signals import login_failed
-from .signals import password_changed
-from .signals import session_created
-from .signals import session_revoked
+from .glue.proxies import current_session
+from .glue.proxies import current_user
+from .glue.proxies import fresh_login_required
+from .glue.proxies import login_required
+from .glue.proxies import sensitive
 
 __all__ = [
     "AnonymousSession",
     "AnonymousUser",
+    "ConfigurationError",
+    "CrossOriginRequest",
+    "FreshLoginRequired",
+    "InvalidCredentials",
     "InvalidPassword",
+    "NotSignedIn",
     "PasswordPolicyError",
     "RateLimited",
     "SessionAuth",
     "SessionAuthError",
+    "SessionNotFound",
     "StorageUnavailable",
     "UserMixin",
     "current_session",
@@ -36,6 +49,7 @@ __all__ = [
     "login_failed",
     "login_required",
     "password_changed",
+    "sensitive",
     "session_created",
     "session_revoked",
 ]

@@ -12,10 +12,13 @@ What it does, and why:
 
 - Flask-Login gets the user from flask-sessionauth (its ``request_loader``), so
   a revoked session is signed out everywhere Flask-Login is asked.
-- Flask-Login's own state is ignored: its ``user_loader`` finds nobody, a stale
-  ``remember_token`` cookie is cleared, and session protection is off (the
-  session cookie is already bound to a revocable row). Otherwise a signed-cookie
-  login that cannot be revoked would live on beside the real one.
+- Flask-Login's own state is ignored, whatever order things are registered in:
+  before any other hook of the request, the user id Flask-Login keeps in Flask's
+  cookie session is dropped and a stale ``remember_token`` cookie is cleared,
+  so Flask-Login never asks the app's ``user_loader`` (which is left as the app
+  registered it). Session protection is off (the session cookie is already
+  bound to a revocable row). Otherwise a signed-cookie login that cannot be
+  revoked would live on beside the real one.
 - Existing calls to ``flask_login.login_user`` / ``logout_user`` start and end
   flask-sessionauth sessions (through Flask-Login's signals), with
   ``remember`` carried over, and never leave Flask-Login's remember cookie.
@@ -35,7 +38,8 @@ from flask import current_app
 from flask import request
 from flask import session
 
-from .context import current_user
+from .glue import actions
+from .glue.proxies import current_user
 
 #: Keys Flask-Login keeps in Flask's cookie session for its own logins.
 _FLASK_LOGIN_KEYS = ("_user_id", "_fresh", "_id", "_remember", "_remember_seconds")
@@ -53,12 +57,15 @@ def use_flask_login(app: Flask, login_manager: t.Any) -> None:
         raise RuntimeError("Call login_manager.init_app(app) before use_flask_login(app, ...).")
 
     login_manager.session_protection = None
-    login_manager.user_loader(_no_cookie_session_user)
     login_manager.request_loader(_sessionauth_user)
+    if login_manager._user_callback is None:
+        # Flask-Login insists on a user_loader; ours never finds anybody.
+        login_manager.user_loader(_no_cookie_session_user)
     if login_manager.login_view is None and "sessionauth" in app.blueprints:
         login_manager.login_view = "sessionauth.login"
 
-    app.before_request(_forget_remember_cookie)
+    # First of all hooks, so no hook of the app can ask Flask-Login before.
+    app.before_request_funcs.setdefault(None, []).insert(0, _forget_flask_login_state)
     flask_login.user_logged_in.connect(_logged_in, app, weak=False)
     flask_login.user_logged_out.connect(_logged_out, app, weak=False)
 
@@ -78,12 +85,17 @@ def _no_cookie_session_user(_user_id: str) -> None:
     return None
 
 
-def _forget_remember_cookie() -> None:
-    """Have Flask-Login delete a ``remember_token`` left from before the switch.
+def _forget_flask_login_state() -> None:
+    """Drop Flask-Login's own login (its user id in Flask's cookie session) and
+    have it delete a ``remember_token`` left from before the switch.
 
-    With the cookie present, Flask-Login would consult it instead of the request
-    loader and see nobody; ``"clear"`` makes it skip the cookie and delete it.
+    Either would make Flask-Login call the app's ``user_loader`` with an id
+    from a cookie nobody can revoke; ``"clear"`` makes it skip the remember
+    cookie and delete it.
     """
+    for key in ("_user_id", "_fresh", "_id"):
+        if key in session:
+            session.pop(key)
     name = current_app.config.get("REMEMBER_COOKIE_NAME", flask_login.COOKIE_NAME)
     if name in request.cookies and session.get("_remember") != "clear":
         session["_remember"] = "clear"
@@ -95,9 +107,9 @@ def _logged_in(app: Flask, user: t.Any = None, **_: t.Any) -> None:
     fresh = bool(session.get("_fresh", True))
     for key in _FLASK_LOGIN_KEYS:
         session.pop(key, None)
-    app.extensions["sessionauth"].login_user(user, remember=remember, fresh=fresh)
+    actions.login_user(user, remember=remember, fresh=fresh)
 
 
 def _logged_out(app: Flask, **_: t.Any) -> None:
     """``flask_login.logout_user`` ran: end the session (row and cookie)."""
-    app.extensions["sessionauth"].logout_user()
+    actions.logout_user()

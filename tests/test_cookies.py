@@ -47,7 +47,7 @@ def test_insecure_cookie_has_no_host_prefix(app, user):
 
 
 def test_token_shape_and_uniqueness(app, user):
-    from flask_sessionauth import tokens
+    from flask_sessionauth.core import tokens
 
     seen = set()
     for _ in range(1000):

@@ -21,7 +21,7 @@ import zipfile
 
 import pytest
 
-from flask_sessionauth.views import resource_dir
+from flask_sessionauth.web.resources import resource_dir
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SOURCES = ["setup.cfg", "pyproject.toml", "README.md", "flask_sessionauth", "templates", "static"]

@@ -40,8 +40,8 @@ def change(app, client, current, new, revoke=False, confirm=None):
 
 
 def test_default_context_is_argon2id_with_owasp_parameters():
-    from flask_sessionauth.config import DEFAULTS
-    from flask_sessionauth.passwords import PasswordHasher
+    from flask_sessionauth.core.config import DEFAULTS
+    from flask_sessionauth.core.passwords import PasswordHasher
 
     hasher = PasswordHasher(
         DEFAULTS["SESSIONAUTH_PASSWORD_SCHEMES"], DEFAULTS["SESSIONAUTH_PASSWORD_CONTEXT_OPTIONS"], 8, 256

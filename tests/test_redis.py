@@ -13,7 +13,8 @@ import time_machine
 from flask import Flask
 
 from flask_sessionauth import StorageUnavailable
-from flask_sessionauth.redis_store import TOMBSTONE
+from flask_sessionauth.storage.redis import TOMBSTONE
+from flask_sessionauth.storage.sql import SQLStore
 
 from .conftest import REDIS_URL
 from .conftest import User
@@ -74,7 +75,7 @@ def key(app: Flask, session_id: str) -> str:
 def test_login_writes_through_and_requests_skip_sql(app, client, user, redis_client, count_sql, monkeypatch):
     sid = login(client)
     assert redis_client.exists(key(app, sid))
-    assert redis_client.sismember(f"sessionauth:u:{user.id}", sid)
+    assert redis_client.sismember(store_of(app).user_key(user.id), sid)
     with count_sql() as sql, RoundTrips().watch(monkeypatch) as trips:
         assert client.get("/whoami").json == {"user_id": user.id}
     assert sql.statements == []
@@ -123,7 +124,7 @@ def test_late_populate_cannot_resurrect_a_revoked_session(app, client, user, red
     store = store_of(app)
     redis_client.delete(key(app, sid))
     with app.app_context():
-        stale = store.sql.load(sid)  # the reader's database read
+        stale = SQLStore.load(store, sid)  # the reader's database read
         assert stale is not None
         assert app.extensions["sessionauth"].revoke_session(sid, user) is True
         store._populate(stale)  # the reader's late write
@@ -175,7 +176,7 @@ def test_deleting_a_user_purges_the_cache(app, client, user, redis_client):
         db.session.delete(db.session.get(User, user.id))
         db.session.commit()
     assert redis_client.get(key(app, sid)) == TOMBSTONE
-    assert not redis_client.exists(f"sessionauth:u:{user.id}")
+    assert not redis_client.exists(store_of(app).user_key(user.id))
     assert client.get("/whoami").json == {"user_id": None}
 
 

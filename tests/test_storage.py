@@ -157,7 +157,7 @@ def test_database_session_time_zone_does_not_matter(backend, tmp_path, user):
 
 
 def test_naive_datetimes_are_refused(app, user):
-    from flask_sessionauth.model import UTCDateTime
+    from flask_sessionauth.storage.model import UTCDateTime
 
     with pytest.raises(ValueError):
         UTCDateTime().process_bind_param(dt.datetime(2030, 1, 1), sa.create_engine("sqlite://").dialect)

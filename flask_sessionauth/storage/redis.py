@@ -3,6 +3,11 @@
 The database stays the source of truth; Redis holds copies of session
 records so the request hook needs one Redis round trip and no SQL:
 
+Keys live under ``<prefix><namespace>:``, where the namespace is an HMAC of
+the database URL and table names under the app's ``SECRET_KEY``: two apps on
+one Redis database (different databases or keys, same prefix) never see each
+other's entries, user indexes, tombstones or rate-limit counters.
+
 * ``<prefix>s:<id>``: the session record (JSON), with a TTL of the time left
   until it expires, or a *tombstone* ``"-"`` for a session that was deleted;
 * ``<prefix>u:<user_id>``: the set of the user's cached session ids, used to
@@ -30,22 +35,27 @@ does an outage let a request through that the database would reject.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import json
 import logging
 import typing as t
 
 import redis
 
-from .exceptions import StorageUnavailable
-from .store import SessionRecord
-from .store import SQLStore
-from .store import record_from_json
-from .store import record_to_json
+from ..core.errors import StorageUnavailable
+from ..core.records import SessionRecord
+from ..core.records import record_from_json
+from ..core.records import record_to_json
+from .sql import Guard
+from .sql import SQLStore
+from .throttle import Count
+from .throttle import SQLCounters
 
 if t.TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("flask_sessionauth")
 
 TOMBSTONE = b"-"
 #: Seconds a deleted session's id stays blocked from being cached again.
@@ -60,14 +70,15 @@ if current and current ~= '-' then
 end
 return 0
 """
-# Drop a live entry so the next read reloads it; a tombstone stays.
-_FORGET = """
-local current = redis.call('GET', KEYS[1])
-if current and current ~= '-' then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
+
+
+def namespace(secret_key: str | bytes, database_url: str, *tables: str) -> str:
+    """The app's key namespace: an HMAC under ``SECRET_KEY`` of the database it
+    caches (URL without password) and its tables, so an entry is only ever read
+    back by the app and database it was written for."""
+    key = secret_key.encode() if isinstance(secret_key, str) else secret_key
+    message = "|".join([database_url, *tables]).encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:20]
 
 
 def encode(record: SessionRecord) -> str:
@@ -78,30 +89,25 @@ def decode(raw: bytes) -> SessionRecord:
     return record_from_json(json.loads(raw))
 
 
-class RedisStore:
-    """The :class:`~flask_sessionauth.store.SQLStore` interface, with Redis in front.
+def connect(url: str) -> redis.Redis[bytes]:
+    """A client with short timeouts: an unreachable Redis must turn into a
+    fallback or a 503 within a second, not hang the request."""
+    return redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
 
-    Only the hot path (``load``, ``extend``, ``touch``) and deletions involve
-    Redis; listings and management reads go to the database, which is the
-    source of truth and is not on any per-request path.
-    """
 
-    def __init__(self, sql: SQLStore, client: redis.Redis[bytes], prefix: str, fallback: str) -> None:
+class RedisStore(SQLStore):
+    """The SQL store with Redis in front (write-through, like Django's
+    ``cached_db``): it overrides the hot path, creation and :meth:`forget`;
+    listings and management reads go to the database, the source of truth."""
+
+    def __init__(self, *args: t.Any, client: redis.Redis[bytes], prefix: str, fallback: str) -> None:
+        super().__init__(*args)
         if fallback not in ("database", "fail"):
             raise ValueError("SESSIONAUTH_REDIS_FALLBACK must be 'database' or 'fail'")
-        self.sql = sql
         self.client = client
         self.prefix = prefix
         self.fallback = fallback
         self._refresh = client.register_script(_REFRESH)
-        self._forget = client.register_script(_FORGET)
-
-    @classmethod
-    def from_url(cls, sql: SQLStore, url: str, prefix: str, fallback: str) -> RedisStore:
-        # Short timeouts: an unreachable Redis must turn into a fallback or a
-        # 503 within a second, not hang the request.
-        client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
-        return cls(sql, client, prefix, fallback)
 
     def key(self, session_id: str) -> str:
         return f"{self.prefix}s:{session_id}"
@@ -115,19 +121,16 @@ class RedisStore:
         try:
             raw = self.client.get(self.key(session_id))
         except redis.RedisError as exc:
-            return self._unreachable(exc, session_id)
+            if self.fallback == "fail":
+                raise StorageUnavailable() from exc
+            log.warning("Redis unreachable, reading sessions from the database: %s", exc)
+            return super().load(session_id)
         if raw is not None:
             return None if raw == TOMBSTONE else decode(raw)
-        record = self.sql.load(session_id)
+        record = super().load(session_id)
         if record is not None:
             self._populate(record)
         return record
-
-    def _unreachable(self, exc: Exception, session_id: str) -> SessionRecord | None:
-        if self.fallback == "fail":
-            raise StorageUnavailable() from exc
-        log.warning("Redis unreachable, reading sessions from the database: %s", exc)
-        return self.sql.load(session_id)
 
     def _populate(self, record: SessionRecord) -> None:
         ttl = _ttl_ms(record)
@@ -145,13 +148,13 @@ class RedisStore:
             log.warning("Redis unreachable, session not cached: %s", exc)
 
     def extend(self, record: SessionRecord) -> bool:
-        if not self.sql.extend(record):
+        if not super().extend(record):
             return False
         self._refresh_entry(record)
         return True
 
     def touch(self, record: SessionRecord) -> bool:
-        if not self.sql.touch(record):
+        if not super().touch(record):
             return False
         self._refresh_entry(record)
         return True
@@ -168,7 +171,7 @@ class RedisStore:
 
     # -- writes that end sessions: tombstones first --------------------------
 
-    def _tombstone(self, ids: list[str]) -> None:
+    def forget(self, ids: list[str]) -> None:
         """Block ``ids`` from being cached again; raises if Redis is unreachable
         so the caller's transaction rolls back and nothing is deleted."""
         try:
@@ -179,27 +182,20 @@ class RedisStore:
         except redis.RedisError as exc:
             raise StorageUnavailable() from exc
 
-    def delete(
-        self,
-        user_id: t.Any,
-        session_ids: t.Iterable[str] | None = None,
-        keep: str | None = None,
-    ) -> list[str]:
+    def _indexed(self, user_id: t.Any) -> list[str]:
+        try:
+            return [m.decode() for m in self.client.smembers(self.user_key(user_id))]
+        except redis.RedisError as exc:
+            raise StorageUnavailable() from exc
+
+    def delete(self, user_id: t.Any, session_ids: t.Iterable[str] | None = None, keep: str | None = None) -> list[str]:
         if session_ids is None:
             # Ending all of a user's sessions also retires every copy the user
             # index knows, including rows someone deleted with plain SQL.
-            try:
-                indexed = [m.decode() for m in self.client.smembers(self.user_key(user_id))]
-            except redis.RedisError as exc:
-                raise StorageUnavailable() from exc
-            stale = [session_id for session_id in indexed if session_id != keep]
+            stale = [session_id for session_id in self._indexed(user_id) if session_id != keep]
             if stale:
-                self._tombstone(stale)
-        try:
-            ids = self.sql.delete(user_id, session_ids, keep=keep, before_delete=self._tombstone)
-        except StorageUnavailable:
-            self.sql.db.session.rollback()
-            raise
+                self.forget(stale)
+        ids = super().delete(user_id, session_ids, keep)
         if ids:
             self._unindex(user_id, ids)
         return ids
@@ -210,44 +206,85 @@ class RedisStore:
         except redis.RedisError as exc:
             log.warning("Redis unreachable, user index not updated: %s", exc)
 
-    def replace(self, old_id: str, values: dict[str, t.Any]) -> t.Any | None:
-        self._tombstone([old_id])
-        return self.sql.replace(old_id, values)
-
-    def create(self, values: dict[str, t.Any], max_sessions: int | None) -> tuple[t.Any, list[str]]:
-        try:
-            obj, evicted = self.sql.create(values, max_sessions, before_delete=self._tombstone)
-        except StorageUnavailable:
-            self.sql.db.session.rollback()
-            raise
+    def create(self, values: dict[str, t.Any], max_sessions: int | None, guard: Guard | None = None) -> list[str]:
+        evicted = super().create(values, max_sessions, guard)
         if evicted:
             self._unindex(values["user_id"], evicted)
         # Write-through: the new session is cached before its first request.
         self._populate(SessionRecord(**{name: values[name] for name in SessionRecord._fields if name in values}))
-        return obj, evicted
+        return evicted
 
     def end_user_sessions(self, connection: Connection, user_id: t.Any) -> None:
-        self.sql.end_user_sessions(connection, user_id, before_delete=self._tombstone)
+        """A deleted or deactivated user: every copy goes, those only the user
+        index knows included, before the rows (inside the same flush)."""
+        indexed = self._indexed(user_id)
+        if indexed:
+            self.forget(indexed)
+        super().end_user_sessions(connection, user_id)
         try:
             self.client.delete(self.user_key(user_id))
         except redis.RedisError as exc:
             log.warning("Redis unreachable, user index not removed: %s", exc)
 
-    # -- database only ----------------------------------------------------
-
-    def list(self, user_id: t.Any, now: dt.datetime) -> list[t.Any]:
-        return self.sql.list(user_id, now)
-
-    def cleanup(self, now: dt.datetime, batch_size: int) -> int:
-        """Expired rows only: their cache entries expired with them (TTL)."""
-        return self.sql.cleanup(now, batch_size)
-
-    def load_user(self, user_id: t.Any) -> t.Any | None:
-        return self.sql.load_user(user_id)
-
-    def snapshot(self, values: t.Mapping[str, t.Any]) -> t.Any:
-        return self.sql.snapshot(values)
-
 
 def _ttl_ms(record: SessionRecord) -> int:
     return int((record.expires_at - dt.datetime.now(dt.timezone.utc)).total_seconds() * 1000)
+
+
+class RedisCounters:
+    """Counters in Redis: ``SET NX EX`` + ``INCR`` in one round trip; the key's
+    TTL is the window. When Redis is unreachable the database counters take
+    over (``SESSIONAUTH_REDIS_FALLBACK = "database"``) or the check fails closed."""
+
+    def __init__(self, client: redis.Redis[bytes], prefix: str, fallback: SQLCounters | None, window: int) -> None:
+        self.client = client
+        self.prefix = f"{prefix}throttle:"
+        self.fallback = fallback
+        self.window = window
+
+    def _unreachable(self, exc: Exception) -> SQLCounters:
+        if self.fallback is None:
+            raise StorageUnavailable() from exc
+        log.warning("Redis unreachable, counting failures in the database: %s", exc)
+        return self.fallback
+
+    def increment(self, names: list[str], now: float) -> list[Count]:
+        try:
+            pipe = self.client.pipeline(transaction=True)
+            for name in names:
+                key = self.prefix + name
+                # A new window starts with the key (SET NX EX); INCR keeps its TTL.
+                pipe.set(key, 0, ex=self.window, nx=True)
+                pipe.incr(key)
+                pipe.ttl(key)
+            replies = pipe.execute()
+        except (redis.RedisError, OSError) as exc:
+            return self._unreachable(exc).increment(names, now)
+        return [
+            (int(replies[i + 1]), float(replies[i + 2] if replies[i + 2] > 0 else self.window))
+            for i in range(0, len(replies), 3)
+        ]
+
+    def peek(self, names: list[str], now: float) -> list[Count]:
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for name in names:
+                pipe.get(self.prefix + name)
+                pipe.ttl(self.prefix + name)
+            replies = pipe.execute()
+        except (redis.RedisError, OSError) as exc:
+            return self._unreachable(exc).peek(names, now)
+        return [
+            (int(replies[i] or 0), float(replies[i + 1]) if replies[i + 1] > 0 else 0.0)
+            for i in range(0, len(replies), 2)
+        ]
+
+    def clear(self, names: list[str]) -> None:
+        try:
+            self.client.delete(*[self.prefix + name for name in names])
+        except (redis.RedisError, OSError) as exc:
+            self._unreachable(exc).clear(names)
+
+    def cleanup(self, now: float) -> int:
+        """Redis expires finished windows itself; the fallback table may hold some."""
+        return self.fallback.cleanup(now) if self.fallback is not None else 0

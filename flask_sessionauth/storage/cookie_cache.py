@@ -9,14 +9,24 @@ one skips storage entirely. It is:
 * bound to the session cookie: it names the session id and holds the hash of
   the session's secret, which the presented session cookie must match. It
   never holds the secret itself;
-* short-lived: the signature's timestamp must be at most ``max_age`` old.
+* short-lived: the signature's timestamp must be at most ``max_age`` old;
+* bound to the app and database: the signing salt names the database URL and
+  the session and user tables, so a cache cookie of another app, even one
+  sharing the ``SECRET_KEY``, never verifies here.
+
+**Enabling the cache makes ``SECRET_KEY`` (and every key in
+``SECRET_KEY_FALLBACKS``) an impersonation key**: whoever holds one can mint a
+cache cookie for any user that is accepted without a database row for up to
+``max_age`` seconds. Keep the cache off unless storage latency matters, keep
+``max_age`` short, and retire fallback keys promptly.
 
 The price is the revocation delay: a revoked session keeps working on a
 device that holds a fresh cache cookie for at most ``max_age`` seconds
 (documented, and tested). Sensitive actions never rely on it: the
 extension's own pages and API always read storage, and so do
 :meth:`SessionAuth.is_fresh` (sudo mode) and the management calls acting on
-the current user (see :func:`flask_sessionauth.extension.verify_with_storage`).
+the current user (see :func:`flask_sessionauth.glue.hook.verify_with_storage`),
+and so does every view marked :func:`flask_sessionauth.sensitive`.
 """
 
 from __future__ import annotations
@@ -24,7 +34,6 @@ from __future__ import annotations
 import json
 import typing as t
 
-from flask import current_app
 from itsdangerous import BadData
 from itsdangerous import BadSignature
 from itsdangerous import SignatureExpired
@@ -32,10 +41,10 @@ from itsdangerous import TimestampSigner
 from itsdangerous.encoding import base64_decode
 from itsdangerous.encoding import base64_encode
 
-from . import tokens
-from .store import SessionRecord
-from .store import record_from_json
-from .store import record_to_json
+from ..core import tokens
+from ..core.records import SessionRecord
+from ..core.records import record_from_json
+from ..core.records import record_to_json
 
 SALT = "flask-sessionauth.cookie-cache"
 
@@ -56,21 +65,24 @@ class CookieCache:
     and the payload is not compressed: this runs on every request.
     """
 
-    def __init__(self, session_cookie_name: str, max_age: int) -> None:
+    def __init__(self, session_cookie_name: str, max_age: int, storage_identity: str) -> None:
         self.name = f"{session_cookie_name}_cache"
         self.max_age = max_age
+        self.salt = f"{SALT}|{storage_identity}"
         self._keys: tuple[t.Any, ...] = ()
         self._signers: list[TimestampSigner] = []
 
-    def signers(self) -> list[TimestampSigner]:
-        """Newest key first; rebuilt when the app's keys change (rotation)."""
-        config = current_app.config
-        keys = (config["SECRET_KEY"], *reversed(config.get("SECRET_KEY_FALLBACKS") or ()))
+    def set_keys(self, keys: tuple[t.Any, ...]) -> None:
+        """The app's ``SECRET_KEY`` then its fallbacks; signers are rebuilt only
+        when they change (key rotation), not per request."""
         if keys != self._keys:
-            if not keys[0]:
+            if not keys or not keys[0]:
                 raise RuntimeError("SESSIONAUTH_COOKIE_CACHE_MAX_AGE needs the app's SECRET_KEY.")
-            self._signers = [TimestampSigner(key, salt=SALT) for key in keys]
+            self._signers = [TimestampSigner(key, salt=self.salt) for key in keys]
             self._keys = keys
+
+    def signers(self) -> list[TimestampSigner]:
+        """Newest key first."""
         return self._signers
 
     def load(self, value: str | None, token: tokens.Token) -> CachedRecord | None:

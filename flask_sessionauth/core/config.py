@@ -60,10 +60,17 @@ DEFAULTS: dict[str, t.Any] = {
     "SESSIONAUTH_TABLE_NAME": "user_session",
     "SESSIONAUTH_USER_IDENTITY_FIELD": "email",
     "SESSIONAUTH_PASSWORD_FIELD": "password_hash",
-    # Sent on sign-out; narrow it if other apps share this registrable domain.
-    "SESSIONAUTH_CLEAR_SITE_DATA": '"cache", "cookies"',
-    # Brute-force limits: failures allowed per window, per account and per IP.
+    # Sent on sign-out. The default clears only the browser cache: "cookies"
+    # would also wipe the app's own cookies (its Flask session, the "signed
+    # out" flash) and every cookie of the registrable domain.
+    "SESSIONAUTH_CLEAR_SITE_DATA": '"cache"',
+    # Links under the sign-in form, e.g. [("Create an account", "signup")]
+    # (label, endpoint or URL).
+    "SESSIONAUTH_LOGIN_LINKS": [],
+    # Brute-force limits: failures allowed per window per (account, client
+    # address) pair, per account from everywhere, and per client address.
     "SESSIONAUTH_RATE_LIMIT_ACCOUNT": 5,
+    "SESSIONAUTH_RATE_LIMIT_ACCOUNT_TOTAL": 100,
     "SESSIONAUTH_RATE_LIMIT_IP": 20,
     "SESSIONAUTH_RATE_LIMIT_WINDOW": 900,
     # Rows deleted per statement by ``cleanup_expired``.

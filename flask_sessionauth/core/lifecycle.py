@@ -12,7 +12,7 @@ import typing as t
 
 from . import tokens
 from .config import Settings
-from .store import SessionRecord
+from .records import SessionRecord
 
 UTC = dt.timezone.utc
 

@@ -13,7 +13,7 @@ import typing as t
 
 from passlib.context import CryptContext
 
-from .exceptions import PasswordPolicyError
+from .errors import PasswordPolicyError
 
 
 class PasswordHasher:

@@ -7,35 +7,31 @@ the CLI enforces exactly the rules the web pages do.
 
 from __future__ import annotations
 
-import datetime as dt
 import typing as t
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
-from .context import extension
-from .exceptions import SessionAuthError
-from .useragent import describe
+from ..core.errors import SessionAuthError
+from ..core.presentation import format_exact
+from ..core.useragent import describe
+from ..glue import actions
+from ..glue.state import app_state
 
 sessionauth_cli = AppGroup("sessionauth", help="Manage flask-sessionauth sessions and users.")
 
 
 def _user(email: str) -> t.Any:
-    user = extension().find_user(email)
+    user = app_state().accounts.find(email)
     if user is None:
         raise click.ClickException(f"No user with the email {email!r}.")
     return user
 
 
-def _when(value: dt.datetime | None) -> str:
-    return "-" if value is None else value.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-
-
 @sessionauth_cli.command("cleanup")
 def cleanup() -> None:
     """Delete expired sessions in batches (SESSIONAUTH_CLEANUP_BATCH_SIZE)."""
-    count = extension().cleanup_expired()
+    count = actions.cleanup_expired()
     click.echo(f"Deleted {count} expired session(s).")
 
 
@@ -43,12 +39,12 @@ def cleanup() -> None:
 @click.argument("email")
 def list_sessions(email: str) -> None:
     """List EMAIL's active sessions, most recently active first."""
-    sessions = extension().list_sessions(_user(email))
+    sessions = actions.list_sessions(_user(email))
     if not sessions:
         click.echo(f"{email} has no active sessions.")
         return
     rows = [
-        (s.id, describe(s.user_agent).name, s.ip_address or "-", _when(s.last_active_at), _when(s.expires_at))
+        (s.id, describe(s.user_agent).name, s.ip_address or "-", format_exact(s.last_active_at), format_exact(s.expires_at))
         for s in sessions
     ]
     header = ("ID", "DEVICE", "IP", "LAST ACTIVE", "EXPIRES")
@@ -67,9 +63,9 @@ def revoke(email: str, revoke_all: bool, session_id: str | None) -> None:
         raise click.UsageError("Give exactly one of --all or --id ID.")
     user = _user(email)
     if revoke_all:
-        count = extension().revoke_sessions(user)
+        count = actions.revoke(user, None, keep_current=False, reason="revoke_all")
         click.echo(f"Revoked {count} session(s) of {email}.")
-    elif extension().revoke_session(session_id, user):
+    elif actions.revoke(user, [session_id], keep_current=False, reason="revoke"):
         click.echo(f"Revoked session {session_id} of {email}.")
     else:
         raise click.ClickException(f"{email} has no session {session_id!r}.")
@@ -80,10 +76,10 @@ def revoke(email: str, revoke_all: bool, session_id: str | None) -> None:
 @click.password_option(help="Asked for (hidden, twice) when not given.")
 def create_user(email: str, password: str) -> None:
     """Create a user with EMAIL; the password is prompted for (hidden, confirmed)."""
-    if extension().find_user(email) is not None:
+    if app_state().accounts.find(email) is not None:
         raise click.ClickException(f"A user with the email {email!r} already exists.")
     try:
-        user = extension().create_user(email, password)
+        user = app_state().accounts.create(email, password)
     except SessionAuthError as exc:
         raise click.ClickException(exc.message) from exc
-    click.echo(f"Created user {user.id} <{getattr(user, current_app.config['SESSIONAUTH_USER_IDENTITY_FIELD'])}>.")
+    click.echo(f"Created user {user.id} <{app_state().accounts.identity(user)}>.")

@@ -8,7 +8,6 @@ token before any form is read (400), so these forms only judge field values.
 
 from __future__ import annotations
 
-from flask import current_app
 from flask_wtf import FlaskForm
 from wtforms import BooleanField
 from wtforms import EmailField
@@ -21,11 +20,12 @@ from wtforms.validators import InputRequired
 from wtforms.validators import Length
 from wtforms.validators import ValidationError
 
-from .exceptions import PasswordPolicyError
+from ..core.errors import PasswordPolicyError
+from ..glue.state import app_state
 
 
 def _max_length() -> int:
-    return int(current_app.config["SESSIONAUTH_PASSWORD_MAX_LENGTH"])
+    return app_state().settings.password_max_length
 
 
 def within_max_length(form: Form, field: Field) -> None:
@@ -73,7 +73,7 @@ class ChangePasswordForm(FlaskForm):  # type: ignore[misc]
     def validate_new_password(self, field: Field) -> None:
         """The extension's own policy, so the form and the API never disagree."""
         try:
-            current_app.extensions["sessionauth"].hasher.check_policy(field.data)
+            app_state().hasher.check_policy(field.data)
         except PasswordPolicyError as exc:
             raise ValidationError(exc.message) from exc
 

@@ -1,0 +1,258 @@
+"""The public operations, as they apply to the current request.
+
+Each joins a service call with this request's state: who is signed in, which
+cookie to send, whether this device was just signed out. The extension's
+methods, the pages, the API and the CLI all call these.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from ..core import lifecycle
+from ..core.errors import InvalidCredentials
+from ..core.errors import InvalidPassword
+from ..core.errors import NotSignedIn
+from ..core.errors import StorageUnavailable
+from ..services.accounts import is_inactive
+from ..services.sessions import Issued
+from ..storage import storage_errors
+from .csrf import rotate_csrf_secret
+from .hook import request_state
+from .hook import verify_with_storage
+from .state import ANONYMOUS_USER
+from .state import AppState
+from .state import CookieAction
+from .state import RequestState
+from .state import app_state
+from .state import client
+
+
+def unproxy(user: t.Any) -> t.Any:
+    """The real user object behind ``current_user`` (signal receivers and
+    callers keep it beyond the request; a proxy would turn anonymous)."""
+    get = getattr(user, "_get_current_object", None)
+    return get() if callable(get) else user
+
+
+# -- the current session and user ---------------------------------------------------
+
+
+def load_user(state: RequestState) -> t.Any:
+    """The signed-in user, loaded on first use (one read); anonymous if gone."""
+    record = state.record
+    if record is None:
+        state.user = ANONYMOUS_USER
+        return ANONYMOUS_USER
+    app = state.app_state
+    try:
+        with storage_errors():
+            user = app.objects.load_user(app.store, record.user_id)
+    except StorageUnavailable:
+        state.set_record(None)
+        raise
+    if user is None or (app.check_active_property and not user.is_active):
+        state.clear()
+        return ANONYMOUS_USER
+    state.user = user
+    return user
+
+
+def session_object(state: RequestState) -> t.Any:
+    """A detached ``UserSession`` snapshot of the request's session."""
+    record = state.record
+    if record is None or (state.app_state.check_active_property and not load_user(state)):
+        return state.session_obj
+    obj = state.app_state.sessions.snapshot(record)
+    state.session_obj = obj
+    return obj
+
+
+def is_authenticated() -> bool:
+    state = request_state()
+    if state is None or state.record is None:
+        return False
+    if state.app_state.check_active_property:
+        return bool(load_user(state))
+    return True
+
+
+def is_fresh() -> bool:
+    """Sudo mode: the password was entered in this session within ``FRESH_AGE``
+    (always checked against storage, never the cookie cache)."""
+    state = request_state()
+    if state is None:
+        return False
+    verify_with_storage(state)
+    return lifecycle.is_fresh(state.record, lifecycle.utcnow(), state.app_state.settings)
+
+
+def current_user_id(user: t.Any = None) -> t.Any:
+    """``user``'s id, or the signed-in user's (verified against storage)."""
+    if user is not None:
+        return getattr(user, "id", user)
+    state = request_state()
+    if state is not None:
+        verify_with_storage(state)
+    if state is None or state.record is None:
+        raise NotSignedIn("No user is signed in.")
+    return state.record.user_id
+
+
+def current_id_of(user_id: t.Any) -> str | None:
+    """The current request's session id, if it belongs to ``user_id``."""
+    state = request_state()
+    if state is None or state.record is None or state.record.user_id != user_id:
+        return None
+    return state.record.id
+
+
+def _adopt(state: RequestState, issued: Issued, user: t.Any) -> t.Any:
+    """Make ``issued`` this request's session and send its cookie; the caller
+    gets the snapshot with the cookie value on ``.token`` (never stored)."""
+    state.set_record(issued.record, user)
+    state.session_obj = issued.session
+    rotate_csrf_secret()
+    state.cookie = CookieAction(issued.token.value, lifecycle.cookie_max_age(issued.record, issued.record.updated_at))
+    returned = state.app_state.objects.snapshot(issued.record._asdict())
+    returned.token = issued.token.value
+    return returned
+
+
+def _signed_out_if_revoked(revoked: list[str]) -> None:
+    """If the caller's own session was among ``revoked``, this device is signed
+    out: anonymous from now on, cookie cleared, ``Clear-Site-Data`` sent."""
+    state = request_state()
+    if state is not None and state.record is not None and state.record.id in revoked:
+        state.clear()
+        state.signed_out = True
+
+
+# -- signing in and out -------------------------------------------------------------
+
+
+def authenticate(email: t.Any, password: t.Any) -> t.Any | None:
+    """The user these credentials belong to, or ``None`` (see
+    :meth:`Accounts.authenticate`)."""
+    result = app_state().accounts.authenticate(email, password, client())
+    if result is None:
+        return None
+    user, verified_hash = result
+    state = request_state()
+    if state is not None:
+        state.verified = (user.id, verified_hash)
+    return user
+
+
+def login_user(user: t.Any, remember: bool = True, *, fresh: bool = True) -> t.Any:
+    """Start a new session for ``user`` (see :meth:`SessionAuth.login_user`)."""
+    app = app_state()
+    user = unproxy(user)
+    if is_inactive(user):
+        raise InvalidCredentials("This account is disabled.")
+    state = request_state()
+    verified = state.verified if state is not None else None
+    verified_hash = verified[1] if verified is not None and verified[0] == user.id else None
+    issued = app.sessions.create(
+        user,
+        remember,
+        fresh=fresh,
+        client=client(),
+        replacing=state.record if state is not None else None,
+        guard=app.accounts.guard(user, verified_hash),
+    )
+    if state is None:
+        issued.session.token = issued.token.value
+        return issued.session
+    return _adopt(state, issued, user)
+
+
+def logout_user() -> None:
+    state = request_state()
+    if state is None:
+        return
+    record = state.record
+    if record is not None:
+        state.app_state.sessions.revoke(record.user_id, [record.id], None, "logout")
+    state.clear()
+    state.signed_out = True
+
+
+def rotate(*, fresh: bool) -> t.Any | None:
+    """Give the current session a new token (sudo mode, password change)."""
+    state = request_state()
+    if state is None or state.record is None:
+        return None
+    issued = state.app_state.sessions.rotate(state.record, fresh=fresh)
+    if issued is None:
+        state.clear()
+        return None
+    return _adopt(state, issued, state.user)
+
+
+def reauthenticate(password: t.Any) -> t.Any:
+    """Sudo mode: check the signed-in user's password, rotate, mark fresh."""
+    state = request_state()
+    user = load_user(state) if state is not None and state.record is not None else ANONYMOUS_USER
+    if not user or state is None or state.record is None:
+        raise NotSignedIn("No user is signed in.")
+    if not state.app_state.accounts.verify(user, password, client(), state.record.id):
+        raise InvalidPassword()
+    rotated = rotate(fresh=True)
+    if rotated is None:
+        raise NotSignedIn("This session has ended. Please sign in again.")
+    return rotated
+
+
+# -- sessions -------------------------------------------------------------------------
+
+
+def list_sessions(user: t.Any = None) -> list[t.Any]:
+    return app_state().sessions.list(current_user_id(user))
+
+
+def revoke(user: t.Any, ids: list[str] | None, *, keep_current: bool, reason: str) -> int:
+    user_id = current_user_id(user)
+    keep = current_id_of(user_id) if keep_current else None
+    revoked = app_state().sessions.revoke(user_id, ids, keep, reason)
+    _signed_out_if_revoked(revoked)
+    return len(revoked)
+
+
+# -- passwords ------------------------------------------------------------------------
+
+
+def change_password(
+    user: t.Any,
+    current_password: t.Any,
+    new_password: t.Any,
+    revoke_other_sessions: bool = False,
+    *,
+    confirm_password: str | None = None,
+) -> t.Any | None:
+    app = app_state()
+    user = unproxy(user)
+    keep = current_id_of(user.id)
+    app.accounts.change_password(
+        user,
+        current_password,
+        new_password,
+        revoke_others=revoke_other_sessions,
+        keep=keep,
+        client=client(),
+        confirm_password=confirm_password,
+    )
+    return rotate(fresh=True) if keep is not None else None
+
+
+def set_password(user: t.Any, new_password: str, revoke_sessions: bool = True) -> int:
+    revoked = app_state().accounts.set_password(unproxy(user), new_password, revoke_sessions)
+    _signed_out_if_revoked(revoked)
+    return len(revoked)
+
+
+def cleanup_expired() -> int:
+    app: AppState = app_state()
+    count = app.sessions.cleanup(app.cleanup_batch_size)
+    app.limiter.cleanup()
+    return count

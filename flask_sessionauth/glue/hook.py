@@ -1,0 +1,191 @@
+"""The request hook: find the session cookie, validate it, remember the result.
+
+Thin glue over :func:`flask_sessionauth.services.sessions.validate`; the
+only decisions here are Flask's (which cookie, which view).
+"""
+
+from __future__ import annotations
+
+import logging
+import typing as t
+
+from flask import current_app
+from flask import g
+from flask import has_request_context
+from flask import request
+from flask.wrappers import Response
+
+from ..core import lifecycle
+from ..core import tokens
+from ..services.sessions import validate
+from ..storage.cookie_cache import CachedRecord
+from .cookies import write_cache_cookie
+from .cookies import write_cookie
+from .state import STATE_KEY
+from .state import AppState
+from .state import CookieAction
+from .state import RequestState
+
+log = logging.getLogger("flask_sessionauth")
+
+#: View attribute set by :func:`flask_sessionauth.sensitive`: never trust the cookie cache.
+SENSITIVE_ATTR = "_sessionauth_sensitive"
+
+
+def session_cookie_value(name: str) -> str | None:
+    """The session cookie's value, or ``None``; ``""`` if it is ambiguous.
+
+    The raw ``Cookie`` header is split the way browsers write it (``; ``
+    between pairs; a browser never puts ``;`` in a value) and names are
+    compared exactly. Two cookies of our name mean a sibling domain planted
+    one (cookie tossing): that fails closed. Look-alike names
+    (``x__Host-sessionauth``) are someone else's cookies.
+    """
+    raw = request.headers.get("Cookie")
+    if not raw or name not in raw:
+        return None
+    found: str | None = None
+    for pair in raw.split(";"):
+        key, sep, value = pair.partition("=")
+        if sep and key.strip() == name:
+            if found is not None:
+                return ""
+            found = value.strip()
+    return found
+
+
+def is_sensitive() -> bool:
+    """Whether this request's view reads storage always (``@sensitive``)."""
+    endpoint = request.endpoint
+    if endpoint is None:
+        return False
+    view = current_app.view_functions.get(endpoint)
+    return getattr(view, SENSITIVE_ATTR, False)
+
+
+def _is_static() -> bool:
+    endpoint = request.endpoint
+    return endpoint is not None and endpoint.rpartition(".")[2] == "static"
+
+
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
+_warned_hosts: set[str] = set()
+
+
+def insecure_transport() -> str | None:
+    """Why sign-in cannot work on this request, if it cannot: ``Secure`` cookies
+    over plain HTTP to a host browsers do not treat as secure (only loopback
+    is) are dropped, so every sign-in would loop. ``None`` when all is well."""
+    settings = current_app.extensions[STATE_KEY].settings
+    if not settings.cookie_secure or request.scheme != "http":
+        return None
+    host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+    if host in _LOOPBACK_HOSTS or host.startswith("127.") or host.endswith(".localhost"):
+        return None
+    return (
+        f"Sign-in cannot work at http://{request.host}: the session cookie is Secure (SESSIONAUTH_COOKIE_SECURE), "
+        "and browsers drop Secure cookies sent over plain HTTP except on localhost. Serve the app over HTTPS "
+        "(behind a proxy, install ProxyFix), or set SESSIONAUTH_COOKIE_SECURE = False for local development only."
+    )
+
+
+def _warn_insecure_transport() -> None:
+    message = insecure_transport()
+    if message is not None and request.host not in _warned_hosts:
+        _warned_hosts.add(request.host)
+        log.warning("flask-sessionauth: %s", message)
+
+
+def before_request() -> None:
+    state = RequestState(current_app.extensions[STATE_KEY])
+    g._sessionauth = state
+    if request.method == "POST" and request.scheme == "http":
+        _warn_insecure_transport()
+    value = session_cookie_value(state.app_state.settings.cookie_name)
+    if value is None or _is_static():
+        return
+    token = tokens.parse(value)
+    if token is None:
+        state.clear()  # malformed, or two cookies of our name: anonymous, cookie cleared
+        return
+    authenticate_request(state, token, use_cache=not is_sensitive())
+
+
+def authenticate_request(state: RequestState, token: tokens.Token, *, use_cache: bool) -> None:
+    """Validate ``token`` and fill ``state``."""
+    app_state = state.app_state
+    cached = None
+    cache = app_state.cookie_cache
+    if cache is not None and use_cache:
+        cache.set_keys(_secret_keys())
+        cached = cache.load(request.cookies.get(cache.name), token)
+    now = lifecycle.utcnow()
+    result = validate(token, now, app_state.store, app_state.settings, cached)
+    if result.record is None:
+        state.clear()
+        return
+    state.set_record(result.record)
+    if result.extended:
+        state.cookie = CookieAction(token.value, lifecycle.cookie_max_age(result.record, now))
+
+
+def verify_with_storage(state: RequestState) -> None:
+    """Re-check a session that came from the cookie cache against storage.
+
+    Sensitive decisions (sudo mode, management calls for the current user)
+    call this, so a revoked session can never use them during the cache's
+    max-age.
+    """
+    if not isinstance(state.record, CachedRecord):
+        return
+    token = tokens.parse(session_cookie_value(state.app_state.settings.cookie_name))
+    if token is None:
+        state.clear()
+        return
+    authenticate_request(state, token, use_cache=False)
+
+
+def after_request(response: Response) -> Response:
+    state: RequestState | None = g.get("_sessionauth")
+    if state is None:
+        return response
+    app_state = state.app_state
+    settings = app_state.settings
+    cookie = state.cookie
+    if cookie is not None:
+        write_cookie(response, settings, settings.cookie_name, cookie.value, cookie.max_age)
+    elif state.accessed:
+        response.vary.add("Cookie")
+    if app_state.cookie_cache is not None:
+        app_state.cookie_cache.set_keys(_secret_keys())
+        write_cache_cookie(response, state, app_state.cookie_cache, request.cookies)
+    if state.signed_out and app_state.clear_site_data:
+        response.headers["Clear-Site-Data"] = app_state.clear_site_data
+    return response
+
+
+def request_state() -> RequestState | None:
+    """This request's state; ``None`` outside a request.
+
+    In a request context whose before-request hooks did not run (a bare
+    ``app.test_request_context()``, a shell), the hook runs now, so the API
+    behaves the same there as in a real request.
+    """
+    if not has_request_context():
+        return None
+    state = g.get("_sessionauth")
+    if state is None:
+        if STATE_KEY not in current_app.extensions:
+            return None
+        before_request()
+        state = g.get("_sessionauth")
+    return t.cast("RequestState | None", state)
+
+
+def current_app_state() -> AppState:
+    return t.cast(AppState, current_app.extensions[STATE_KEY])
+
+
+def _secret_keys() -> tuple[t.Any, ...]:
+    config = current_app.config
+    return (config["SECRET_KEY"], *reversed(config.get("SECRET_KEY_FALLBACKS") or ()))

@@ -1,0 +1,95 @@
+"""``current_user`` / ``current_session`` and the view decorators.
+
+The request hook fills a :class:`~.state.RequestState` on ``g``; the proxies
+read it. The user object is loaded only when ``current_user`` is first used,
+so a view that needs just the session (``current_session.user_id``) costs one
+read.
+"""
+
+from __future__ import annotations
+
+import functools
+import typing as t
+
+from flask import current_app
+from werkzeug.local import LocalProxy
+
+from .actions import is_authenticated
+from .actions import is_fresh
+from .actions import load_user
+from .actions import session_object
+from .hook import SENSITIVE_ATTR
+from .hook import request_state
+from .responses import needs_fresh_login
+from .responses import unauthorized
+from .state import ANONYMOUS_SESSION
+from .state import ANONYMOUS_USER
+from .state import UNSET
+
+F = t.TypeVar("F", bound=t.Callable[..., t.Any])
+
+
+def _get_user() -> t.Any:
+    state = request_state()
+    if state is None:
+        return ANONYMOUS_USER
+    state.accessed = True
+    user = state.user
+    if user is UNSET:
+        user = load_user(state)
+    return user
+
+
+def _get_session() -> t.Any:
+    state = request_state()
+    if state is None:
+        return ANONYMOUS_SESSION
+    state.accessed = True
+    obj = state.session_obj
+    if obj is UNSET:
+        obj = session_object(state)
+    return obj
+
+
+#: The signed-in user (the app's model instance), or a falsy anonymous user.
+current_user: t.Any = LocalProxy(_get_user)
+#: The current ``UserSession`` (a detached snapshot), or a falsy anonymous session.
+current_session: t.Any = LocalProxy(_get_session)
+
+
+def login_required(view: F) -> F:
+    """Let only signed-in users through; others go to the sign-in page (or get 401 JSON)."""
+
+    @functools.wraps(view)
+    def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        if not is_authenticated():
+            return unauthorized()
+        return current_app.ensure_sync(view)(*args, **kwargs)
+
+    return t.cast(F, wrapper)
+
+
+def fresh_login_required(view: F) -> F:
+    """Like :func:`login_required`, and the password must have been entered in this
+    session within ``SESSIONAUTH_FRESH_AGE`` ("sudo mode"); otherwise the user is
+    asked to confirm it first.
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        if not is_authenticated():
+            return unauthorized()
+        if not is_fresh():
+            return needs_fresh_login()
+        return current_app.ensure_sync(view)(*args, **kwargs)
+
+    return t.cast(F, wrapper)
+
+
+def sensitive(view: F) -> F:
+    """Mark a view as sensitive: its session is always read from storage, never
+    from the cookie cache (Better Auth's ``sensitiveSessionMiddleware``), so a
+    revoked session cannot reach it during the cache's max-age. Put it outermost
+    or innermost; it only sets an attribute on the view."""
+    setattr(view, SENSITIVE_ATTR, True)
+    return view

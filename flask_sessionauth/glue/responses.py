@@ -1,0 +1,128 @@
+"""Answers that are not a view's own: errors, "sign in first", "confirm your
+password". One mapping from error to response serves pages and API alike:
+the error carries its status, code and message; the request decides between
+HTML (the ``sessionauth/error.html`` template) and JSON."""
+
+from __future__ import annotations
+
+import typing as t
+
+from flask import current_app
+from flask import g
+from flask import has_request_context
+from flask import jsonify
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask.wrappers import Response
+from jinja2 import TemplateNotFound
+from werkzeug.exceptions import Unauthorized
+
+from ..core.errors import FreshLoginRequired
+from ..core.errors import NotSignedIn
+from ..core.errors import RateLimited
+from ..core.errors import SessionAuthError
+from ..core.errors import StorageUnavailable
+
+from ..core.redirects import safe_redirect
+from .state import STATE_KEY
+
+#: Page titles for errors answered as HTML.
+_TITLES = {
+    429: "Too many attempts",
+    503: "Temporarily unavailable",
+    401: "Please sign in",
+    403: "Confirm your password",
+    404: "Not found",
+}
+
+
+def wants_json() -> bool:
+    """API paths and clients that prefer JSON get JSON errors."""
+    if not has_request_context():
+        return False
+    state = current_app.extensions.get(STATE_KEY)
+    prefix = state.api_prefix if state is not None else "/api/auth"
+    if request.path.startswith(prefix + "/") or request.is_json:
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def json_error(code: str, message: str, status: int, **headers: str) -> Response:
+    """The API's error body (one shape for every error)."""
+    response = jsonify(error={"code": code, "message": message})
+    response.status_code = status
+    for name, value in headers.items():
+        response.headers[name.replace("_", "-")] = value
+    return response
+
+
+def error_headers(error: SessionAuthError) -> dict[str, str]:
+    headers = {"Cache-Control": "no-store"}
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None and isinstance(error, (RateLimited, StorageUnavailable)):
+        headers["Retry-After"] = str(int(retry_after))
+    return headers
+
+
+def error_page(status: int, title: str, message: str, **context: t.Any) -> Response:
+    """An HTML error page from the ``sessionauth/error.html`` template (plain
+    text when the account pages are not registered)."""
+    try:
+        # No CSRF token on an error page: it must not start a Flask session.
+        body = render_template(
+            "sessionauth/error.html", title=title, message=message, sessionauth_error_page=True, **context
+        )
+        response = current_app.make_response((body, status))
+    except TemplateNotFound:
+        response = current_app.make_response((f"{title}\n\n{message}\n", status, {"Content-Type": "text/plain"}))
+    return response
+
+
+def error_response(error: SessionAuthError) -> Response:
+    """Any :class:`SessionAuthError` as a response: the app-wide handler."""
+    headers = error_headers(error)
+    if isinstance(error, StorageUnavailable):
+        # Storage is gone: answer as nobody, but keep the cookie (not a sign-out).
+        state = g.get("_sessionauth")
+        if state is not None:
+            state.set_record(None)
+    if wants_json():
+        response = json_error(error.code, error.message, error.status)
+    else:
+        title = _TITLES.get(error.status, "Something went wrong")
+        response = error_page(error.status, title, error.message)
+    response.headers.update(headers)
+    return response
+
+
+
+def current_path() -> str:
+    """This request's path (with ``script_root``), safe to come back to."""
+    path = request.script_root + (request.full_path if request.query_string else request.path)
+    return safe_redirect(path, "/")
+
+
+def unauthorized() -> t.Any:
+    """What :func:`login_required` answers anonymous users."""
+    state = current_app.extensions[STATE_KEY]
+    if state.unauthorized_callback is not None:
+        return state.unauthorized_callback()
+    if wants_json():
+        return error_response(NotSignedIn())
+    if "sessionauth" in current_app.blueprints:
+        # Only a page is worth returning to: a POST-only URL answers a GET with 405.
+        target = current_path() if request.method in ("GET", "HEAD") else None
+        return redirect(url_for("sessionauth.login", next=target))
+    raise Unauthorized()
+
+
+def needs_fresh_login() -> t.Any:
+    """What :func:`fresh_login_required` answers a stale session."""
+    if wants_json():
+        return error_response(FreshLoginRequired())
+    if "sessionauth" in current_app.blueprints:
+        return redirect(url_for("sessionauth.confirm", next=current_path()))
+    raise Unauthorized()

@@ -1,0 +1,150 @@
+"""Per-app state (:class:`AppState`, built once by ``init_app``) and
+per-request state (:class:`RequestState`, on ``g``).
+
+"App state" is everything one app's sessions need; "request state" is what
+this request knows about its session. Each is reached through one function:
+:func:`app_state` and :func:`request_state`.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import typing as t
+
+import sqlalchemy as sa
+from flask import Flask
+from flask import current_app
+from flask import has_request_context
+from flask import request
+
+from ..core.anonymous import AnonymousSession
+from ..core.anonymous import AnonymousUser
+from ..core.config import DEFAULTS
+from ..core.config import Settings
+from ..core.passwords import PasswordHasher
+from ..core.records import Client
+from ..core.records import SessionRecord
+from ..core.records import clean_header
+from ..services.accounts import Accounts
+from ..services.ratelimit import ACCOUNT
+from ..services.ratelimit import ADDRESS
+from ..services.ratelimit import PAIR
+from ..services.ratelimit import Limiter
+from ..services.sessions import Sessions
+from ..storage import build as build_storage
+from ..storage.model import IP_LENGTH
+from ..storage.model import USER_AGENT_LENGTH
+from ..storage.model import create_session_model
+
+#: Where ``init_app`` keeps the app's :class:`AppState`.
+EXTENSION_KEY = "sessionauth"
+STATE_KEY = "sessionauth.state"
+
+ANONYMOUS_USER = AnonymousUser()
+ANONYMOUS_SESSION = AnonymousSession()
+UNSET: t.Any = object()
+
+
+class AppState:
+    """Everything one app's sessions need; the extension object stays app-free."""
+
+    def __init__(self, app: Flask, db: t.Any, user_model: t.Any) -> None:
+        config = app.config
+        for key, value in DEFAULTS.items():
+            config.setdefault(key, copy.deepcopy(value))
+        if not config.get("SECRET_KEY"):
+            raise RuntimeError(
+                "flask-sessionauth needs app.config['SECRET_KEY'] (it signs CSRF tokens and keys the "
+                "rate-limit counters); set it before calling init_app."
+            )
+        self.settings = settings = Settings.from_config(config)
+        self.db = db
+        self.user_model = user_model
+        self.model = create_session_model(db, user_model, config["SESSIONAUTH_TABLE_NAME"])
+        mapper = sa.inspect(user_model)
+        # ``is_active`` as a column is checked inside the session query; as a
+        # Python property (Flask-Login's UserMixin) when the user object loads.
+        self.check_active_property = "is_active" not in mapper.columns and hasattr(user_model, "is_active")
+        self.identity_attr = config["SESSIONAUTH_USER_IDENTITY_FIELD"]
+        self.password_attr = config["SESSIONAUTH_PASSWORD_FIELD"]
+        for attr in (self.identity_attr, self.password_attr):
+            if not hasattr(user_model, attr):
+                raise TypeError(f"{user_model.__name__} has no attribute {attr!r}")
+        with app.app_context():
+            storage = build_storage(config, settings, db, self.model, user_model)
+        self.store = storage.store
+        self.cookie_cache = storage.cookie_cache
+        self.objects = storage.objects
+        self.hasher = PasswordHasher(
+            config["SESSIONAUTH_PASSWORD_SCHEMES"],
+            config["SESSIONAUTH_PASSWORD_CONTEXT_OPTIONS"],
+            settings.password_min_length,
+            settings.password_max_length,
+        )
+        limits = {
+            PAIR: config["SESSIONAUTH_RATE_LIMIT_ACCOUNT"],
+            ACCOUNT: config["SESSIONAUTH_RATE_LIMIT_ACCOUNT_TOTAL"],
+            ADDRESS: config["SESSIONAUTH_RATE_LIMIT_IP"],
+        }
+        secret = config["SECRET_KEY"]
+        key = hmac.new(
+            secret.encode() if isinstance(secret, str) else secret, b"flask-sessionauth.throttle", hashlib.sha256
+        ).digest()
+        self.limiter = Limiter(storage.counters, limits, int(config["SESSIONAUTH_RATE_LIMIT_WINDOW"]), key)
+        self.sessions = Sessions(self.store, self.objects, settings, app)
+        self.accounts = Accounts(
+            db, user_model, self.identity_attr, self.password_attr, self.hasher, self.limiter, self.sessions, app
+        )
+        self.clear_site_data: str | None = config["SESSIONAUTH_CLEAR_SITE_DATA"] or None
+        self.cleanup_batch_size = int(config["SESSIONAUTH_CLEANUP_BATCH_SIZE"])
+        self.api_prefix = str(config["SESSIONAUTH_API_PREFIX"] or "/api/auth")
+        self.unauthorized_callback: t.Callable[[], t.Any] | None = None
+
+
+def app_state() -> AppState:
+    """The current app's :class:`AppState`."""
+    return t.cast(AppState, current_app.extensions[STATE_KEY])
+
+
+class CookieAction(t.NamedTuple):
+    value: str | None  # None clears the cookie
+    max_age: int | None = None
+
+
+class RequestState:
+    """What this request knows about its session; lives on ``g._sessionauth``."""
+
+    __slots__ = ("app_state", "record", "user", "session_obj", "cookie", "accessed", "signed_out", "verified")
+
+    def __init__(self, app_state: AppState) -> None:
+        self.app_state = app_state
+        self.record: SessionRecord | None = None
+        self.user: t.Any = ANONYMOUS_USER
+        self.session_obj: t.Any = ANONYMOUS_SESSION
+        self.cookie: CookieAction | None = None
+        self.accessed = False
+        self.signed_out = False
+        #: ``(user id, password hash)`` verified by a sign-in in this request.
+        self.verified: tuple[t.Any, str] | None = None
+
+    def set_record(self, record: SessionRecord | None, user: t.Any = UNSET) -> None:
+        self.record = record
+        self.user = user if record is not None else ANONYMOUS_USER
+        self.session_obj = UNSET if record is not None else ANONYMOUS_SESSION
+
+    def clear(self) -> None:
+        """Become anonymous and tell the browser to forget its cookie."""
+        self.set_record(None)
+        self.cookie = CookieAction(None)
+
+
+def client() -> Client | None:
+    """Who is asking, cleaned for storage; ``None`` outside a request."""
+    if not has_request_context():
+        return None
+    return Client(
+        clean_header(request.remote_addr, IP_LENGTH),
+        clean_header(request.headers.get("User-Agent"), USER_AGENT_LENGTH),
+    )

@@ -1,0 +1,204 @@
+"""Account operations: password authentication, password changes, users.
+
+"Authentication" here always means checking a password; checking a session
+token is "validation" (:mod:`.sessions`). Every password check goes through
+:meth:`Accounts._check`, so unknown accounts, wrong passwords and passwords
+the hasher cannot take all cost the same work, and every one is rate limited.
+"""
+
+from __future__ import annotations
+
+import typing as t
+import weakref
+
+import sqlalchemy as sa
+
+from ..core import signals
+from ..core.errors import InvalidCredentials
+from ..core.errors import InvalidPassword
+from ..core.errors import SessionAuthError
+from ..core.passwords import PasswordHasher
+from ..core.records import Client
+from ..core.records import normalize_email
+from ..storage import storage_errors
+from ..storage.sql import Guard
+from .ratelimit import Key
+from .ratelimit import Limiter
+from .sessions import Sessions
+
+#: Longest identity (email) looked up; longer is no account.
+MAX_IDENTITY_LENGTH = 320
+
+
+def is_inactive(user: t.Any) -> bool:
+    return getattr(user, "is_active", True) is False
+
+
+class Accounts:
+    """The account operations of one app."""
+
+    def __init__(
+        self,
+        db: t.Any,
+        user_model: t.Any,
+        identity_attr: str,
+        password_attr: str,
+        hasher: PasswordHasher,
+        limiter: Limiter,
+        sessions: Sessions,
+        app: t.Any,
+    ) -> None:
+        self.db = db
+        self.user_model = user_model
+        self.identity_attr = identity_attr
+        self.password_attr = password_attr
+        self.hasher = hasher
+        self.limiter = limiter
+        self.sessions = sessions
+        mapper = sa.inspect(user_model)
+        self._active_column = mapper.columns.get("is_active")
+        self._password_column = getattr(user_model, password_attr)
+        self._app = weakref.ref(app)
+
+    # -- users ------------------------------------------------------------------
+
+    def identity(self, user: t.Any) -> str:
+        return str(getattr(user, self.identity_attr))
+
+    def find(self, email: str) -> t.Any | None:
+        """The user with this email (case-insensitive), or ``None``."""
+        if not isinstance(email, str):
+            return None
+        identity = normalize_email(email)
+        # NULs and lone surrogates cannot be sent to PostgreSQL; no email has them.
+        if not identity or len(identity) > MAX_IDENTITY_LENGTH or not identity.isprintable():
+            return None
+        column = getattr(self.user_model, self.identity_attr)
+        with storage_errors():
+            stmt = sa.select(self.user_model).where(sa.func.lower(column) == identity).limit(1)
+            return self.db.session.execute(stmt).scalar_one_or_none()
+
+    def create(self, email: str, password: str, **fields: t.Any) -> t.Any:
+        """Create and commit a user with a hashed password and a normalised email."""
+        fields[self.identity_attr] = normalize_email(email)
+        fields[self.password_attr] = self.hasher.hash(password)
+        user = self.user_model(**fields)
+        with storage_errors():
+            self.db.session.add(user)
+            self._commit()
+        return user
+
+    def guard(self, user: t.Any, verified_hash: str | None = None) -> Guard:
+        """What a new session of ``user`` must still find true when it is written:
+        the hash just verified (else the one loaded in the instance, if any)
+        unchanged, and the account active."""
+        if verified_hash is None:
+            loaded = sa.inspect(user).dict.get(self.password_attr)
+            verified_hash = loaded if isinstance(loaded, str) else None
+        return Guard(self._password_column, verified_hash, self._active_column)
+
+    # -- password checks ------------------------------------------------------------
+
+    def _check(self, user: t.Any | None, password: t.Any, keys: list[Key], identity: t.Any, reason: str) -> bool:
+        """The one password check: the same work whether or not ``user`` exists
+        (or is active), counted against ``keys`` when it fails; an outdated
+        hash is upgraded on success."""
+        stored = getattr(user, self.password_attr, None) if user is not None else None
+        ok, new_hash = self.hasher.verify(password, stored)
+        if not ok or user is None or is_inactive(user):
+            self.limiter.failed(keys)
+            signals.login_failed.send(self._app(), identity=identity, reason=reason if ok or user is None else "password")
+            return False
+        if new_hash is not None:
+            setattr(user, self.password_attr, new_hash)
+            with storage_errors():
+                self._commit()
+        self.limiter.succeeded(keys)
+        return True
+
+    def authenticate(self, email: t.Any, password: t.Any, client: Client | None) -> tuple[t.Any, str] | None:
+        """``(user, verified hash)`` if these credentials are right, else ``None``.
+
+        Unknown emails, wrong passwords and disabled accounts cost the same work
+        and give the same answer. Raises :class:`RateLimited` first when a
+        limit is reached (see :mod:`.ratelimit`).
+        """
+        identity = email if isinstance(email, str) else None
+        keys = self.limiter.check(self.limiter.sign_in_keys(identity, client)) if client else []
+        if identity is None or not isinstance(password, str):
+            self._check(None, password, keys, email, "malformed")
+            return None
+        user = self.find(identity)
+        reason = "unknown" if user is None else "inactive"
+        if not self._check(user, password, keys, email, reason):
+            return None
+        return user, t.cast(str, getattr(user, self.password_attr))
+
+    def verify(self, user: t.Any, password: t.Any, client: Client | None, session_id: str | None = None) -> bool:
+        """Check the password of a known ``user`` (sudo confirm, password change):
+        limited per (account, session) when signed in, else like a sign-in."""
+        identity = self.identity(user)
+        if client is None:
+            keys: list[Key] = []
+        elif session_id is not None:
+            keys = self.limiter.check(self.limiter.reauth_keys(identity, session_id))
+        else:
+            keys = self.limiter.check(self.limiter.sign_in_keys(identity, client))
+        return self._check(user, password, keys, identity, "password")
+
+    # -- password changes ---------------------------------------------------------
+
+    def change_password(
+        self,
+        user: t.Any,
+        current_password: t.Any,
+        new_password: t.Any,
+        *,
+        revoke_others: bool,
+        keep: str | None,
+        client: Client | None,
+        confirm_password: str | None = None,
+    ) -> list[str]:
+        """Check the current password, store the new hash; with ``revoke_others``
+        every session but ``keep`` ends in the same transaction. Returns the
+        revoked ids. Raises :class:`InvalidPassword` (nothing changes) or
+        :class:`PasswordPolicyError`."""
+        if not self.verify(user, current_password, client, keep):
+            raise InvalidPassword("The current password is incorrect.")
+        self.hasher.check_policy(new_password, confirm_password)
+        setattr(user, self.password_attr, self.hasher.hash(new_password))
+        revoked: list[str] = []
+        if revoke_others:
+            # delete() commits the ORM session: hash and revocation land together.
+            revoked = self.sessions.revoke(user.id, None, keep, "password_change")
+        else:
+            with storage_errors():
+                self._commit()
+        signals.password_changed.send(self._app(), user=user, revoked=len(revoked))
+        return revoked
+
+    def set_password(self, user: t.Any, new_password: str, revoke_sessions: bool) -> list[str]:
+        """Admin reset: no current password; ends every session unless told not to."""
+        setattr(user, self.password_attr, self.hasher.hash(new_password))
+        revoked: list[str] = []
+        if revoke_sessions:
+            revoked = self.sessions.revoke(user.id, None, None, "password_reset")
+        else:
+            with storage_errors():
+                self._commit()
+        signals.password_changed.send(self._app(), user=user, revoked=len(revoked))
+        return revoked
+
+    def check_can_sign_in(self, user: t.Any) -> None:
+        if is_inactive(user):
+            raise InvalidCredentials("This account is disabled.")
+
+    def _commit(self) -> None:
+        try:
+            self.db.session.commit()
+        except BaseException:
+            self.db.session.rollback()
+            raise
+
+
+__all__ = ["Accounts", "SessionAuthError", "is_inactive"]

@@ -1,0 +1,182 @@
+"""Session operations: validate a token, create, rotate, list, revoke, clean up.
+
+:func:`validate` is the request hook's whole decision as a plain function of
+``(token, now, store, settings)`` — Lucia's ``validateSessionToken`` — and
+:class:`Sessions` holds every operation that writes, with the signals they
+send. Nothing here reads the Flask request: callers pass a
+:class:`~flask_sessionauth.core.records.Client`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+import weakref
+
+from ..core import lifecycle
+from ..core import signals
+from ..core import tokens
+from ..core.config import Settings
+from ..core.records import RECORD_FIELDS
+from ..core.records import Client
+from ..core.records import SessionRecord
+from ..storage import storage_errors
+
+if t.TYPE_CHECKING:
+    from ..storage.base import SessionStore
+    from ..storage.orm import Objects
+    from ..storage.sql import Guard
+
+
+class Validation(t.NamedTuple):
+    """A validated session (``None``: reject, clear the cookie) and whether its
+    expiry slid (re-send the cookie with the new Max-Age)."""
+
+    record: SessionRecord | None
+    extended: bool = False
+
+
+REJECTED = Validation(None)
+
+
+def validate(
+    token: tokens.Token,
+    now: dt.datetime,
+    store: SessionStore,
+    settings: Settings,
+    cached: SessionRecord | None = None,
+) -> Validation:
+    """Check a presented token: at most one read and one guarded write.
+
+    ``cached`` is a record from the cookie cache (already verified as genuine
+    and naming this session); if it is alive and calls for no write, storage
+    is not touched. Storage errors become :class:`StorageUnavailable`: an
+    outage never lets a request through as signed in.
+    """
+    if cached is not None:
+        verdict = lifecycle.evaluate(token, cached, now, settings)
+        if verdict.record is not None and verdict.action is lifecycle.Action.NONE:
+            return Validation(cached)
+    with storage_errors():
+        verdict = lifecycle.evaluate(token, store.load(token.session_id), now, settings)
+        record = lifecycle.apply(verdict, now)
+        if record is None:
+            return REJECTED
+        if verdict.action is lifecycle.Action.EXTEND:
+            if not store.extend(record):
+                return REJECTED  # revoked meanwhile: never resurrect
+            return Validation(record, extended=True)
+        if verdict.action is lifecycle.Action.TOUCH:
+            store.touch(record)
+    return Validation(record)
+
+
+class Issued(t.NamedTuple):
+    """A new session: its record, the ``UserSession`` snapshot, and the token
+    (the cookie value: sent to the browser, never stored or signalled)."""
+
+    record: SessionRecord
+    session: t.Any
+    token: tokens.Token
+
+
+class Sessions:
+    """The session operations of one app."""
+
+    def __init__(self, store: SessionStore, objects: Objects, settings: Settings, app: t.Any) -> None:
+        self.store = store
+        self.objects = objects
+        self.settings = settings
+        # Signals are sent with the app as sender; a weak reference keeps this
+        # per-app object from keeping its app alive.
+        self._app = weakref.ref(app)
+
+    @property
+    def sender(self) -> t.Any:
+        return self._app()
+
+    def create(
+        self,
+        user: t.Any,
+        remember: bool,
+        *,
+        fresh: bool,
+        client: Client | None,
+        replacing: SessionRecord | None = None,
+        guard: Guard | None = None,
+    ) -> Issued:
+        """Start a session for ``user``; ``replacing`` (this request's old
+        session) is deleted first, so signing in always yields a new token."""
+        now = lifecycle.utcnow()
+        token = tokens.generate()
+        values = {
+            "id": token.session_id,
+            "user_id": user.id,
+            "secret_hash": tokens.hash_secret(token.secret),
+            "remember": remember,
+            "expires_at": lifecycle.new_expiry(now, remember, now, self.settings),
+            "created_at": now,
+            "updated_at": now,
+            "last_active_at": now,
+            "authenticated_at": now if fresh else None,
+            "ip_address": client.ip_address if client else None,
+            "user_agent": client.user_agent if client else None,
+        }
+        with storage_errors("Signing in"):
+            if replacing is not None:
+                self.revoke(replacing.user_id, [replacing.id], None, "rotate")
+            evicted = self.store.create(values, self.settings.max_sessions_per_user, guard)
+        if evicted:
+            self._revoked(user.id, evicted, "evicted")
+        issued = Issued(SessionRecord(**values), self.objects.snapshot(values), token)
+        # Receivers get a snapshot of their own, without the token.
+        signals.session_created.send(self.sender, user=user, session=self.objects.snapshot(values))
+        return issued
+
+    def rotate(self, record: SessionRecord, *, fresh: bool) -> Issued | None:
+        """Give a session a new token, keeping its history; ``None`` if it ended."""
+        now = lifecycle.utcnow()
+        token = tokens.generate()
+        values = {name: getattr(record, name) for name in RECORD_FIELDS}
+        values.update(
+            id=token.session_id,
+            secret_hash=tokens.hash_secret(token.secret),
+            updated_at=now,
+            last_active_at=now,
+            expires_at=max(
+                record.expires_at, lifecycle.new_expiry(now, record.remember, record.created_at, self.settings)
+            ),
+        )
+        if fresh:
+            values["authenticated_at"] = now
+        with storage_errors():
+            if not self.store.replace(record.id, values):
+                return None
+        self._revoked(record.user_id, [record.id], "rotate")
+        return Issued(SessionRecord(**values), self.objects.snapshot(values), token)
+
+    def revoke(self, user_id: t.Any, ids: list[str] | None, keep: str | None, reason: str) -> list[str]:
+        """End ``user_id``'s sessions (all, or ``ids``; never ``keep``); their ids."""
+        if ids is not None:
+            ids = [i for i in ids if tokens.is_session_id(i)]
+            if not ids:
+                return []
+        with storage_errors("Signing out"):
+            revoked = self.store.delete(user_id, ids, keep)
+        if revoked:
+            self._revoked(user_id, revoked, reason)
+        return revoked
+
+    def list(self, user_id: t.Any) -> list[t.Any]:
+        with storage_errors():
+            return self.store.list(user_id, lifecycle.utcnow())
+
+    def snapshot(self, record: SessionRecord) -> t.Any:
+        return self.objects.snapshot(record._asdict())
+
+    def cleanup(self, batch_size: int) -> int:
+        with storage_errors():
+            return self.store.cleanup(lifecycle.utcnow(), batch_size)
+
+    def _revoked(self, user_id: t.Any, ids: list[str], reason: str) -> None:
+        signals.session_revoked.send(self.sender, user_id=user_id, session_ids=list(ids), reason=reason)

@@ -1,0 +1,105 @@
+"""Storage: the session table, the stores behind one protocol, the cookie cache
+and the rate limiter's counters. Built once per app by :func:`build`."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import typing as t
+
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..core.config import Settings
+from ..core.errors import ConfigurationError
+from ..core.errors import StorageUnavailable
+from .base import SessionStore
+from .cookie_cache import CookieCache
+from .orm import Objects
+from .sql import SQLStore
+from .throttle import Counters
+from .throttle import SQLCounters
+
+log = logging.getLogger("flask_sessionauth")
+
+__all__ = ["Storage", "SessionStore", "build", "storage_errors"]
+
+
+class Storage(t.NamedTuple):
+    """One app's storage: where sessions live, and what is built from them."""
+
+    store: SessionStore
+    counters: Counters
+    cookie_cache: CookieCache | None
+    objects: Objects
+
+
+def storage_identity(engine: sa.Engine, *tables: str) -> str:
+    """A stable name for "this database and these tables" (no password in it)."""
+    url = engine.url.render_as_string(hide_password=True)
+    return hashlib.sha256("|".join([url, *tables]).encode()).hexdigest()[:24]
+
+
+def build(config: t.Mapping[str, t.Any], settings: Settings, db: t.Any, model: t.Any, user_model: t.Any) -> Storage:
+    """The stores for one app: SQL, or Redis in front of it when configured."""
+    active = sa.inspect(user_model).columns.get("is_active")
+    tables = (model.__table__.name, user_model.__table__.name)
+    identity = storage_identity(db.engine, *tables)
+    store: SQLStore
+    counters: Counters
+    window = int(config["SESSIONAUTH_RATE_LIMIT_WINDOW"])
+    url = config["SESSIONAUTH_REDIS_URL"]
+    if url:
+        # Optional dependency: imported only when Redis is configured.
+        from . import redis as redis_tier
+
+        client = redis_tier.connect(url)
+        prefix = f"{config['SESSIONAUTH_REDIS_PREFIX']}{redis_tier.namespace(config['SECRET_KEY'], identity)}:"
+        fallback = config["SESSIONAUTH_REDIS_FALLBACK"]
+        store = redis_tier.RedisStore(db, model, user_model, active, client=client, prefix=prefix, fallback=fallback)
+        sql_counters = SQLCounters(db, store._reader, window)
+        counters = redis_tier.RedisCounters(client, prefix, sql_counters if fallback == "database" else None, window)
+    else:
+        store = SQLStore(db, model, user_model, active)
+        counters = SQLCounters(db, store._reader, window)
+    max_age = settings.cookie_cache_max_age
+    cache = CookieCache(settings.cookie_name, max_age, identity) if max_age > 0 else None
+    objects = Objects(db, model, user_model, store.user_attrs)
+    return Storage(store, counters, cache, objects)
+
+
+_SCHEMA_ERRORS = ("no such table", "no such column", "does not exist", "undefinedtable", "undefinedcolumn")
+
+
+def classify(exc: SQLAlchemyError, action: str | None = None) -> StorageUnavailable:
+    """The typed error for a database failure, logged with its cause (the
+    driver's message, never statement parameters). A missing table or column
+    is a programming error, told apart from an outage in the log and the message."""
+    orig = getattr(exc, "orig", None) or exc
+    cause = f"{type(orig).__name__}: {str(orig).splitlines()[0] if str(orig) else ''}"
+    if any(marker in cause.lower() for marker in _SCHEMA_ERRORS):
+        log.error(
+            "flask-sessionauth: the database schema is missing a table or column (%s). "
+            "Run db.create_all() or your migrations.",
+            cause,
+        )
+        return ConfigurationError()
+    log.error("flask-sessionauth: session storage is unavailable (%s)", cause)
+    return StorageUnavailable(action=action)
+
+
+@contextlib.contextmanager
+def storage_errors(action: str | None = None) -> t.Iterator[None]:
+    """Turn database failures into :class:`StorageUnavailable` (or
+    :class:`ConfigurationError`), so callers see one typed error and nothing
+    is reported as done."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise classify(exc, action) from exc
+    except StorageUnavailable as exc:
+        # Redis refused a write: say what did not happen.
+        if action is not None and exc.action is None and type(exc) is StorageUnavailable:
+            raise StorageUnavailable(action=action) from exc
+        raise

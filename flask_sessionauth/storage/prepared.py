@@ -1,0 +1,173 @@
+"""The hot path's SQL: statements compiled once, run on autocommit connections.
+
+A read is exactly one statement on the wire (no BEGIN/ROLLBACK, no ORM or
+Core result machinery); see :class:`Reader`. Only :mod:`.sql` uses this.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from .model import UTCDateTime
+
+_fromisoformat = dt.datetime.fromisoformat
+
+
+class Prepared(t.NamedTuple):
+    """A statement compiled once for one dialect: SQL text plus value converters."""
+
+    sql: str
+    positional: tuple[str, ...] | None  # parameter order for ``?``-style drivers
+    binds: dict[str, t.Callable[[t.Any], t.Any]]
+    results: tuple[t.Callable[[t.Any], t.Any] | None, ...]
+    defaults: dict[str, t.Any]  # literal values the statement itself carries
+
+    @classmethod
+    def compile(cls, stmt: sa.Executable, dialect: sa.Dialect, *, convert: bool = True) -> Prepared:
+        compiled = t.cast(sa.sql.compiler.SQLCompiler, t.cast(sa.ClauseElement, stmt).compile(dialect=dialect))
+        binds: dict[str, t.Callable[[t.Any], t.Any]] = {}
+        for name, bind in compiled.binds.items():
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                binds[name] = processor
+        results: tuple[t.Callable[[t.Any], t.Any] | None, ...] = ()
+        if convert and isinstance(stmt, sa.Select):
+            results = tuple(_result_processor(col.type, dialect) for col in stmt.selected_columns)
+        positional = tuple(compiled.positiontup) if compiled.positiontup else None
+        defaults = {name: bind.value for name, bind in compiled.binds.items() if not bind.required}
+        return cls(str(compiled), positional, binds, results, defaults)
+
+    def params(self, values: dict[str, t.Any]) -> t.Any:
+        if self.defaults:
+            values = {**self.defaults, **values}
+        binds = self.binds
+        converted = {k: binds[k](v) if k in binds else v for k, v in values.items()}
+        if self.positional is not None:
+            return tuple(converted[name] for name in self.positional)
+        return converted
+
+    def row(self, raw: t.Sequence[t.Any]) -> tuple[t.Any, ...]:
+        return tuple(v if p is None or v is None else p(v) for p, v in zip(self.results, raw, strict=True))
+
+
+class Reader:
+    """Runs the hot path's statements on autocommit DBAPI connections.
+
+    A private pool (same creator and options as the app's engine) hands out
+    connections that were switched to autocommit once, when they were opened.
+    A read is then exactly one statement on the wire, with no BEGIN/ROLLBACK,
+    no per-request isolation switching, and no ORM or Core result machinery:
+    the statements were compiled once and their result values go through the
+    column types' own converters (so timestamps come back aware UTC).
+
+    When the engine has cursor listeners (query recording, APM, tests
+    counting statements) the same SQL runs through a Core connection instead,
+    so those listeners see every statement. In-memory SQLite has no second
+    connection to the same database, so it always takes that path.
+    """
+
+    def __init__(self, engine: Engine, statements: dict[str, sa.Executable]) -> None:
+        self.engine = engine
+        dialect = engine.dialect
+        self.prepared = {name: Prepared.compile(stmt, dialect) for name, stmt in statements.items()}
+        self.pool: sa.pool.Pool | None = None
+        if not _in_memory(engine):
+            pool = engine.pool.recreate()
+            sa.event.listen(pool, "connect", lambda conn, _record: dialect.set_isolation_level(conn, "AUTOCOMMIT"))
+            self.pool = pool
+            sa.event.listen(engine, "engine_disposed", lambda _engine: pool.dispose())
+
+    def _listened(self) -> bool:
+        dispatch = self.engine.dispatch
+        return bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute)
+
+    def fetch(self, name: str, values: dict[str, t.Any]) -> tuple[t.Any, ...] | None:
+        """Run a SELECT; its first row with converted values, or ``None``."""
+        prepared = self.prepared[name]
+        raw = self._execute(prepared, prepared.params(values), fetch=True)
+        return None if raw is None else prepared.row(raw)
+
+    def write(self, name: str, values: dict[str, t.Any]) -> int:
+        """Run an UPDATE (committed on its own); how many rows it matched."""
+        prepared = self.prepared[name]
+        return int(self._execute(prepared, prepared.params(values), fetch=False))
+
+    def run(self, name: str, build: t.Callable[[], sa.Executable], values: dict[str, t.Any], *, fetch: bool) -> t.Any:
+        """Run another statement on the same autocommit connections: compiled on
+        first use under ``name``; its first raw row (``fetch``) or row count.
+
+        The rate limiter counts here, so a request that holds an ORM
+        connection never waits for a second one from the app's pool.
+        """
+        prepared = self.prepared.get(name)
+        if prepared is None:
+            prepared = self.prepared[name] = Prepared.compile(build(), self.engine.dialect, convert=False)
+        return self._execute(prepared, prepared.params(values), fetch=fetch)
+
+    def _execute(self, prepared: Prepared, params: t.Any, *, fetch: bool) -> t.Any:
+        """Run once; after a disconnect (the server restarted while the pool held
+        connections) run once more on a fresh connection. Safe because every
+        hot-path statement is idempotent: a read, or an UPDATE to fixed values."""
+        try:
+            return self._execute_once(prepared, params, fetch=fetch)
+        except sa.exc.DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            return self._execute_once(prepared, params, fetch=fetch)
+
+    def _execute_once(self, prepared: Prepared, params: t.Any, *, fetch: bool) -> t.Any:
+        if self.pool is None or self._listened():
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                result = conn.exec_driver_sql(prepared.sql, params)
+                return result.fetchone() if fetch else result.rowcount
+        error = self.engine.dialect.loaded_dbapi.Error
+        try:
+            connection = self.pool.connect()
+        except error as exc:
+            self.engine.pool.dispose()  # the server is unreachable: its idle connections are dead too
+            raise sa.exc.DBAPIError.instance(prepared.sql, params, exc, error) from exc
+        try:
+            cursor = connection.cursor()
+            cursor.execute(prepared.sql, params)
+            value = cursor.fetchone() if fetch else cursor.rowcount
+            cursor.close()
+            return value
+        except error as exc:
+            # Like Core: drop the broken connection and, on a disconnect, the
+            # idle ones of both pools too (the server went away), so the next
+            # request reconnects instead of failing on another dead connection.
+            disconnect = self.engine.dialect.is_disconnect(exc, connection.dbapi_connection, None)
+            connection.invalidate(exc)
+            if disconnect:
+                self.pool.dispose()
+                self.engine.pool.dispose()
+            raise sa.exc.DBAPIError.instance(
+                prepared.sql, params, exc, error, connection_invalidated=disconnect
+            ) from exc
+        finally:
+            connection.close()
+
+
+def _result_processor(type_: t.Any, dialect: sa.Dialect) -> t.Callable[[t.Any], t.Any] | None:
+    """The column type's own result converter; for the session timestamps on
+    SQLite (text written by SQLAlchemy in ISO format, always UTC) a direct
+    ``fromisoformat`` that does the same in a fraction of the time."""
+    if dialect.name == "sqlite" and isinstance(type_, UTCDateTime):
+        return _sqlite_utc
+    return t.cast(t.Callable[[t.Any], t.Any] | None, type_.dialect_impl(dialect).result_processor(dialect, None))
+
+
+def _sqlite_utc(value: str) -> dt.datetime:
+    return _fromisoformat(value).replace(tzinfo=dt.timezone.utc)
+
+
+def _in_memory(engine: Engine) -> bool:
+    url = engine.url
+    if url.get_backend_name() != "sqlite":
+        return False
+    database = url.database or ""
+    return database in ("", ":memory:") or "mode=memory" in database or "mode=memory" in str(url.query)

@@ -1,0 +1,303 @@
+"""The ``sessionauth`` blueprint: sign-in, active devices, password and sudo pages.
+
+Views only translate between HTTP forms and :mod:`..glue.actions`; every rule
+lives below. Pages work without JavaScript: each action is a plain POST form
+with a CSRF token, answered by a redirect and a flash message. Errors a view
+does not show in its form (outages, cross-origin posts) are answered by the
+app-wide handler from ``sessionauth/error.html``.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from flask import Blueprint
+from flask import Flask
+from flask import current_app
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask.wrappers import Response
+from flask_wtf.csrf import CSRFError
+from flask_wtf.csrf import generate_csrf
+
+from ..core import lifecycle
+from ..core import messages
+from ..core.errors import InvalidCredentials
+from ..core.errors import InvalidPassword
+from ..core.errors import NotSignedIn
+from ..core.errors import PasswordPolicyError
+from ..core.errors import RateLimited
+from ..core.presentation import device_views
+from ..core.redirects import safe_redirect
+from ..core.useragent import describe
+from ..glue import actions
+from ..glue.csrf import protect
+from ..glue.hook import insecure_transport
+from ..glue.proxies import current_session
+from ..glue.proxies import current_user
+from ..glue.proxies import login_required
+from ..glue.proxies import sensitive
+from ..glue.responses import error_page
+from ..glue.state import app_state
+from .forms import ChangePasswordForm
+from .forms import ConfirmPasswordForm
+from .forms import LoginForm
+from .headers import init_headers
+from .resources import icon
+from .resources import resource_dir
+
+if t.TYPE_CHECKING:
+    from flask_wtf import FlaskForm
+
+F = t.TypeVar("F", bound="FlaskForm")
+
+
+def _account_name() -> str:
+    """What the signed-in user is called on the page: their identity (email) field."""
+    user = current_user._get_current_object()
+    if not user:
+        return ""
+    return str(getattr(user, app_state().identity_attr, "") or "")
+
+
+def _api_prefix() -> str | None:
+    """The JSON API's URL, or ``None`` when the app did not register it."""
+    if "sessionauth_api" not in current_app.blueprints:
+        return None
+    return request.script_root + app_state().api_prefix
+
+
+def _next_target() -> str | None:
+    """A same-site ``next`` from the query string or form, else ``None``.
+    Targets are full paths, ``script_root`` included."""
+    target = request.args.get("next") or request.form.get("next")
+    return safe_redirect(target, None)
+
+
+def _home() -> str:
+    return url_for(current_app.config["SESSIONAUTH_HOME_ENDPOINT"])
+
+
+def _page(template: str, status: int = 200, **context: t.Any) -> tuple[str, int]:
+    return render_template(template, **context), status
+
+
+def _rate_limited(template: str, exc: RateLimited, **context: t.Any) -> Response:
+    response = current_app.make_response(_page(template, 429, rate_limit=exc.message, **context))
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def _form(cls: type[F]) -> F:
+    """Bind ``cls`` to the posted form fields only. Flask-WTF would otherwise parse a
+    JSON body (and a deeply nested one raises RecursionError, a 500); these pages
+    are HTML forms, so a JSON post simply fails validation."""
+    return t.cast(F, cls(formdata=request.form if request.method == "POST" else None))
+
+
+def _csrf_error(error: CSRFError) -> Response:
+    return error_page(400, messages.FORM_EXPIRED_TITLE, messages.FORM_EXPIRED)
+
+
+def _add_error(form: FlaskForm, name: str, message: str) -> None:
+    field = form[name]
+    field.errors = [*field.errors, message]
+
+
+# -- the blueprint ------------------------------------------------------------------
+
+
+def create_blueprint(app: Flask) -> Blueprint:
+    """The account pages, registered by ``init_app`` under ``SESSIONAUTH_URL_PREFIX``."""
+    bp = Blueprint(
+        "sessionauth",
+        __name__,
+        template_folder=resource_dir("templates"),
+        static_folder=resource_dir("static"),
+        static_url_path="/static",
+    )
+    # Apps' own pages need the token for their sign-out button; same global as CSRFProtect.
+    app.jinja_env.globals.setdefault("csrf_token", generate_csrf)
+    # A global (not a context value) so macros imported without context can use it.
+    app.jinja_env.globals["sessionauth_icon"] = icon
+    bp.before_request(protect)
+    bp.register_error_handler(CSRFError, _csrf_error)
+    init_headers(bp)
+
+    # App-wide, so an app's own pages can extend the shipped layout too.
+    @bp.app_context_processor
+    def page_context() -> dict[str, t.Any]:
+        return {
+            "sessionauth_base": current_app.config["SESSIONAUTH_BASE_TEMPLATE"],
+            "sessionauth_account": _account_name(),
+            # devices.js enhances the page through the JSON API, when that is registered;
+            # the pages work the same without it (plain form posts).
+            "sessionauth_api": _api_prefix(),
+            "sessionauth_links": current_app.config["SESSIONAUTH_LOGIN_LINKS"],
+            "sessionauth_insecure_warning": _insecure_warning(),
+        }
+
+    for rule, endpoint, view, methods in (
+        ("/login", "login", login, ["GET", "POST"]),
+        ("/logout", "logout", logout, ["POST"]),
+        ("/devices", "devices", devices, ["GET"]),
+        ("/devices/<session_id>/revoke", "revoke", revoke, ["POST"]),
+        ("/devices/revoke-others", "revoke_others", revoke_others, ["POST"]),
+        ("/devices/revoke-all", "revoke_all", revoke_all, ["POST"]),
+        ("/password", "change_password", change_password, ["GET", "POST"]),
+        ("/confirm", "confirm", confirm, ["GET", "POST"]),
+    ):
+        # Account pages always read storage, never the cookie cache.
+        bp.add_url_rule(rule, endpoint, sensitive(view), methods=methods)
+    return bp
+
+
+def _insecure_warning() -> str | None:
+    """In debug mode, say why sign-in would loop: Secure cookies over plain HTTP
+    to a host the browser does not treat as secure."""
+    return insecure_transport() if current_app.debug else None
+
+
+# -- views ---------------------------------------------------------------------------
+
+
+def login() -> t.Any:
+    """Sign in. Unknown emails and wrong passwords get the very same answer."""
+    form = _form(LoginForm)
+    target = _next_target()
+    if request.method == "GET" and actions.is_authenticated():
+        return redirect(target or _home())
+    context = {"form": form, "next": target}
+    if not form.validate_on_submit():
+        return _page("sessionauth/login.html", 400 if form.is_submitted() else 200, **context)
+    try:
+        user = actions.authenticate(form.email.data, form.password.data)
+        if user is None:
+            raise InvalidCredentials()
+        actions.login_user(user, remember=bool(form.remember.data))
+    except RateLimited as exc:
+        return _rate_limited("sessionauth/login.html", exc, **context)
+    except InvalidCredentials:
+        return _page("sessionauth/login.html", 401, login_error=messages.SIGN_IN_FAILED, **context)
+    return redirect(target or _home())
+
+
+def logout() -> t.Any:
+    """Sign out this device (POST only, so a link or image cannot do it)."""
+    actions.logout_user()
+    flash(messages.SIGNED_OUT, "success")
+    return redirect(url_for("sessionauth.login"))
+
+
+def _devices_page(status: int = 200, notice: str | None = None) -> tuple[str, int]:
+    sessions = device_views(
+        actions.list_sessions(),
+        current_session.id,
+        lifecycle.utcnow(),
+        app_state().settings.activity_resolution,
+    )
+    others = sum(not v.is_current for v in sessions)
+    context = {"sessions": sessions, "others": others, "fresh": actions.is_fresh(), "notice": notice}
+    return _page("sessionauth/devices.html", status, **context)
+
+
+@login_required
+def devices() -> t.Any:
+    return _devices_page()
+
+
+@login_required
+def revoke(session_id: str) -> t.Any:
+    """Sign out one device. Not the user's, or already gone (another tab may
+    have signed it out): the devices page, with a 404 and a message saying so;
+    nothing changes."""
+    target = next((s for s in actions.list_sessions() if s.id == session_id), None)
+    if target is None or not actions.revoke(None, [session_id], keep_current=False, reason="revoke"):
+        return _devices_page(404, messages.ALREADY_SIGNED_OUT)
+    if session_id == current_session.id or not actions.is_authenticated():
+        flash(messages.SIGNED_OUT, "success")
+        return redirect(url_for("sessionauth.login"))
+    flash(messages.device_signed_out(describe(target.user_agent).name), "success")
+    return redirect(url_for("sessionauth.devices"))
+
+
+def _finish_sudo_action(action: str) -> t.Any:
+    """Run a sensitive action once the session is fresh."""
+    if action == "revoke_all":
+        count = actions.revoke(None, None, keep_current=False, reason="revoke_all")
+        flash(messages.signed_out_everywhere(count), "success")
+        return redirect(url_for("sessionauth.login"))
+    count = actions.revoke(None, None, keep_current=True, reason="revoke_others")
+    flash(messages.signed_out_others(count), "success" if count else "info")
+    return redirect(url_for("sessionauth.devices"))
+
+
+def _sudo(action: str) -> t.Any:
+    if not actions.is_fresh():
+        return redirect(url_for("sessionauth.confirm", action=action))
+    return _finish_sudo_action(action)
+
+
+@login_required
+def revoke_others() -> t.Any:
+    return _sudo("revoke_others")
+
+
+@login_required
+def revoke_all() -> t.Any:
+    return _sudo("revoke_all")
+
+
+@login_required
+def confirm() -> t.Any:
+    """Sudo mode: re-enter the password, then finish ``action`` or go to ``next``."""
+    action = request.values.get("action")
+    action = action if action in messages.SUDO_ACTIONS else None
+    target = _next_target()
+    form = _form(ConfirmPasswordForm)
+    label = messages.SUDO_ACTIONS.get(action or "")
+    context = {"form": form, "action": action, "action_label": label, "next": target}
+    if not form.validate_on_submit():
+        return _page("sessionauth/confirm.html", 400 if form.is_submitted() else 200, **context)
+    try:
+        actions.reauthenticate(form.password.data)
+    except RateLimited as exc:
+        return _rate_limited("sessionauth/confirm.html", exc, **context)
+    except InvalidPassword:
+        form.password.errors = [messages.PASSWORD_WRONG]
+        return _page("sessionauth/confirm.html", 401, **context)
+    except NotSignedIn:  # the session ended meanwhile
+        return redirect(url_for("sessionauth.login"))
+    if action is not None:
+        return _finish_sudo_action(action)
+    return redirect(target or _home())
+
+
+@login_required
+def change_password() -> t.Any:
+    """Change the password; this device stays signed in (its token is rotated)."""
+    form = _form(ChangePasswordForm)
+    if not form.validate_on_submit():
+        return _page("sessionauth/password.html", 400 if form.is_submitted() else 200, form=form)
+    revoke_others_too = bool(form.revoke_other_sessions.data)
+    try:
+        actions.change_password(
+            current_user._get_current_object(),
+            form.current_password.data,
+            form.new_password.data,
+            revoke_other_sessions=revoke_others_too,
+            confirm_password=form.confirm_password.data,
+        )
+    except RateLimited as exc:
+        return _rate_limited("sessionauth/password.html", exc, form=form)
+    except InvalidPassword as exc:
+        _add_error(form, "current_password", exc.message)
+        return _page("sessionauth/password.html", 400, form=form)
+    except PasswordPolicyError as exc:
+        _add_error(form, "new_password", exc.message)
+        return _page("sessionauth/password.html", 400, form=form)
+    flash(messages.PASSWORD_CHANGED_REVOKED if revoke_others_too else messages.PASSWORD_CHANGED, "success")
+    return redirect(url_for("sessionauth.devices"))
