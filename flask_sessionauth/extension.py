@@ -13,6 +13,7 @@ from .core.config import Settings
 from .core.errors import SessionAuthError
 from .core.passwords import PasswordHasher
 from .glue import actions
+from .glue.events import listen_user_events
 from .glue.hook import after_request
 from .glue.hook import before_request
 from .glue.proxies import current_session
@@ -22,7 +23,6 @@ from .glue.state import EXTENSION_KEY
 from .glue.state import STATE_KEY
 from .glue.state import AppState
 from .glue.state import app_state
-from .glue.events import listen_user_events
 from .web.api import create_api_blueprint
 from .web.cli import sessionauth_cli
 from .web.pages import create_blueprint

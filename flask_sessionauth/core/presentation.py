@@ -116,7 +116,9 @@ class SessionView:
         )
 
 
-def device_views(sessions: t.Iterable[t.Any], current_id: str | None, now: dt.datetime, resolution: int) -> list[SessionView]:
+def device_views(
+    sessions: t.Iterable[t.Any], current_id: str | None, now: dt.datetime, resolution: int
+) -> list[SessionView]:
     """Device cards, this device first (it is active right now), then the rest
     in the order given (newest activity first)."""
     views = [SessionView.build(obj, current_id, now, resolution) for obj in sessions]

@@ -24,7 +24,6 @@ from ..core.errors import NotSignedIn
 from ..core.errors import RateLimited
 from ..core.errors import SessionAuthError
 from ..core.errors import StorageUnavailable
-
 from ..core.redirects import safe_redirect
 from .state import STATE_KEY
 
@@ -96,7 +95,6 @@ def error_response(error: SessionAuthError) -> Response:
         response = error_page(error.status, title, error.message)
     response.headers.update(headers)
     return response
-
 
 
 def current_path() -> str:

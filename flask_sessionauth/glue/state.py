@@ -88,11 +88,11 @@ class AppState:
             ACCOUNT: config["SESSIONAUTH_RATE_LIMIT_ACCOUNT_TOTAL"],
             ADDRESS: config["SESSIONAUTH_RATE_LIMIT_IP"],
         }
-        secret = config["SECRET_KEY"]
-        key = hmac.new(
-            secret.encode() if isinstance(secret, str) else secret, b"flask-sessionauth.throttle", hashlib.sha256
-        ).digest()
-        self.limiter = Limiter(storage.counters, limits, int(config["SESSIONAUTH_RATE_LIMIT_WINDOW"]), key)
+        secret: str | bytes = config["SECRET_KEY"]
+        raw = secret.encode() if isinstance(secret, str) else secret
+        throttle_key = hmac.new(raw, b"flask-sessionauth.throttle", hashlib.sha256).digest()
+        window = int(config["SESSIONAUTH_RATE_LIMIT_WINDOW"])
+        self.limiter = Limiter(storage.counters, limits, window, throttle_key)
         self.sessions = Sessions(self.store, self.objects, settings, app)
         self.accounts = Accounts(
             db, user_model, self.identity_attr, self.password_attr, self.hasher, self.limiter, self.sessions, app

@@ -107,7 +107,9 @@ class Accounts:
         ok, new_hash = self.hasher.verify(password, stored)
         if not ok or user is None or is_inactive(user):
             self.limiter.failed(keys)
-            signals.login_failed.send(self._app(), identity=identity, reason=reason if ok or user is None else "password")
+            signals.login_failed.send(
+                self._app(), identity=identity, reason=reason if ok or user is None else "password"
+            )
             return False
         if new_hash is not None:
             setattr(user, self.password_attr, new_hash)

@@ -124,7 +124,9 @@ class Limiter:
         if not keys:
             return keys
         counts = self.counters.peek([k.name for k in keys], time.time())
-        waits = [wait for key, (count, wait) in zip(keys, counts, strict=True) if count >= t.cast(int, self._limit(key))]
+        waits = [
+            wait for key, (count, wait) in zip(keys, counts, strict=True) if count >= t.cast(int, self._limit(key))
+        ]
         if waits:
             raise RateLimited(max(1, math.ceil(max(waits))))
         return keys

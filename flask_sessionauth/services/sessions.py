@@ -9,6 +9,7 @@ send. Nothing here reads the Flask request: callers pass a
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import typing as t
 import weakref
@@ -155,7 +156,9 @@ class Sessions:
         self._revoked(record.user_id, [record.id], "rotate")
         return Issued(SessionRecord(**values), self.objects.snapshot(values), token)
 
-    def revoke(self, user_id: t.Any, ids: list[str] | None, keep: str | None, reason: str) -> list[str]:
+    def revoke(
+        self, user_id: t.Any, ids: builtins.list[str] | None, keep: str | None, reason: str
+    ) -> builtins.list[str]:
         """End ``user_id``'s sessions (all, or ``ids``; never ``keep``); their ids."""
         if ids is not None:
             ids = [i for i in ids if tokens.is_session_id(i)]
@@ -167,7 +170,7 @@ class Sessions:
             self._revoked(user_id, revoked, reason)
         return revoked
 
-    def list(self, user_id: t.Any) -> list[t.Any]:
+    def list(self, user_id: t.Any) -> builtins.list[t.Any]:
         with storage_errors():
             return self.store.list(user_id, lifecycle.utcnow())
 
@@ -178,5 +181,5 @@ class Sessions:
         with storage_errors():
             return self.store.cleanup(lifecycle.utcnow(), batch_size)
 
-    def _revoked(self, user_id: t.Any, ids: list[str], reason: str) -> None:
+    def _revoked(self, user_id: t.Any, ids: builtins.list[str], reason: str) -> None:
         signals.session_revoked.send(self.sender, user_id=user_id, session_ids=list(ids), reason=reason)

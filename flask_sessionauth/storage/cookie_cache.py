@@ -108,7 +108,7 @@ class CookieCache:
         # caller's lifecycle.evaluate checks the secret against the hash.
         if record.id != token.session_id:
             return None
-        return t.cast(CachedRecord, record)
+        return record
 
     def dump(self, record: SessionRecord) -> str:
         payload = base64_encode(json.dumps(record_to_json(record), separators=(",", ":")))

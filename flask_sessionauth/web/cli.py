@@ -44,7 +44,13 @@ def list_sessions(email: str) -> None:
         click.echo(f"{email} has no active sessions.")
         return
     rows = [
-        (s.id, describe(s.user_agent).name, s.ip_address or "-", format_exact(s.last_active_at), format_exact(s.expires_at))
+        (
+            s.id,
+            describe(s.user_agent).name,
+            s.ip_address or "-",
+            format_exact(s.last_active_at),
+            format_exact(s.expires_at),
+        )
         for s in sessions
     ]
     header = ("ID", "DEVICE", "IP", "LAST ACTIVE", "EXPIRES")
@@ -65,7 +71,7 @@ def revoke(email: str, revoke_all: bool, session_id: str | None) -> None:
     if revoke_all:
         count = actions.revoke(user, None, keep_current=False, reason="revoke_all")
         click.echo(f"Revoked {count} session(s) of {email}.")
-    elif actions.revoke(user, [session_id], keep_current=False, reason="revoke"):
+    elif session_id is not None and actions.revoke(user, [session_id], keep_current=False, reason="revoke"):
         click.echo(f"Revoked session {session_id} of {email}.")
     else:
         raise click.ClickException(f"{email} has no session {session_id!r}.")
