@@ -1,6 +1,6 @@
 """The account pages through the test client, on every storage backend.
 
-Covers DESIGN.md's blueprint table and the security checklist items that are
+Covers the README's blueprint table and the security checklist items that are
 about pages: CSRF and methods (27), revocation scoping (15-17), sudo mode (18),
 password change (22-23, 25), enumeration (26), escaping (31), open redirects.
 """

@@ -16,7 +16,6 @@ the endpoint's fields, which a plain HTML form cannot send.
 
 from __future__ import annotations
 
-import json
 import typing as t
 
 from flask import Blueprint
@@ -38,8 +37,6 @@ from ..core.errors import InvalidPassword
 from ..core.errors import NotSignedIn
 from ..core.errors import SessionAuthError
 from ..core.errors import SessionNotFound
-from ..core.presentation import iso
-from ..core.useragent import describe
 from ..glue import actions
 from ..glue.csrf import SAFE_METHODS
 from ..glue.csrf import csrf_enabled
@@ -52,66 +49,20 @@ from ..glue.responses import error_response
 from ..glue.responses import json_error
 from ..glue.state import app_state
 from .openapi import build_openapi
+from .wire import CsrfInvalid
+from .wire import CsrfMissing
+from .wire import InvalidBody
+from .wire import UnsupportedMediaType
+from .wire import boolean_field
+from .wire import json_body
+from .wire import session_and_user
+from .wire import session_json
+from .wire import string_field
 
 #: Name of the API blueprint (``url_for("sessionauth_api.list_sessions")``).
 BLUEPRINT_NAME = "sessionauth_api"
 #: Largest request body the API reads, in bytes.
 MAX_BODY = 16 * 1024
-
-
-class InvalidBody(SessionAuthError):
-    code = "invalid_body"
-    default_message = "The body must be a JSON object."
-
-
-class UnsupportedMediaType(SessionAuthError):
-    status = 415
-    code = "unsupported_media_type"
-    default_message = "Send the body as application/json."
-
-
-class CsrfMissing(SessionAuthError):
-    status = 403
-    code = "csrf_missing"
-    default_message = "The CSRF token is missing (send it in the X-CSRFToken header)."
-
-
-class CsrfInvalid(SessionAuthError):
-    status = 403
-    code = "csrf_invalid"
-    default_message = "The CSRF token is invalid."
-
-
-# -- serialisation -------------------------------------------------------------
-
-
-def session_json(obj: t.Any, current_id: str | None) -> dict[str, t.Any]:
-    """A session as the API shows it: public fields only, never the secret or its hash."""
-    return {
-        "id": obj.id,
-        "userId": str(obj.user_id),
-        "expiresAt": iso(obj.expires_at),
-        "ipAddress": obj.ip_address,
-        "userAgent": obj.user_agent,
-        "device": describe(obj.user_agent).name,
-        "createdAt": iso(obj.created_at),
-        "updatedAt": iso(obj.updated_at),
-        "lastActiveAt": iso(obj.last_active_at),
-        "current": obj.id == current_id,
-    }
-
-
-def user_json(user: t.Any) -> dict[str, t.Any]:
-    name = getattr(user, "name", None)
-    return {
-        "id": str(user.id),
-        "email": getattr(user, app_state().identity_attr),
-        "name": name if isinstance(name, str) else None,
-    }
-
-
-def _session_and_user(session_obj: t.Any, user: t.Any) -> dict[str, t.Any]:
-    return {"session": session_json(session_obj, session_obj.id), "user": user_json(user)}
 
 
 # -- request checks --------------------------------------------------------------
@@ -144,43 +95,6 @@ def check_csrf_token() -> None:
         validate_csrf(token)
     except ValidationError as exc:
         raise CsrfInvalid(str(exc.args[0]) if exc.args else None) from None
-
-
-def json_body(*fields: str) -> dict[str, t.Any]:
-    """The request's JSON object (``{}`` for an empty body): a flat object whose
-    keys are among ``fields`` and whose values are strings, numbers, booleans
-    or null. Anything else (nesting at any depth included) is a 400."""
-    raw = request.get_data(cache=True)
-    if not raw:
-        return {}
-    try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise InvalidBody() from None
-    if not isinstance(data, dict):
-        raise InvalidBody()
-    for key, value in data.items():
-        if key not in fields:
-            raise InvalidBody(f"Unexpected field '{key}'.")
-        if isinstance(value, (dict, list)):
-            raise InvalidBody(f"'{key}' must not be an object or a list.")
-    return data
-
-
-def _string(body: dict[str, t.Any], key: str) -> str:
-    value = body.get(key)
-    if not isinstance(value, str) or not value:
-        raise InvalidBody(f"'{key}' is required and must be a string.")
-    return value
-
-
-def _boolean(body: dict[str, t.Any], key: str, default: bool) -> bool:
-    value = body.get(key, default)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise InvalidBody(f"'{key}' must be true or false.")
-    return value
 
 
 def _signed_in() -> None:
@@ -257,7 +171,7 @@ def create_api_blueprint(app: Flask) -> Blueprint:
         """Better Auth ``getSession``: the session and user, or ``null`` when signed out."""
         if not actions.is_authenticated():
             return jsonify(None)
-        return jsonify(_session_and_user(current_session._get_current_object(), current_user._get_current_object()))
+        return jsonify(session_and_user(current_session._get_current_object(), current_user._get_current_object()))
 
     def list_sessions() -> t.Any:
         """Better Auth ``listSessions``: the caller's active sessions, newest activity first."""
@@ -269,7 +183,7 @@ def create_api_blueprint(app: Flask) -> Blueprint:
         """Better Auth ``revokeSession`` (by public ``id``, not by token)."""
         _signed_in()
         body = json_body("id", "token")
-        session_id = _string(body, "id")
+        session_id = string_field(body, "id")
         if not actions.revoke(None, [session_id], keep_current=False, reason="revoke"):
             raise SessionNotFound("No such session.")
         return jsonify(status=True)
@@ -292,29 +206,29 @@ def create_api_blueprint(app: Flask) -> Blueprint:
         """Better Auth ``changePassword``; the current password is always required."""
         _signed_in()
         body = json_body("currentPassword", "newPassword", "revokeOtherSessions")
-        current_password = _string(body, "currentPassword")
-        new_password = _string(body, "newPassword")
-        revoke_others = _boolean(body, "revokeOtherSessions", False)
+        current_password = string_field(body, "currentPassword")
+        new_password = string_field(body, "newPassword")
+        revoke_others = boolean_field(body, "revokeOtherSessions", False)
         user = current_user._get_current_object()
         try:
             rotated = actions.change_password(user, current_password, new_password, revoke_others)
         except InvalidPassword as exc:
             raise _as_bad_request(exc) from None
         session_obj = rotated or current_session._get_current_object()
-        return jsonify(_session_and_user(session_obj, user))
+        return jsonify(session_and_user(session_obj, user))
 
     def sign_in_email() -> t.Any:
         """Better Auth ``signIn.email``. The cookie is the only place the token goes."""
         body = json_body("email", "password", "rememberMe", "callbackURL")
-        email = _string(body, "email")
-        password = _string(body, "password")
-        remember = _boolean(body, "rememberMe", True)
+        email = string_field(body, "email")
+        password = string_field(body, "password")
+        remember = boolean_field(body, "rememberMe", True)
         user = actions.authenticate(email, password)
         if user is None:
             # Same answer for unknown emails, wrong passwords and disabled accounts.
             raise InvalidCredentials("Invalid email or password.")
         session_obj = actions.login_user(user, remember=remember)
-        return jsonify(_session_and_user(session_obj, user))
+        return jsonify(session_and_user(session_obj, user))
 
     def sign_out() -> t.Any:
         """Better Auth ``signOut``: ends this session; harmless when signed out."""

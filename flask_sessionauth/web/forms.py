@@ -1,6 +1,6 @@
 """Flask-WTF forms of the account pages.
 
-Field names are part of the public contract (DESIGN.md): apps that override a
+Field names are part of the public contract (README, "Account pages"): apps that override a
 template, and scripts that post to these pages, rely on them. Every form
 carries ``csrf_token``; the blueprint refuses a POST with a missing or invalid
 token before any form is read (400), so these forms only judge field values.
