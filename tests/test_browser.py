@@ -120,7 +120,7 @@ def test_sign_out_button_works_from_the_keyboard(base_url: str, devices: t.Calla
     sign_in(phone, base_url)
     sign_in(laptop, base_url)
     laptop.wait_for_load_state("networkidle")  # devices.js (if any) is listening
-    target = "Sign out Safari on iPhone"
+    target = "Sign out Safari 17 on iPhone"
 
     laptop.locator("body").focus()
     for _ in range(40):
@@ -133,7 +133,7 @@ def test_sign_out_button_works_from_the_keyboard(base_url: str, devices: t.Calla
     assert outline not in ("", "none"), "focused button has no visible focus ring"
 
     laptop.keyboard.press("Enter")
-    expect(laptop.locator(".sa-flashes")).to_contain_text("Safari on iPhone has been signed out.")
+    expect(laptop.locator(".sa-flashes")).to_contain_text("Safari 17 on iPhone has been signed out.")
     expect(session_cards(laptop)).to_have_count(1)
     phone.goto(f"{base_url}/account/devices")
     assert phone.url.startswith(f"{base_url}/account/login")

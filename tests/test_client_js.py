@@ -99,8 +99,8 @@ def test_devices_page_signs_out_without_reload(base_url: str, device: t.Callable
     assert phone_id in card_ids(page)
     assert len(card_ids(page)) == 2
     assert (
-        "Safari on iPhone"
-        in cards(page).filter(has=page.locator("[aria-label='Sign out Safari on iPhone']")).inner_text()
+        "Safari 17 on iPhone"
+        in cards(page).filter(has=page.locator("[aria-label='Sign out Safari 17 on iPhone']")).inner_text()
     )
 
     # No navigation happened: same document, same URL.
@@ -114,7 +114,7 @@ def test_devices_page_signs_out_without_reload(base_url: str, device: t.Callable
     # Firefox really is signed out; the newly rendered card works too (no JS reload).
     firefox.page.goto(f"{base_url}/account/devices")
     assert firefox.page.url.startswith(f"{base_url}/account/login")
-    page.get_by_role("button", name="Sign out Safari on iPhone").click()
+    page.get_by_role("button", name="Sign out Safari 17 on iPhone").click()
     page.wait_for_function("id => !document.querySelector(`[data-session-id='${id}']`)", arg=phone_id)
     assert page.evaluate("window.__sameDocument") == "yes"
     assert card_ids(page) == [current_session_id(page)]

@@ -76,9 +76,9 @@ def credentials(app: Flask, caller: str, user: t.Any) -> tuple[dict[str, str], d
         cookies[ext.state_for(app).settings.cookie_name] = session.token
         client.set_cookie(ext.state_for(app).settings.cookie_name, session.token)
     token = client.get(f"{API}/csrf-token").json["csrfToken"]
-    flask_session = client.get_cookie("session")
+    flask_session = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
     assert flask_session is not None
-    cookies["session"] = flask_session.value
+    cookies[app.config["SESSION_COOKIE_NAME"]] = flask_session.value
     return {"Origin": ORIGIN, "X-CSRFToken": token}, cookies
 
 

@@ -64,6 +64,10 @@ DEFAULTS: dict[str, t.Any] = {
     # would also wipe the app's own cookies (its Flask session, the "signed
     # out" flash) and every cookie of the registrable domain.
     "SESSIONAUTH_CLEAR_SITE_DATA": '"cache"',
+    # Give Flask's own session cookie (which holds the CSRF secret) the
+    # ``__Host-`` prefix too, so a sibling subdomain cannot overwrite it. Only
+    # when our cookie is secure and the app kept Flask's default name.
+    "SESSIONAUTH_HOST_PREFIX_FLASK_SESSION": True,
     # Links under the sign-in form, e.g. [("Create an account", "signup")]
     # (label, endpoint or URL).
     "SESSIONAUTH_LOGIN_LINKS": [],

@@ -24,9 +24,8 @@ _BROWSERS = {
     "HeadlessChrome": "Headless Chrome",
 }
 _OSES = {"Mac OS X": "macOS", "Chrome OS": "ChromeOS"}
-# Versions that change every few weeks help tell devices apart; Safari's
-# version just mirrors the OS, so it is left out as GitHub does.
-_VERSIONED = {"Chrome", "Firefox", "Edge", "Opera", "Brave", "Vivaldi", "Headless Chrome", "Chromium"}
+# Versions help tell devices apart, so every browser gets its major version.
+_VERSIONED = {"Chrome", "Firefox", "Edge", "Opera", "Brave", "Vivaldi", "Headless Chrome", "Chromium", "Safari"}
 _TABLET_HINTS = ("ipad", "tablet", "kindle", "silk", "sm-t", "sm-x", "nexus 7", "nexus 9")
 
 

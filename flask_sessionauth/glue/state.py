@@ -60,6 +60,8 @@ class AppState:
                 "rate-limit counters); set it before calling init_app."
             )
         self.settings = settings = Settings.from_config(config)
+        if settings.cookie_secure and config["SESSIONAUTH_HOST_PREFIX_FLASK_SESSION"]:
+            host_prefix_flask_session(config)
         self.db = db
         self.user_model = user_model
         self.model = create_session_model(db, user_model, config["SESSIONAUTH_TABLE_NAME"])
@@ -101,6 +103,18 @@ class AppState:
         self.cleanup_batch_size = int(config["SESSIONAUTH_CLEANUP_BATCH_SIZE"])
         self.api_prefix = str(config["SESSIONAUTH_API_PREFIX"] or "/api/auth")
         self.unauthorized_callback: t.Callable[[], t.Any] | None = None
+
+
+def host_prefix_flask_session(config: t.Any) -> None:
+    """Rename Flask's default ``session`` cookie to ``__Host-session`` (Secure,
+    Path=/, no Domain): it holds the CSRF secret, and a sibling subdomain can
+    overwrite a plain cookie but never a ``__Host-`` one. An app that chose
+    its own name or a Domain keeps it."""
+    if config.get("SESSION_COOKIE_NAME", "session") != "session" or config.get("SESSION_COOKIE_DOMAIN"):
+        return
+    config["SESSION_COOKIE_NAME"] = "__Host-session"
+    config["SESSION_COOKIE_SECURE"] = True
+    config["SESSION_COOKIE_PATH"] = "/"
 
 
 def app_state() -> AppState:
