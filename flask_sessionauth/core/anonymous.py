@@ -5,7 +5,17 @@ from __future__ import annotations
 import typing as t
 
 
-class AnonymousUser:
+class _Nobody:
+    """Falsy, with a readable repr."""
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+
+class AnonymousUser(_Nobody):
     """What ``current_user`` is when no valid session exists."""
 
     is_authenticated = False
@@ -13,17 +23,11 @@ class AnonymousUser:
     is_active = False
     id = None
 
-    def __bool__(self) -> bool:
-        return False
-
     def get_id(self) -> None:
         return None
 
-    def __repr__(self) -> str:
-        return "<AnonymousUser>"
 
-
-class AnonymousSession:
+class AnonymousSession(_Nobody):
     """What ``current_session`` is when no valid session exists."""
 
     id = None
@@ -36,12 +40,6 @@ class AnonymousSession:
     ip_address = None
     user_agent = None
     remember = False
-
-    def __bool__(self) -> bool:
-        return False
-
-    def __repr__(self) -> str:
-        return "<AnonymousSession>"
 
 
 class UserMixin:

@@ -1,6 +1,10 @@
 """Typed errors. Each carries its HTTP status, a stable code and a message safe
 to show a user, so pages, the JSON API and the CLI answer it the same way
-(like Flask-WTF's ``CSRFError``) without their own ``except`` chains."""
+(like Flask-WTF's ``CSRFError``) without their own ``except`` chains.
+
+A subclass states all three in its header:
+``class NotSignedIn(SessionAuthError, status=401, code="unauthorized", message="…")``.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,12 @@ class SessionAuthError(Exception):
     code = "error"
     default_message = "Something went wrong."
 
+    def __init_subclass__(cls, status: int | None = None, code: str | None = None, message: str | None = None) -> None:
+        super().__init_subclass__()
+        cls.status = status if status is not None else cls.status
+        cls.code = code or cls.code
+        cls.default_message = message or cls.default_message
+
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or self.default_message)
 
@@ -22,63 +32,56 @@ class SessionAuthError(Exception):
         return str(self.args[0])
 
 
-class InvalidPassword(SessionAuthError):
+class InvalidPassword(SessionAuthError, status=401, code="invalid_password", message="The password is incorrect."):
     """Wrong credentials or wrong current password."""
 
-    status = 401
-    code = "invalid_password"
-    default_message = "The password is incorrect."
 
-
-class InvalidCredentials(InvalidPassword):
+class InvalidCredentials(InvalidPassword, code="invalid_credentials", message="Incorrect email or password."):
     """A failed sign-in: unknown email, wrong password or disabled account all
     read the same, so nobody learns which accounts exist."""
 
-    code = "invalid_credentials"
-    default_message = "Incorrect email or password."
 
-
-class PasswordPolicyError(SessionAuthError):
+class PasswordPolicyError(
+    SessionAuthError, code="password_policy", message="The password does not meet the requirements."
+):
     """A new password is too short, too long, or does not match its confirmation."""
 
-    code = "password_policy"
-    default_message = "The password does not meet the requirements."
 
-
-class NotSignedIn(SessionAuthError):
+class NotSignedIn(SessionAuthError, status=401, code="unauthorized", message="Sign in to continue."):
     """The operation needs a signed-in user (or the session ended meanwhile)."""
 
-    status = 401
-    code = "unauthorized"
-    default_message = "Sign in to continue."
 
-
-class FreshLoginRequired(SessionAuthError):
+class FreshLoginRequired(
+    SessionAuthError, status=403, code="fresh_login_required", message="Confirm your password to continue."
+):
     """Sudo mode: the password must be entered again first."""
 
-    status = 403
-    code = "fresh_login_required"
-    default_message = "Confirm your password to continue."
 
-
-class SessionNotFound(SessionAuthError):
+class SessionNotFound(
+    SessionAuthError, status=404, code="session_not_found", message="That device is no longer signed in."
+):
     """No such session for this user (or it ended already)."""
 
-    status = 404
-    code = "session_not_found"
-    default_message = "That device is no longer signed in."
+
+class CrossOriginRequest(
+    SessionAuthError, status=403, code="forbidden_origin", message="Cross-site requests are not allowed."
+):
+    """A state-changing request from another origin (CSRF, login CSRF, or a
+    sibling subdomain): refused before anything is read."""
 
 
-class StorageUnavailable(SessionAuthError):
+class StorageUnavailable(
+    SessionAuthError,
+    status=503,
+    code="storage_unavailable",
+    message="The service is temporarily unavailable. Please try again shortly.",
+):
     """Session storage could not be reached; the request must fail closed.
 
     ``action`` names what failed in words ("Signing out", "Signing in"), so
     the page says what did not happen.
     """
 
-    status = 503
-    code = "storage_unavailable"
-    default_message = "The service is temporarily unavailable. Please try again shortly."
     retry_after = 5
 
     def __init__(self, message: str | None = None, *, action: str | None = None) -> None:
@@ -88,19 +91,17 @@ class StorageUnavailable(SessionAuthError):
         self.action = action
 
 
-class ConfigurationError(StorageUnavailable):
+class ConfigurationError(
+    StorageUnavailable,
+    code="misconfigured",
+    message="The sign-in service is not set up correctly. The site's administrators have been told.",
+):
     """Storage answered, but the schema is wrong (a missing table or column):
     a programming error, logged as one, not an outage."""
 
-    code = "misconfigured"
-    default_message = "The sign-in service is not set up correctly. The site's administrators have been told."
 
-
-class RateLimited(SessionAuthError):
+class RateLimited(SessionAuthError, status=429, code="rate_limited"):
     """Too many failed attempts for this account or address."""
-
-    status = 429
-    code = "rate_limited"
 
     def __init__(self, retry_after: int, message: str | None = None) -> None:
         self.retry_after = max(1, int(retry_after))
@@ -113,12 +114,3 @@ def wait_in_words(seconds: int) -> str:
         return "1 second" if seconds == 1 else f"{seconds} seconds"
     minutes = -(-seconds // 60)
     return "1 minute" if minutes == 1 else f"{minutes} minutes"
-
-
-class CrossOriginRequest(SessionAuthError):
-    """A state-changing request from another origin (CSRF, login CSRF, or a
-    sibling subdomain): refused before anything is read."""
-
-    status = 403
-    code = "forbidden_origin"
-    default_message = "Cross-site requests are not allowed."

@@ -25,36 +25,29 @@ from .responses import unauthorized
 from .state import ANONYMOUS_SESSION
 from .state import ANONYMOUS_USER
 from .state import UNSET
+from .state import RequestState
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 
 
-def _get_user() -> t.Any:
-    state = request_state()
-    if state is None:
-        return ANONYMOUS_USER
-    state.accessed = True
-    user = state.user
-    if user is UNSET:
-        user = load_user(state)
-    return user
+def _lazy(attr: str, load: t.Callable[[RequestState], t.Any], anonymous: t.Any) -> t.Callable[[], t.Any]:
+    """A proxy getter: this request's ``attr``, loaded on first use."""
 
+    def get() -> t.Any:
+        state = request_state()
+        if state is None:
+            return anonymous
+        state.accessed = True
+        value = getattr(state, attr)
+        return load(state) if value is UNSET else value
 
-def _get_session() -> t.Any:
-    state = request_state()
-    if state is None:
-        return ANONYMOUS_SESSION
-    state.accessed = True
-    obj = state.session_obj
-    if obj is UNSET:
-        obj = session_object(state)
-    return obj
+    return get
 
 
 #: The signed-in user (the app's model instance), or a falsy anonymous user.
-current_user: t.Any = LocalProxy(_get_user)
+current_user: t.Any = LocalProxy(_lazy("user", load_user, ANONYMOUS_USER))
 #: The current ``UserSession`` (a detached snapshot), or a falsy anonymous session.
-current_session: t.Any = LocalProxy(_get_session)
+current_session: t.Any = LocalProxy(_lazy("session_obj", session_object, ANONYMOUS_SESSION))
 
 
 def login_required(view: F) -> F:

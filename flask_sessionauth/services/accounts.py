@@ -14,9 +14,7 @@ import weakref
 import sqlalchemy as sa
 
 from ..core import signals
-from ..core.errors import InvalidCredentials
 from ..core.errors import InvalidPassword
-from ..core.errors import SessionAuthError
 from ..core.passwords import PasswordHasher
 from ..core.records import Client
 from ..core.records import normalize_email
@@ -168,32 +166,25 @@ class Accounts:
         if not self.verify(user, current_password, client, keep):
             raise InvalidPassword("The current password is incorrect.")
         self.hasher.check_policy(new_password, confirm_password)
-        setattr(user, self.password_attr, self.hasher.hash(new_password))
-        revoked: list[str] = []
-        if revoke_others:
-            # delete() commits the ORM session: hash and revocation land together.
-            revoked = self.sessions.revoke(user.id, None, keep, "password_change")
-        else:
-            with storage_errors():
-                self._commit()
-        signals.password_changed.send(self._app(), user=user, revoked=len(revoked))
-        return revoked
+        return self._store_password(user, new_password, revoke_others, keep, "password_change")
 
     def set_password(self, user: t.Any, new_password: str, revoke_sessions: bool) -> list[str]:
         """Admin reset: no current password; ends every session unless told not to."""
-        setattr(user, self.password_attr, self.hasher.hash(new_password))
+        return self._store_password(user, new_password, revoke_sessions, None, "password_reset")
+
+    def _store_password(self, user: t.Any, password: str, revoke: bool, keep: str | None, reason: str) -> list[str]:
+        """Hash and store ``password``; with ``revoke`` the user's sessions (but
+        ``keep``) end in the same transaction (``delete`` commits the ORM
+        session: hash and revocation land together)."""
+        setattr(user, self.password_attr, self.hasher.hash(password))
         revoked: list[str] = []
-        if revoke_sessions:
-            revoked = self.sessions.revoke(user.id, None, None, "password_reset")
+        if revoke:
+            revoked = self.sessions.revoke(user.id, None, keep, reason)
         else:
             with storage_errors():
                 self._commit()
         signals.password_changed.send(self._app(), user=user, revoked=len(revoked))
         return revoked
-
-    def check_can_sign_in(self, user: t.Any) -> None:
-        if is_inactive(user):
-            raise InvalidCredentials("This account is disabled.")
 
     def _commit(self) -> None:
         try:
@@ -201,6 +192,3 @@ class Accounts:
         except BaseException:
             self.db.session.rollback()
             raise
-
-
-__all__ = ["Accounts", "SessionAuthError", "is_inactive"]

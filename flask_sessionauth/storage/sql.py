@@ -15,6 +15,7 @@ which runs inside the deleting transaction before the rows go.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import typing as t
 
@@ -41,6 +42,17 @@ class Guard(t.NamedTuple):
     password_column: sa.ColumnElement[t.Any]
     password_hash: str | None
     active_column: sa.ColumnElement[t.Any] | None
+
+
+@contextlib.contextmanager
+def _transaction(session: t.Any) -> t.Iterator[None]:
+    """Commit what the block did, or roll all of it back."""
+    try:
+        yield
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
 
 
 class SQLStore:
@@ -132,7 +144,7 @@ class SQLStore:
         """
         session = self.db.session
         evicted: list[str] = []
-        try:
+        with _transaction(session):
             if max_sessions is not None or guard is not None:
                 self._lock_user(values["user_id"], guard)
             if max_sessions is not None:
@@ -147,10 +159,6 @@ class SQLStore:
                     self.forget(evicted)
                     session.execute(sa.delete(m).where(m.id.in_(evicted)))
             session.execute(sa.insert(self.table).values(**values))
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
         return evicted
 
     def _lock_user(self, user_id: t.Any, guard: Guard | None) -> None:
@@ -183,17 +191,13 @@ class SQLStore:
         old row was already gone: a revoked session cannot be brought back."""
         session = self.db.session
         m = self.model
-        try:
+        with _transaction(session):
             self.forget([old_id])
             deleted = session.execute(sa.delete(m).where(m.id == old_id))
             if not t.cast(sa.CursorResult[t.Any], deleted).rowcount:
-                session.rollback()
+                session.rollback()  # the row is gone: write nothing
                 return False
             session.execute(sa.insert(self.table).values(**values))
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
         return True
 
     def delete(self, user_id: t.Any, session_ids: t.Iterable[str] | None = None, keep: str | None = None) -> list[str]:
@@ -207,15 +211,11 @@ class SQLStore:
             cond.append(m.id.in_(list(session_ids)))
         if keep is not None:
             cond.append(m.id != keep)
-        try:
+        with _transaction(session):
             ids = list(session.execute(sa.select(m.id).where(*cond)).scalars())
             if ids:
                 self.forget(ids)
                 session.execute(sa.delete(m).where(m.id.in_(ids), *cond))
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
         return ids
 
     def end_user_sessions(self, connection: Connection, user_id: t.Any) -> None:
@@ -244,14 +244,10 @@ class SQLStore:
         m = self.model
         total = 0
         while True:
-            try:
+            with _transaction(session):
                 ids = list(session.execute(sa.select(m.id).where(m.expires_at <= now).limit(batch_size)).scalars())
                 if ids:
                     session.execute(sa.delete(m).where(m.id.in_(ids), m.expires_at <= now))
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
             total += len(ids)
             if len(ids) < batch_size:
                 return total

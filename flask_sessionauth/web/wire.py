@@ -17,27 +17,27 @@ from ..core.useragent import describe
 from ..glue.state import app_state
 
 
-class InvalidBody(SessionAuthError):
-    code = "invalid_body"
-    default_message = "The body must be a JSON object."
+class InvalidBody(SessionAuthError, code="invalid_body", message="The body must be a JSON object."):
+    """Not a flat JSON object of the endpoint's fields."""
 
 
-class UnsupportedMediaType(SessionAuthError):
-    status = 415
-    code = "unsupported_media_type"
-    default_message = "Send the body as application/json."
+class UnsupportedMediaType(
+    SessionAuthError, status=415, code="unsupported_media_type", message="Send the body as application/json."
+):
+    """A form or text body, which a cross-site ``<form>`` could send."""
 
 
-class CsrfMissing(SessionAuthError):
-    status = 403
-    code = "csrf_missing"
-    default_message = "The CSRF token is missing (send it in the X-CSRFToken header)."
+class CsrfMissing(
+    SessionAuthError,
+    status=403,
+    code="csrf_missing",
+    message="The CSRF token is missing (send it in the X-CSRFToken header).",
+):
+    """No token in the header."""
 
 
-class CsrfInvalid(SessionAuthError):
-    status = 403
-    code = "csrf_invalid"
-    default_message = "The CSRF token is invalid."
+class CsrfInvalid(SessionAuthError, status=403, code="csrf_invalid", message="The CSRF token is invalid."):
+    """A token that does not verify."""
 
 
 def session_json(obj: t.Any, current_id: str | None) -> dict[str, t.Any]:
