@@ -74,7 +74,7 @@ class StorageUnavailable(
     SessionAuthError,
     status=503,
     code="storage_unavailable",
-    message="The service is temporarily unavailable. Please try again shortly.",
+    message="Sign-in is temporarily unavailable. Please try again shortly.",
 ):
     """Session storage could not be reached; the request must fail closed.
 

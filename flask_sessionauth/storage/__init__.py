@@ -3,27 +3,22 @@ and the rate limiter's counters. Built once per app by :func:`build`."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import logging
 import typing as t
 
 import sqlalchemy as sa
-from sqlalchemy.exc import SQLAlchemyError
 
 from ..core.config import Settings
-from ..core.errors import ConfigurationError
-from ..core.errors import StorageUnavailable
 from .base import SessionStore
 from .cookie_cache import CookieCache
+from .errors import classify
+from .errors import storage_errors
 from .orm import Objects
 from .sql import SQLStore
 from .throttle import Counters
 from .throttle import SQLCounters
 
-log = logging.getLogger("flask_sessionauth")
-
-__all__ = ["Storage", "SessionStore", "build", "storage_errors"]
+__all__ = ["SessionStore", "Storage", "build", "classify", "storage_errors"]
 
 
 class Storage(t.NamedTuple):
@@ -67,39 +62,3 @@ def build(config: t.Mapping[str, t.Any], settings: Settings, db: t.Any, model: t
     cache = CookieCache(settings.cookie_name, max_age, identity) if max_age > 0 else None
     objects = Objects(db, model, user_model, store.user_attrs)
     return Storage(store, counters, cache, objects)
-
-
-_SCHEMA_ERRORS = ("no such table", "no such column", "does not exist", "undefinedtable", "undefinedcolumn")
-
-
-def classify(exc: SQLAlchemyError, action: str | None = None) -> StorageUnavailable:
-    """The typed error for a database failure, logged with its cause (the
-    driver's message, never statement parameters). A missing table or column
-    is a programming error, told apart from an outage in the log and the message."""
-    orig = getattr(exc, "orig", None) or exc
-    cause = f"{type(orig).__name__}: {str(orig).splitlines()[0] if str(orig) else ''}"
-    if any(marker in cause.lower() for marker in _SCHEMA_ERRORS):
-        log.error(
-            "flask-sessionauth: the database schema is missing a table or column (%s). "
-            "Run db.create_all() or your migrations.",
-            cause,
-        )
-        return ConfigurationError()
-    log.error("flask-sessionauth: session storage is unavailable (%s)", cause)
-    return StorageUnavailable(action=action)
-
-
-@contextlib.contextmanager
-def storage_errors(action: str | None = None) -> t.Iterator[None]:
-    """Turn database failures into :class:`StorageUnavailable` (or
-    :class:`ConfigurationError`), so callers see one typed error and nothing
-    is reported as done."""
-    try:
-        yield
-    except SQLAlchemyError as exc:
-        raise classify(exc, action) from exc
-    except StorageUnavailable as exc:
-        # Redis refused a write: say what did not happen.
-        if action is not None and exc.action is None and type(exc) is StorageUnavailable:
-            raise StorageUnavailable(action=action) from exc
-        raise

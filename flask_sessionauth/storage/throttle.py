@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.exc import SQLAlchemyError
 
 from ..core.errors import StorageUnavailable
+from .errors import storage_errors
 
 if t.TYPE_CHECKING:
     from .prepared import Reader
@@ -62,10 +62,8 @@ class SQLCounters:
         self.table = create_table(db.metadata)
 
     def _run(self, name: str, build: t.Callable[[], sa.Executable], values: dict[str, t.Any], fetch: bool) -> t.Any:
-        try:
+        with storage_errors("Signing in"):
             return self.reader().run(f"throttle.{name}", build, values, fetch=fetch)
-        except SQLAlchemyError as exc:
-            raise StorageUnavailable() from exc
 
     def peek(self, names: list[str], now: float) -> list[Count]:
         c = self.table.c
@@ -114,7 +112,7 @@ class SQLCounters:
         """Other databases: a guarded UPDATE, else INSERT, retried on a race."""
         c = self.table.c
         expired = c.window_start <= now - self.window
-        try:
+        with storage_errors("Signing in"):
             with self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 for _ in range(3):
                     updated = conn.execute(
@@ -131,9 +129,7 @@ class SQLCounters:
                         except IntegrityError:
                             continue  # a parallel request inserted it first: update that row
                     return conn.execute(sa.select(c.count, c.window_start).where(c.key == name)).one()
-        except SQLAlchemyError as exc:
-            raise StorageUnavailable() from exc
-        raise StorageUnavailable()
+        raise StorageUnavailable(action="Signing in")
 
     def clear(self, names: list[str]) -> None:
         c = self.table.c
