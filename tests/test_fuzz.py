@@ -22,9 +22,9 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from flask_sessionauth.core.redirects import is_safe_redirect
 from flask_sessionauth.storage.model import IP_LENGTH
 from flask_sessionauth.storage.model import USER_AGENT_LENGTH
-from flask_sessionauth.core.redirects import is_safe_redirect
 
 from .conftest import PASSWORD
 from .conftest import cookie_name

@@ -15,13 +15,13 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 from flask import Flask
+from flask_sessionauth.ratelimit import TABLE_NAME
+from flask_sessionauth.ratelimit import account_key
+from flask_sessionauth.ratelimit import address_key
 
 from flask_sessionauth import InvalidPassword
 from flask_sessionauth import RateLimited
 from flask_sessionauth import login_failed
-from flask_sessionauth.ratelimit import TABLE_NAME
-from flask_sessionauth.ratelimit import account_key
-from flask_sessionauth.ratelimit import address_key
 
 from .conftest import PASSWORD
 from .conftest import REDIS_URL

@@ -1,0 +1,94 @@
+"""Issue 10, item 8: per-address limits must follow the real client.
+
+IPv4-mapped IPv6 (``::ffff:a.b.c.d``, what a dual-stack listener reports for
+IPv4 clients) and NAT64 (``64:ff9b::a.b.c.d``) addresses embed one IPv4 client
+each; counting them per /64 merges every IPv4 client into one bucket. An
+empty ``remote_addr`` (a UNIX socket) must still be limited, with one warning.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import typing as t
+
+import pytest
+
+from tests.attack_support import all_logs
+from tests.attack_support import build_app
+from tests.attack_support import dispose
+from tests.attack_support import sqlite_url
+from tests.conftest import device
+
+IP_LIMIT = 20  # SESSIONAUTH_RATE_LIMIT_IP default
+
+
+@pytest.fixture
+def app(tmp_path: t.Any) -> t.Iterator[t.Any]:
+    # Plain-http test client: keep item 20's "Secure cookie over http" detection
+    # (whose warning may mention the address) out of the warning count below.
+    app = build_app(sqlite_url(tmp_path), SESSIONAUTH_COOKIE_SECURE=False)
+    yield app
+    dispose(app)
+
+
+_counter = iter(range(10**9))
+
+
+def wrong_sign_in(app: t.Any, address: str) -> int:
+    """One failed sign-in from ``address`` for a never-seen email (so only the
+    per-address counter can ever refuse it)."""
+    c = device(app, remote_addr=address)
+    resp = c.post("/test/login", data={"email": f"nobody{next(_counter)}@example.com", "password": "wrong"})
+    return int(resp.status_code)
+
+
+def exhaust(app: t.Any, address: str) -> None:
+    statuses = [wrong_sign_in(app, address) for _ in range(IP_LIMIT)]
+    assert statuses == [401] * IP_LIMIT, statuses
+    assert wrong_sign_in(app, address) == 429  # this client is now limited
+
+
+@pytest.mark.parametrize(
+    ("guesser", "bystander", "same_client"),
+    [
+        ("::ffff:1.2.3.4", "::ffff:5.6.7.8", "1.2.3.4"),
+        ("::ffff:1.2.3.4", "5.6.7.8", "1.2.3.4"),
+        ("64:ff9b::1.2.3.4", "64:ff9b::5.6.7.8", None),
+        ("64:ff9b::102:304", "64:ff9b::506:708", None),
+    ],
+    ids=["mapped-vs-mapped", "mapped-vs-plain", "nat64-dotted", "nat64-hex"],
+)
+def test_embedded_ipv4_clients_have_their_own_buckets(
+    app: t.Any, guesser: str, bystander: str, same_client: str | None
+) -> None:
+    exhaust(app, guesser)
+    status = wrong_sign_in(app, bystander)
+    assert status == 401, f"{IP_LIMIT} failures from {guesser} also limited {bystander} ({status})"
+    if same_client is not None:
+        # ...and the mapped form is the same client as the plain IPv4 address.
+        assert wrong_sign_in(app, same_client) == 429, f"{guesser} and {same_client} should share one bucket"
+
+
+def test_control_native_ipv6_still_counts_per_64(app: t.Any) -> None:
+    """Passes today: two hosts of one /64 are one bucket, another /64 is not."""
+    exhaust(app, "2001:db8:1:2::1")
+    assert wrong_sign_in(app, "2001:db8:1:2::ffff") == 429
+    assert wrong_sign_in(app, "2001:db8:1:3::1") == 401
+
+
+def address_warnings(records: t.Any) -> list[str]:
+    pattern = re.compile(r"remote[_ ]?addr|client address|\baddress\b|\bIP\b|UNIX socket", re.IGNORECASE)
+    return [m for m in records.messages(logging.WARNING) if pattern.search(m)]
+
+
+def test_empty_remote_addr_is_still_limited_and_warned_about_once(app: t.Any) -> None:
+    with all_logs() as records:
+        statuses = [wrong_sign_in(app, "") for _ in range(IP_LIMIT + 1)]
+        more = wrong_sign_in(app, "")
+    assert 429 in statuses + [more], (
+        f"{IP_LIMIT + 2} failed sign-ins without a client address were never limited: {statuses + [more]}"
+    )
+    assert statuses[:IP_LIMIT] == [401] * IP_LIMIT
+    warnings = address_warnings(records)
+    assert len(warnings) == 1, f"expected one warning about the missing client address, got {warnings}"
