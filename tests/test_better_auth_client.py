@@ -49,6 +49,8 @@ FRESH_AGE = 3
 NODE_TRUSTED_ORIGIN = "http://127.0.0.1:5173"
 NEW_PASSWORD = "a new long password"
 NODE_TIMEOUT = 300
+#: Diagnosis only: add the X-CSRFToken header through the client's fetchOptions.onRequest.
+INJECT_CSRF = os.environ.get("SESSIONAUTH_INJECT_CSRF") == "1"
 
 # -- Node and the npm packages ---------------------------------------------------------
 
@@ -89,8 +91,9 @@ def node() -> str:
     return node_bin
 
 
-def run_suite(node: str, base_url: str, **env: str) -> None:
-    """Run the Node suite against ``base_url``; fail with node's report unless it exits 0."""
+def run_suite(node: str, base_url: str, *args: str, **env: str) -> None:
+    """Run the Node suite (``args`` go to ``node --test``) against ``base_url``;
+    fail with node's report unless it exits 0."""
     environment = {
         **os.environ,
         "SESSIONAUTH_BASE_URL": base_url,
@@ -101,7 +104,7 @@ def run_suite(node: str, base_url: str, **env: str) -> None:
         **env,
     }
     result = subprocess.run(
-        [node, "--test", "--test-reporter=spec", SUITE],
+        [node, "--test", "--test-reporter=spec", *args, SUITE],
         cwd=JS_DIR,
         env=environment,
         capture_output=True,
@@ -136,6 +139,15 @@ def test_better_auth_client_in_node(node: str, tmp_path: Path) -> None:
     app = better_auth_app(tmp_path / "node.db", SESSIONAUTH_TRUSTED_ORIGINS=[NODE_TRUSTED_ORIGIN])
     with live_server(app) as url:
         run_suite(node, url)
+
+
+def test_remember_me_false_with_the_cookie_cache(node: str, tmp_path: Path) -> None:
+    """With the signed cookie cache on, a ``rememberMe: false`` sign-in sets no
+    cookie that outlives the browser session (Better Auth's cookies.test.ts,
+    "should respect dontRememberMe when storing session in cookie cache")."""
+    app = better_auth_app(tmp_path / "cache.db", SESSIONAUTH_COOKIE_CACHE_MAX_AGE=60)
+    with live_server(app) as url:
+        run_suite(node, url, "--test-name-pattern=rememberMe")
 
 
 @contextlib.contextmanager
@@ -247,7 +259,7 @@ class ClientPage:
         self.page = page
         page.goto(url)
         page.wait_for_function("window.baReady === true")
-        page.evaluate("baseURL => window.ba.create('c', baseURL)", base_url)
+        page.evaluate("([baseURL, inject]) => window.ba.create('c', baseURL, inject)", [base_url, INJECT_CSRF])
 
     def call(self, path: str, *args: t.Any) -> t.Any:
         return self.page.evaluate("([path, args]) => window.ba.call('c', path, ...args)", [path, list(args)])
@@ -324,7 +336,7 @@ def test_better_auth_client_in_chromium_same_origin(
         assert session["session"]["token"] == session["session"]["id"]
         assert session["session"]["userAgent"] == UA_CHROME
         # The client's default base URL (/api/auth on the page's origin) works too.
-        laptop.page.evaluate("window.ba.create('default', undefined)")
+        laptop.page.evaluate("inject => window.ba.create('default', undefined, inject)", INJECT_CSRF)
         default = laptop.page.evaluate("window.ba.call('default', 'getSession')")
         assert default["error"] is None and default["data"]["session"]["id"] == session["session"]["id"]
 
@@ -348,7 +360,11 @@ def test_better_auth_client_in_chromium_same_origin(
         assert not phone.signed_in()
 
         phone.sign_in("browser")
-        assert_error(laptop.error("changePassword", {"currentPassword": "wrong one!", "newPassword": NEW_PASSWORD}), 400, "INVALID_PASSWORD")
+        assert_error(
+            laptop.error("changePassword", {"currentPassword": "wrong one!", "newPassword": NEW_PASSWORD}),
+            400,
+            "INVALID_PASSWORD",
+        )
         changed = laptop.ok(
             "changePassword", {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD, "revokeOtherSessions": True}
         )
@@ -410,7 +426,13 @@ def test_better_auth_client_in_chromium_from_a_trusted_origin(
             assert laptop.ok("revokeOtherSessions")["status"] is True
             assert not phone.signed_in()
             phone.sign_in("browser")
-            assert laptop.ok("changePassword", {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD, "revokeOtherSessions": True})["token"] is None
+            assert (
+                laptop.ok(
+                    "changePassword",
+                    {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD, "revokeOtherSessions": True},
+                )["token"]
+                is None
+            )
             assert not phone.signed_in()
             phone.sign_in("browser", NEW_PASSWORD)
             assert laptop.ok("user.revokeSessions")["status"] is True  # a credentialed CORS GET
@@ -426,58 +448,99 @@ ATTACK_HTML = """<!doctype html><html><head><meta charset="utf-8"><title>attacke
 <form id="f" method="post" action="{api}/sign-out"><input name="x" value="1"></form>
 </body></html>
 """
+#: A foreign site for Chromium: resolved to 127.0.0.1 by the browser itself, so the
+#: attacker page is a real server in the loopback address space (Chromium's local
+#: network access rules would block a page from a public address before the
+#: request ever reached the API, which would test nothing).
+CROSS_SITE_HOST = "evil.test"
+
+
+@pytest.fixture(scope="module")
+def resolving_browser(browser: t.Any) -> t.Iterator[t.Any]:
+    """Chromium that resolves ``evil.test`` to 127.0.0.1 (same Playwright instance)."""
+    from tests.live import CHROMIUM
+    from tests.live import CHROMIUM_ARGS
+
+    chromium = browser.browser_type.launch(
+        executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {CROSS_SITE_HOST} 127.0.0.1"]
+    )
+    try:
+        yield chromium
+    finally:
+        chromium.close()
+
+
+def attacker_app(api: str, bundle: Path) -> Flask:
+    """The attacker's site: a page with the bundled client and a form posting to the API."""
+    attacker = Flask("attacker")
+
+    @attacker.get("/attack/")
+    def attack_page() -> t.Any:
+        return ATTACK_HTML.format(api=api), 200, {"Content-Type": "text/html; charset=utf-8"}
+
+    @attacker.get("/attack/<any('better-auth-client.mjs','page.mjs'):name>")
+    def attack_module(name: str) -> t.Any:
+        return send_from_directory(bundle, name, mimetype="text/javascript", max_age=0)
+
+    return attacker
 
 
 @pytest.mark.browser
 def test_untrusted_and_cross_site_pages_are_refused(
-    client_bundle: Path, tmp_path: Path, contexts: t.Callable[..., t.Any]
+    client_bundle: Path, tmp_path: Path, resolving_browser: t.Any
 ) -> None:
-    """In the victim's own browser (same context, so the same cookie jar): a
-    page on an unlisted origin of the same site (its SameSite=Lax cookie goes
-    along) and a page on another site try the client, a no-preflight
-    ``fetch``, a form post and a top-level GET. Nothing may change."""
+    """In the victim's own browser (one context, one cookie jar): a page on an
+    unlisted origin of the same site (127.0.0.1, another port: the SameSite=Lax
+    cookie goes along) and a page on another site (evil.test) try the real
+    client, a no-preflight ``fetch``, a form post and a top-level GET. The server
+    must refuse every one, and nothing may change."""
     app = better_auth_app(tmp_path / "csrf.db")
     add_client_page(app, client_bundle)
     with live_server(app) as base:
         api = f"{base}/api/auth"
-        context = contexts(UA_CHROME)
-        victim = ClientPage(context.new_page(), f"{base}/test/better-auth/", api)
-        victim.sign_in("browser")
-        other_device = ClientPage(contexts(UA_FIREFOX).new_page(), f"{base}/test/better-auth/", api)
-        other_device.sign_in("browser")
-        before = sorted(s["token"] for s in victim.ok("listSessions"))
-
-        def fulfil(route: t.Any) -> None:
-            name = route.request.url.rsplit("/", 1)[-1]
-            if name in ("better-auth-client.mjs", "page.mjs"):
-                route.fulfill(path=str(client_bundle / name), content_type="text/javascript")
-            else:
-                route.fulfill(body=ATTACK_HTML.format(api=api), content_type="text/html")
-
-        same_site = f"http://127.0.0.1:{free_port()}"  # no server there: Playwright serves the page
-        for origin in (same_site, "http://evil.test"):
-            context.route(f"{origin}/**", fulfil)
-            attacker = ClientPage(context.new_page(), f"{origin}/attack/", api)
-            # The real client: its JSON POST needs a CORS preflight, which must fail.
-            for path in ("revokeOtherSessions", "signOut"):
-                result = attacker.call(path)
-                assert "thrown" in result, f"{origin} {path}: the call went through: {result}"
-            # A request that needs no preflight; the page cannot read the answer.
-            with attacker.page.expect_response(f"{api}/revoke-other-sessions") as response:
-                attacker.page.evaluate(
-                    """url => fetch(url, {method: "POST", mode: "no-cors", credentials: "include",
-                        headers: {"Content-Type": "text/plain"}, body: "{}"}).catch(() => null)""",
-                    f"{api}/revoke-other-sessions",
-                )
-            assert response.value.status == 403, f"{origin}: no-cors POST answered {response.value.status}"
-            # A form post (a top-level navigation).
-            with attacker.page.expect_response(f"{api}/sign-out") as response:
-                attacker.page.evaluate("document.getElementById('f').submit()")
-            assert response.value.status == 403, f"{origin}: form post answered {response.value.status}"
-            # A top-level GET to the GET alias of a state-changing call.
-            with attacker.page.expect_response(f"{api}/user/revoke-sessions") as response:
-                attacker.page.goto(f"{api}/user/revoke-sessions")
-            assert response.value.status == 403, f"{origin}: top-level GET answered {response.value.status}"
-            attacker.page.close()
-            assert sorted(s["token"] for s in victim.ok("listSessions")) == before, f"{origin} changed something"
-        assert other_device.signed_in()
+        context = resolving_browser.new_context(user_agent=UA_CHROME)
+        other_context = resolving_browser.new_context(user_agent=UA_FIREFOX)
+        context.set_default_timeout(10_000)
+        other_context.set_default_timeout(10_000)
+        try:
+            victim = ClientPage(context.new_page(), f"{base}/test/better-auth/", api)
+            victim.sign_in("browser")
+            other_device = ClientPage(other_context.new_page(), f"{base}/test/better-auth/", api)
+            other_device.sign_in("browser")
+            before = sorted(s["token"] for s in victim.ok("listSessions"))
+            with serve(attacker_app(api, client_bundle)) as attacker_url:
+                port = attacker_url.rsplit(":", 1)[1]
+                for origin in (attacker_url, f"http://{CROSS_SITE_HOST}:{port}"):
+                    # The real client: its JSON POSTs need a CORS preflight, which must fail.
+                    attacker = ClientPage(context.new_page(), f"{origin}/attack/", api)
+                    for path in ("revokeOtherSessions", "signOut"):
+                        result = attacker.call(path)
+                        assert "thrown" in result, f"{origin} {path}: the call went through: {result}"
+                    # A request that needs no preflight (the page cannot read the answer).
+                    with attacker.page.expect_response(f"{api}/revoke-other-sessions") as response:
+                        attacker.page.evaluate(
+                            """url => fetch(url, {method: "POST", mode: "no-cors", credentials: "include",
+                                headers: {"Content-Type": "text/plain"}, body: "{}"}).catch(() => null)""",
+                            f"{api}/revoke-other-sessions",
+                        )
+                    assert response.value.status == 403, f"{origin}: no-cors POST answered {response.value.status}"
+                    # A top-level GET to the GET alias of a state-changing call (a link or script).
+                    with attacker.page.expect_navigation(url=f"{api}/user/revoke-sessions") as navigation:
+                        attacker.page.evaluate("url => { location.href = url; }", f"{api}/user/revoke-sessions")
+                    status = navigation.value.status if navigation.value else None
+                    assert status == 403, f"{origin}: top-level GET answered {status}"
+                    attacker.page.close()
+                    # A form post (a top-level POST navigation).
+                    page = ClientPage(context.new_page(), f"{origin}/attack/", api).page
+                    with page.expect_navigation(url=f"{api}/sign-out") as navigation:
+                        page.evaluate("document.getElementById('f').submit()")
+                    status = navigation.value.status if navigation.value else None
+                    assert status == 403, f"{origin}: form post answered {status}"
+                    page.close()
+                    assert sorted(s["token"] for s in victim.ok("listSessions")) == before, (
+                        f"{origin} changed something"
+                    )
+            assert other_device.signed_in()
+        finally:
+            context.close()
+            other_context.close()

@@ -11,9 +11,23 @@ function plain(value) {
 }
 
 window.ba = {
-  /** A client; `baseURL` undefined means the client's default ("/api/auth" on this origin). */
-  create(name, baseURL) {
-    clients.set(name, createAuthClient(baseURL === undefined ? undefined : { baseURL }));
+  /** A client; `baseURL` undefined means the client's default ("/api/auth" on this origin).
+   * `injectCsrf` (diagnosis only, SESSIONAUTH_INJECT_CSRF=1): add flask-sessionauth's
+   * X-CSRFToken through the client's own fetchOptions.onRequest. */
+  create(name, baseURL, injectCsrf = false) {
+    const options = baseURL === undefined ? {} : { baseURL };
+    if (injectCsrf) {
+      const api = baseURL ?? `${location.origin}/api/auth`;
+      options.fetchOptions = {
+        async onRequest(context) {
+          if (context.method === "GET") return context;
+          const response = await fetch(`${api}/csrf-token`, { credentials: "include" });
+          context.headers.set("X-CSRFToken", (await response.json()).csrfToken);
+          return context;
+        },
+      };
+    }
+    clients.set(name, createAuthClient(options));
     return true;
   },
   /** Call `client.<path>(...args)`, e.g. call("c", "signIn.email", {...}) or "user.listSessions". */
