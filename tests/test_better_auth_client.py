@@ -44,13 +44,15 @@ JS_DIR = Path(__file__).parent / "js"
 SUITE = "better-auth.test.mjs"
 USERS: dict[str, dict[str, str]] = json.loads((JS_DIR / "users.json").read_text())["users"]
 #: Small enough for the suite to wait it out, large enough for the "fresh" calls right after sign-in.
-FRESH_AGE = 3
+FRESH_AGE = 5
 #: The origin the Node suite's trusted front end claims (nothing is served there).
 NODE_TRUSTED_ORIGIN = "http://127.0.0.1:5173"
 NEW_PASSWORD = "a new long password"
 NODE_TIMEOUT = 300
 #: Diagnosis only: add the X-CSRFToken header through the client's fetchOptions.onRequest.
 INJECT_CSRF = os.environ.get("SESSIONAUTH_INJECT_CSRF") == "1"
+#: Diagnosis only: wrap the apps in tests/better_auth_shim.py (the checklist as middleware).
+SHIM = os.environ.get("SESSIONAUTH_BETTER_AUTH_SHIM") == "1"
 
 # -- Node and the npm packages ---------------------------------------------------------
 
@@ -122,12 +124,18 @@ def run_suite(node: str, base_url: str, *args: str, **env: str) -> None:
 def better_auth_app(database: Path, **config: t.Any) -> Flask:
     """The live test app with every account of ``tests/js/users.json``."""
     config.setdefault("SESSIONAUTH_FRESH_AGE", FRESH_AGE)
+    if SHIM:
+        config["WTF_CSRF_ENABLED"] = False  # checklist 4.1
     app = live_app(str(database), **config)
     with app.app_context():
         ext = app.extensions["sessionauth"]
         for user in USERS.values():
             if user["email"] != "alice@example.com":  # live_app made Alice
                 ext.create_user(user["email"], PASSWORD, name=user["name"])
+    if SHIM:
+        from tests.better_auth_shim import Shim
+
+        app.wsgi_app = Shim(app.wsgi_app, config.get("SESSIONAUTH_TRUSTED_ORIGINS", []))  # type: ignore[method-assign]
     return app
 
 
@@ -348,6 +356,7 @@ def test_better_auth_client_in_chromium_same_origin(
         assert not phone.signed_in()
 
         phone.sign_in("browser")
+        laptop.sign_in("browser")  # fresh again (FRESH_AGE is short)
         assert laptop.ok("revokeOtherSessions")["status"] is True
         assert not phone.signed_in() and laptop.signed_in()
 
@@ -382,10 +391,14 @@ def test_better_auth_client_in_chromium_same_origin(
         assert laptop.ok("user.revokeSession", {"token": phone.token()}) == {"status": True}
         assert not phone.signed_in()
         phone.sign_in("browser", NEW_PASSWORD)
+        laptop.sign_in("browser", NEW_PASSWORD)  # fresh again
         with laptop.page.expect_request("**/api/auth/user/revoke-sessions") as request:
             assert laptop.ok("user.revokeSessions")["status"] is True
         assert request.value.method == "GET"
         assert not laptop.signed_in() and not phone.signed_in()
+        # The client's session signal matches exact paths, so a /user/* call
+        # does not refresh useSession by itself; a refetch does.
+        laptop.page.evaluate("window.ba.refetch('c')")
         laptop.page.wait_for_function("window.ba.session('c')?.data === null")
 
         assert_error(laptop.error("listSessions"), 401, "UNAUTHORIZED")
@@ -405,7 +418,8 @@ def test_better_auth_client_in_chromium_from_a_trusted_origin(
     front = Flask("front_end")
     add_client_page(front, client_bundle)
     with serve(front) as front_url:
-        app = better_auth_app(tmp_path / "cors.db", SESSIONAUTH_TRUSTED_ORIGINS=[front_url])
+        # No stale step here: a freshness window the calls can never outlast.
+        app = better_auth_app(tmp_path / "cors.db", SESSIONAUTH_TRUSTED_ORIGINS=[front_url], SESSIONAUTH_FRESH_AGE=3600)
         with live_server(app) as base:
             api = f"{base}/api/auth"
             page_url = f"{front_url}/test/better-auth/"

@@ -48,5 +48,10 @@ window.ba = {
   session(name) {
     return sessions.get(name) ?? null;
   },
+  /** Ask the useSession store to fetch get-session again. */
+  async refetch(name) {
+    await clients.get(name).useSession.get().refetch();
+    return true;
+  },
 };
 window.baReady = true;
