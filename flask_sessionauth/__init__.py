@@ -16,6 +16,8 @@ from .core.errors import RateLimited
 from .core.errors import SessionAuthError
 from .core.errors import SessionNotFound
 from .core.errors import StorageUnavailable
+from .core.legacy_hashes import LegacyVerifier
+from .core.records import Verification
 from .core.signals import login_failed
 from .core.signals import password_changed
 from .core.signals import session_created
@@ -42,7 +44,9 @@ __all__ = [
     "SessionAuthError",
     "SessionNotFound",
     "StorageUnavailable",
+    "LegacyVerifier",
     "UserMixin",
+    "Verification",
     "current_session",
     "current_user",
     "fresh_login_required",

@@ -54,6 +54,15 @@ DEFAULTS: dict[str, t.Any] = {
         "argon2__time_cost": 2,
         "argon2__parallelism": 1,
     },
+    # Verifiers for password formats outside passlib (``LegacyVerifier``
+    # objects); Werkzeug's formats are built in.
+    "SESSIONAUTH_PASSWORD_LEGACY_VERIFIERS": [],
+    # Every failed password check lasts at least this long (seconds), besides
+    # the floor measured from the slowest hash format seen.
+    "SESSIONAUTH_PASSWORD_MIN_FAILURE_SECONDS": 0.0,
+    # Time the configured formats at init_app, so even the first failure of a
+    # slow legacy format is padded like the others (costs ~1 s at start-up).
+    "SESSIONAUTH_PASSWORD_CALIBRATE": False,
     "SESSIONAUTH_PASSWORD_MIN_LENGTH": 8,
     "SESSIONAUTH_PASSWORD_MAX_LENGTH": 256,
     "SESSIONAUTH_MAX_SESSIONS_PER_USER": None,

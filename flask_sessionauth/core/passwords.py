@@ -1,32 +1,111 @@
-"""Password hashing and policy.
+"""Password hashing, policy, and one verification entry point that costs the same on every failure.
 
-A passlib ``CryptContext`` with argon2id first: new hashes use it, older
-schemes or weaker parameters still verify and are marked for upgrade
-(``deprecated="auto"``), so a successful sign-in stores a current hash.
-Passwords longer than the maximum are refused, never truncated (bcrypt would
-silently ignore everything after 72 bytes).
+Hashing
+    A passlib ``CryptContext`` with argon2id first: new hashes use it, older
+    schemes or weaker parameters still verify and are marked for upgrade
+    (``deprecated="auto"``), so a successful sign-in stores a current hash.
+    Passwords longer than the maximum are refused, never truncated (bcrypt would
+    silently ignore everything after 72 bytes).
+
+Verifying: :meth:`PasswordHasher.check`
+    The account code calls ``check(password, stored_hash)`` on *every* path and
+    passes ``None`` when there is no user, the user is inactive or has no
+    hash. It returns a :class:`Verification` (``ok``, ``new_hash``; truthy only
+    when ``ok``); ``new_hash`` is set when the stored hash is outdated and
+    should be saved. It never raises, whatever the password (any object, lone
+    surrogates, NUL, megabytes) or the stored value (garbage, unknown format,
+    a backend error): those fail closed and the first error of each kind is
+    logged by class name only, never with the password.
+
+Every failure path runs exactly one verification and is then padded to a
+common floor, so a failure never tells a known account from an unknown one
+(:mod:`.cost_book` says how). Legacy formats: :mod:`.legacy_hashes`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import secrets
+import threading
+import time
 import typing as t
 
 from passlib.context import CryptContext
 
+from .cost_book import CostBook
 from .errors import PasswordPolicyError
+from .legacy_hashes import WERKZEUG
+from .legacy_hashes import LegacyVerifier
+from .records import Verification
+
+log = logging.getLogger(__name__)
+
+#: A stored hash longer than this is garbage (and would be slow to parse).
+MAX_STORED_HASH_LENGTH = 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class _Target:
+    """How to verify one stored hash: by passlib (``legacy`` is None) or a legacy verifier."""
+
+    stored: str
+    key: t.Hashable
+    max_bytes: int | None
+    legacy: LegacyVerifier | None = None
 
 
 class PasswordHasher:
+    """Hash new passwords, check policy, and verify at equal cost on every failure.
+
+    ``schemes``/``options`` configure the passlib ``CryptContext`` (first
+    scheme hashes). ``legacy_verifiers`` add formats beyond passlib's;
+    ``werkzeug=False`` drops the built-in Werkzeug one. ``margin`` and
+    ``min_failure_seconds`` shape the failure floor (``margin=0`` with no
+    minimum turns padding off; only for tests of something else). ``clock``
+    and ``sleep`` are injectable so tests can count the padding exactly.
+    """
+
     def __init__(
         self,
         schemes: t.Sequence[str],
         options: t.Mapping[str, t.Any],
         min_length: int,
         max_length: int,
+        *,
+        legacy_verifiers: t.Iterable[LegacyVerifier] = (),
+        werkzeug: bool = True,
+        margin: float = 1.25,
+        min_failure_seconds: float = 0.0,
+        clock: t.Callable[[], float] = time.perf_counter,
+        sleep: t.Callable[[float], None] = time.sleep,
     ) -> None:
+        if margin < 0 or min_failure_seconds < 0:
+            raise ValueError("margin and min_failure_seconds cannot be negative")
         self.context = CryptContext(schemes=list(schemes), deprecated="auto", **dict(options))
         self.min_length = min_length
         self.max_length = max_length
+        self.margin = margin
+        self.min_failure_seconds = min_failure_seconds
+        self.clock = clock
+        self.sleep = sleep
+        self._custom: list[LegacyVerifier] = list(legacy_verifiers)
+        self._builtin: list[LegacyVerifier] = [WERKZEUG] if werkzeug else []
+        self._costs = CostBook()
+        self._logged: set[tuple[str, str]] = set()
+        self._logged_lock = threading.Lock()
+        # Never equal to a real password: it is 32 random characters, and its
+        # result is ignored anyway. ASCII, so every format can take it.
+        self._substitute = secrets.token_urlsafe(24)
+        # passlib builds its dummy hash on first use; build it now so the first
+        # unknown-user request does not pay for an extra hash, and learn the
+        # cost class of the first scheme with the configured parameters.
+        dummy = getattr(self.context, "_dummy_hash", None)
+        if not isinstance(dummy, str):
+            dummy = str(self.context.hash(self._substitute))
+        self._current_key = self._passlib_key(dummy)
+
+    # -- policy and hashing ----------------------------------------------
 
     def check_policy(self, password: str, confirm: str | None = None) -> None:
         """Raise :class:`PasswordPolicyError` with a message a form can show."""
@@ -36,30 +115,224 @@ class PasswordHasher:
             raise PasswordPolicyError(f"Use at least {self.min_length} characters.")
         if len(password) > self.max_length:
             raise PasswordPolicyError(f"Use at most {self.max_length} characters.")
-        if "\x00" in password:
+        if not _encodable(password):
+            # NUL and lone surrogates: no hasher takes them (bcrypt refuses
+            # NUL, UTF-8 cannot encode a surrogate), so no stored hash may.
             raise PasswordPolicyError("The password contains a character that is not allowed.")
         if confirm is not None and confirm != password:
             raise PasswordPolicyError("The passwords do not match.")
 
     def hash(self, password: str) -> str:
+        """Hash with the first scheme; raises :class:`PasswordPolicyError`."""
         self.check_policy(password)
         return str(self.context.hash(password))
 
-    def verify(self, password: str, stored_hash: str | None) -> tuple[bool, str | None]:
-        """Return ``(ok, new_hash)``; ``new_hash`` is set when the stored one is outdated.
+    # -- the one verification entry point --------------------------------
 
-        Any malformed hash, unknown scheme or backend refusal counts as a
-        failure: verification fails closed and never raises into a request.
+    def check(self, password: object, stored_hash: str | None) -> Verification:
+        """Verify ``password`` against ``stored_hash`` at equal cost on every failure.
+
+        Pass ``None`` for an unknown or inactive user (or one without a
+        hash): the full work and padding still happen. Never raises.
         """
-        if not isinstance(password, str) or len(password) > self.max_length or not stored_hash:
-            self.dummy_verify()
-            return False, None
+        started = self.clock()
+        target = self._identify(stored_hash)
+        if target is None:
+            self._dummy()
+            return self._fail(started)
+        usable = self._usable(password, target.max_bytes)
+        secret = t.cast(str, password) if usable else self._substitute
         try:
-            ok, new_hash = self.context.verify_and_update(password, stored_hash)
-            return bool(ok), new_hash
-        except (ValueError, TypeError):
-            return False, None
+            ok, new_hash = self._verify(target, secret)
+        except Exception as exc:
+            self._log_once(target.legacy.name if target.legacy else "passlib", exc)
+            self._dummy()  # a verifier that gave up early still costs a full verification
+            return self._fail(started)
+        if not (ok and usable):
+            return self._fail(started)
+        if target.legacy is not None:
+            new_hash = self._upgrade(secret)
+        return Verification(True, new_hash)
+
+    def register_legacy(
+        self,
+        identify: t.Callable[[str], bool],
+        verify: t.Callable[[str, str], bool],
+        *,
+        name: str | None = None,
+        cost_key: t.Callable[[str], t.Hashable] | None = None,
+        max_bytes: int | None = None,
+    ) -> LegacyVerifier:
+        """Accept one more stored-hash format (see the module docstring).
+
+        A successful check against it returns a first-scheme ``new_hash``, so
+        the account moves off the legacy format at its next sign-in.
+        """
+        verifier = LegacyVerifier(
+            name or str(getattr(verify, "__name__", "legacy")), identify, verify, cost_key, max_bytes
+        )
+        self._custom.append(verifier)
+        return verifier
+
+    @property
+    def legacy_verifiers(self) -> tuple[LegacyVerifier, ...]:
+        """In the order they are tried, after the passlib schemes."""
+        return (*self._custom, *self._builtin)
+
+    # -- the failure floor -------------------------------------------------
+
+    def failure_floor(self) -> float:
+        """Seconds every failed :meth:`check` lasts at least, from what was measured so far."""
+        return max(self.min_failure_seconds, self.margin * self._costs.slowest())
+
+    def cost_estimates(self) -> dict[t.Hashable, float]:
+        """Estimated verification seconds per cost class (for logs and benchmarks)."""
+        return self._costs.estimates()
+
+    def calibrate(self, hashes: t.Iterable[str] | None = None, rounds: int = 3) -> float:
+        """Time verifications now, so no first request has to; returns the floor.
+
+        With ``hashes=None``: the first scheme as configured, the other
+        configured schemes with their default parameters and Werkzeug's
+        defaults (a few seconds). Otherwise the first scheme and one class per
+        given stored hash (use one per legacy format and cost in your table).
+        """
+        for _ in range(rounds):
+            self._dummy()
+        targets = [self._identify(stored) for stored in (self.sample_hashes() if hashes is None else hashes)]
+        for target in targets:
+            for _ in range(rounds if target is not None else 0):
+                assert target is not None
+                try:
+                    self._verify(target, self._substitute)
+                except Exception as exc:
+                    self._log_once(target.legacy.name if target.legacy else "passlib", exc)
+                    break
+        return self.failure_floor()
+
+    def sample_hashes(self) -> list[str]:
+        """One hash per configured legacy scheme and built-in format, at default cost."""
+        samples: list[str] = []
+        for name in list(self.context.schemes())[1:]:
+            try:
+                samples.append(str(self.context.handler(name).hash(self._substitute)))
+            except Exception as exc:  # a missing backend: that scheme cannot verify either
+                self._log_once(name, exc)
+        if WERKZEUG in self._builtin:
+            from werkzeug.security import generate_password_hash
+
+            samples += [generate_password_hash(self._substitute, method) for method in ("scrypt", "pbkdf2")]
+        return samples
+
+    # -- compatibility -----------------------------------------------------
+
+    def verify(self, password: str, stored_hash: str | None) -> tuple[bool, str | None]:
+        """``(ok, new_hash)``: the pre-``check`` API, same work and guarantees."""
+        result = self.check(password, stored_hash)
+        return result.ok, result.new_hash
 
     def dummy_verify(self) -> None:
-        """Spend the same work as a real verification (unknown users)."""
-        self.context.dummy_verify()
+        """A failed check for nobody: the same work and time as a wrong password."""
+        self.check(None, None)
+
+    # -- internals -----------------------------------------------------------
+
+    def _usable(self, password: object, max_bytes: int | None) -> bool:
+        """Could ``password`` ever match? If not, the substitute is checked in its place."""
+        if not isinstance(password, str) or len(password) > self.max_length or not _encodable(password):
+            return False
+        return max_bytes is None or len(password.encode("utf-8")) <= max_bytes
+
+    def _identify(self, stored: object) -> _Target | None:
+        if not isinstance(stored, str) or not stored or len(stored) > MAX_STORED_HASH_LENGTH:
+            return None
+        try:
+            handler = self.context.identify(stored, resolve=True, required=False)
+        except Exception as exc:
+            self._log_once("passlib identify", exc)
+            handler = None
+        if handler is not None:
+            return _Target(stored, self._passlib_key(stored, handler), getattr(handler, "truncate_size", None))
+        for verifier in self.legacy_verifiers:
+            try:
+                if not verifier.identify(stored):
+                    continue
+                key = (verifier.name, verifier.cost_key(stored) if verifier.cost_key else None)
+            except Exception as exc:
+                self._log_once(f"{verifier.name} identify", exc)
+                continue
+            return _Target(stored, key, verifier.max_bytes, verifier)
+        self._log_once("stored hash", None)
+        return None
+
+    def _passlib_key(self, stored: str, handler: t.Any = None) -> t.Hashable:
+        """The scheme and its cost parameters: what a verification's time depends on."""
+        try:
+            handler = handler or self.context.identify(stored, resolve=True)
+            parsed = handler.from_string(stored)
+        except Exception:
+            return (getattr(handler, "name", None), "unparsed")
+        attrs = ("ident", "type", "version", "rounds", "memory_cost", "parallelism")
+        return (handler.name, *(getattr(parsed, attr, None) for attr in attrs))
+
+    def _verify(self, target: _Target, secret: str) -> tuple[bool, str | None]:
+        """Run and time exactly one verification; may raise (the caller fails closed)."""
+        started = self.clock()
+        if target.legacy is None:
+            ok, new_hash = self.context.verify_and_update(secret, target.stored)
+        else:
+            ok, new_hash = bool(target.legacy.verify(secret, target.stored)), None
+        self._costs.record(target.key, self.clock() - started)
+        return bool(ok), new_hash
+
+    def _dummy(self) -> None:
+        """One verification with the first scheme's configured parameters."""
+        started = self.clock()
+        try:
+            self.context.dummy_verify()
+        except Exception as exc:
+            self._log_once("passlib dummy", exc)
+            return
+        self._costs.record(self._current_key, self.clock() - started)
+
+    def _fail(self, started: float) -> Verification:
+        """Pad a failure to the floor, so every failure path lasts as long."""
+        remaining = started + self.failure_floor() - self.clock()
+        if remaining > 0:
+            self.sleep(remaining)
+        return Verification(False)
+
+    def _upgrade(self, password: str) -> str | None:
+        """A first-scheme hash for a password that just matched a legacy format."""
+        try:
+            return str(self.context.hash(password))
+        except Exception as exc:
+            self._log_once("upgrade", exc)
+            return None
+
+    def _log_once(self, where: str, exc: BaseException | None) -> None:
+        """Log each kind of verification error once: by class, never its message
+        (a ``UnicodeEncodeError`` message quotes the password)."""
+        kind = "unrecognised" if exc is None else f"{type(exc).__module__}.{type(exc).__qualname__}"
+        with self._logged_lock:
+            if (where, kind) in self._logged:
+                return
+            self._logged.add((where, kind))
+        if exc is None:
+            log.warning(
+                "A stored password hash is in no format this app knows (configure its scheme or register a"
+                " legacy verifier); signing in with it fails. Logged once."
+            )
+        else:
+            log.error("Password verification (%s) raised %s; treated as a failed check. Logged once.", where, kind)
+
+
+def _encodable(password: str) -> bool:
+    """No NUL and valid UTF-8 (no lone surrogate): what every hasher accepts."""
+    if "\x00" in password:
+        return False
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

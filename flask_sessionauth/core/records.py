@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import typing as t
 
@@ -70,3 +71,19 @@ def clean_header(value: str | None, limit: int) -> str | None:
 def normalize_email(value: str) -> str:
     """Emails are stored and matched stripped and lower-cased."""
     return value.strip().lower()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Verification:
+    """The answer of :meth:`PasswordHasher.check`.
+
+    Truthy only when ``ok``, so ``if hasher.check(...)`` is safe (a plain
+    dataclass would always be truthy). ``new_hash`` is only ever set on
+    success: the stored hash is outdated and this one should replace it.
+    """
+
+    ok: bool
+    new_hash: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.ok

@@ -84,7 +84,11 @@ class AppState:
             config["SESSIONAUTH_PASSWORD_CONTEXT_OPTIONS"],
             settings.password_min_length,
             settings.password_max_length,
+            legacy_verifiers=config["SESSIONAUTH_PASSWORD_LEGACY_VERIFIERS"],
+            min_failure_seconds=float(config["SESSIONAUTH_PASSWORD_MIN_FAILURE_SECONDS"]),
         )
+        if config["SESSIONAUTH_PASSWORD_CALIBRATE"]:
+            self.hasher.calibrate()
         limits = {
             PAIR: config["SESSIONAUTH_RATE_LIMIT_ACCOUNT"],
             ACCOUNT: config["SESSIONAUTH_RATE_LIMIT_ACCOUNT_TOTAL"],

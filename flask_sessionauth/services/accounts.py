@@ -101,16 +101,16 @@ class Accounts:
         """The one password check: the same work whether or not ``user`` exists
         (or is active), counted against ``keys`` when it fails; an outdated
         hash is upgraded on success."""
-        stored = getattr(user, self.password_attr, None) if user is not None else None
-        ok, new_hash = self.hasher.verify(password, stored)
-        if not ok or user is None or is_inactive(user):
+        # Nobody, or an inactive account: the same work on no hash, and the
+        # password of a disabled account is never tested.
+        usable = user is not None and not is_inactive(user)
+        result = self.hasher.check(password, getattr(user, self.password_attr, None) if usable else None)
+        if not result.ok:
             self.limiter.failed(keys)
-            signals.login_failed.send(
-                self._app(), identity=identity, reason=reason if ok or user is None else "password"
-            )
+            signals.login_failed.send(self._app(), identity=identity, reason=reason if not usable else "password")
             return False
-        if new_hash is not None:
-            setattr(user, self.password_attr, new_hash)
+        if result.new_hash is not None:
+            setattr(user, self.password_attr, result.new_hash)
             with storage_errors():
                 self._commit()
         self.limiter.succeeded(keys)
