@@ -187,7 +187,9 @@ def test_setup_order_is_checked(tmp_path: t.Any) -> None:
         use_flask_login(app, flask_login.LoginManager(app))
     other = Flask(__name__)
     other.config.update(
-        SECRET_KEY="k", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'x.db'}", SESSIONAUTH_TABLE_NAME="bridge_session"
+        SECRET_KEY="k",
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'x.db'}",
+        SESSIONAUTH_TABLE_NAME="bridge_session",
     )
     bridge_db.init_app(other)
     SessionAuth(other, db=bridge_db, user_model=Member)
