@@ -9,11 +9,10 @@ import sqlalchemy as sa
 from flask import Flask
 
 from flask_sessionauth import session_revoked
-
-from .conftest import PASSWORD
-from .conftest import User
-from .conftest import db
-from .conftest import login
+from tests.conftest import User
+from tests.conftest import db
+from tests.helpers import PASSWORD
+from tests.helpers import login
 
 
 def session_ids(app: Flask, user_id: int) -> set[str]:

@@ -12,9 +12,9 @@ import typing as t
 
 import pytest
 
-from tests.conftest import PASSWORD
-from tests.conftest import UA_CHROME
-from tests.conftest import UA_FIREFOX
+from tests.helpers import PASSWORD
+from tests.helpers import UA_CHROME
+from tests.helpers import UA_FIREFOX
 from tests.live import live_app
 from tests.live import live_server
 

@@ -25,13 +25,13 @@ import sqlalchemy as sa
 from flask import Flask
 from werkzeug.serving import make_server
 
-from .conftest import PASSWORD
-from .conftest import POSTGRES_URL
-from .conftest import REQUIRE_SERVICES
-from .conftest import UA_CHROME
-from .conftest import cookie_name
-from .conftest import db
-from .conftest import require
+from tests.conftest import POSTGRES_URL
+from tests.conftest import REQUIRE_SERVICES
+from tests.conftest import db
+from tests.conftest import require
+from tests.helpers import PASSWORD
+from tests.helpers import UA_CHROME
+from tests.helpers import cookie_name
 
 pytestmark = pytest.mark.slow
 THREADS = 8

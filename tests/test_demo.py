@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import sys
+import typing as t
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,7 @@ def csrf(html: str) -> str:
     return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
 
 
-def test_signup_then_home_shows_user_and_links_dashboard(demo):
+def test_signup_then_home_shows_user_and_links_dashboard(demo: t.Any) -> None:
     module, app = demo
     c = app.test_client()
     page = c.get("/signup").get_data(as_text=True)
@@ -48,7 +49,7 @@ def test_signup_then_home_shows_user_and_links_dashboard(demo):
     assert devices.status_code == 200
 
 
-def test_demo_user_can_sign_in(demo):
+def test_demo_user_can_sign_in(demo: t.Any) -> None:
     module, app = demo
     c = app.test_client()
     page = c.get("/account/login").get_data(as_text=True)
@@ -60,7 +61,7 @@ def test_demo_user_can_sign_in(demo):
     assert "Demo User" in c.get("/").get_data(as_text=True)
 
 
-def test_signup_with_taken_email_does_not_reveal_it(demo):
+def test_signup_with_taken_email_does_not_reveal_it(demo: t.Any) -> None:
     module, app = demo
     c = app.test_client()
     page = c.get("/signup").get_data(as_text=True)

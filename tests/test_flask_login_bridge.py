@@ -15,10 +15,9 @@ from flask_sqlalchemy import SQLAlchemy
 
 from flask_sessionauth import SessionAuth
 from flask_sessionauth.flask_login import use_flask_login
-
-from .conftest import FAST_HASH
-from .conftest import PASSWORD
-from .conftest import database_url
+from tests.conftest import FAST_HASH
+from tests.conftest import database_url
+from tests.helpers import PASSWORD
 
 bridge_db = SQLAlchemy()
 

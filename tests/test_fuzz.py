@@ -22,14 +22,13 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from flask_sessionauth.core.redirects import is_safe_redirect
 from flask_sessionauth.storage.model import IP_LENGTH
 from flask_sessionauth.storage.model import USER_AGENT_LENGTH
-from flask_sessionauth.core.redirects import is_safe_redirect
-
-from .conftest import PASSWORD
-from .conftest import cookie_name
-from .conftest import db
-from .conftest import raw_client
+from tests.conftest import db
+from tests.helpers import PASSWORD
+from tests.helpers import cookie_name
+from tests.helpers import raw_client
 
 # Shared app across examples; each example leaves it as it found it (or only adds rows).
 FUZZ = settings(

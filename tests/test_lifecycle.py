@@ -38,7 +38,7 @@ def session_reads(storage: str, *, cache_fresh: bool) -> int:
     return 1
 
 
-def test_login_while_signed_in_issues_new_token_and_deletes_old(app, client, user):
+def test_login_while_signed_in_issues_new_token_and_deletes_old(app: Flask, client: t.Any, user: t.Any) -> None:
     first = login(client)
     old_cookie = session_cookie(client, app)
     second = login(client)
@@ -51,7 +51,7 @@ def test_login_while_signed_in_issues_new_token_and_deletes_old(app, client, use
     assert stale.get("/whoami").json == {"user_id": None}
 
 
-def test_session_expires_after_seven_days_without_use(app, client, user):
+def test_session_expires_after_seven_days_without_use(app: Flask, client: t.Any, user: t.Any) -> None:
     with time_machine.travel(T0, tick=False) as traveller:
         login(client)
         traveller.move_to(T0 + dt.timedelta(days=7, seconds=-1))
@@ -107,7 +107,7 @@ def test_ordinary_request_performs_no_write(
         assert len(counter.reads) == reads
 
 
-def test_activity_stamp_at_most_once_per_resolution(app, client, user, count_sql):
+def test_activity_stamp_at_most_once_per_resolution(app: Flask, client: t.Any, user: t.Any, count_sql: t.Any) -> None:
     with time_machine.travel(T0, tick=False) as traveller:
         sid = login(client)
         traveller.move_to(T0 + dt.timedelta(minutes=6))
@@ -120,7 +120,7 @@ def test_activity_stamp_at_most_once_per_resolution(app, client, user, count_sql
 
 
 @pytest.mark.parametrize("app_config", [{"SESSIONAUTH_ACTIVITY_RESOLUTION": 0}])
-def test_activity_resolution_zero_turns_stamp_off(app, client, user, count_sql):
+def test_activity_resolution_zero_turns_stamp_off(app: Flask, client: t.Any, user: t.Any, count_sql: t.Any) -> None:
     with time_machine.travel(T0, tick=False) as traveller:
         login(client)
         traveller.move_to(T0 + dt.timedelta(hours=5))
@@ -129,7 +129,7 @@ def test_activity_resolution_zero_turns_stamp_off(app, client, user, count_sql):
         assert counter.writes == []
 
 
-def test_refresh_only_after_secret_verified(app, client, user, count_sql):
+def test_refresh_only_after_secret_verified(app: Flask, client: t.Any, user: t.Any, count_sql: t.Any) -> None:
     with time_machine.travel(T0, tick=False) as traveller:
         sid = login(client)
         traveller.move_to(T0 + dt.timedelta(days=2))
@@ -142,7 +142,7 @@ def test_refresh_only_after_secret_verified(app, client, user, count_sql):
 
 
 @pytest.mark.parametrize("app_config", [{"SESSIONAUTH_DISABLE_REFRESH": True}])
-def test_disable_refresh(app, client, user):
+def test_disable_refresh(app: Flask, client: t.Any, user: t.Any) -> None:
     with time_machine.travel(T0, tick=False) as traveller:
         sid = login(client)
         traveller.move_to(T0 + dt.timedelta(days=3))
@@ -155,7 +155,7 @@ def test_disable_refresh(app, client, user):
 
 
 @pytest.mark.parametrize("app_config", [{"SESSIONAUTH_ABSOLUTE_LIFETIME": 3 * 24 * 3600}])
-def test_absolute_lifetime_rejects_active_session(app, client, user):
+def test_absolute_lifetime_rejects_active_session(app: Flask, client: t.Any, user: t.Any) -> None:
     with time_machine.travel(T0, tick=False) as traveller:
         sid = login(client)
         for day in range(1, 3):
@@ -167,7 +167,7 @@ def test_absolute_lifetime_rejects_active_session(app, client, user):
         assert client.get("/whoami").json == {"user_id": None}
 
 
-def test_remember_false_is_browser_session_with_short_life(app, client, user):
+def test_remember_false_is_browser_session_with_short_life(app: Flask, client: t.Any, user: t.Any) -> None:
     with time_machine.travel(T0, tick=False) as traveller:
         resp = client.post(
             "/test/login",
@@ -191,7 +191,7 @@ def test_remember_false_is_browser_session_with_short_life(app, client, user):
         assert client.get("/whoami").json == {"user_id": None}
 
 
-def test_reauthenticate_rotates_token(app, client, user):
+def test_reauthenticate_rotates_token(app: Flask, client: t.Any, user: t.Any) -> None:
     sid = login(client)
     old_cookie = session_cookie(client, app)
     resp = client.post("/test/reauth", data={"password": "correct horse battery"})
@@ -210,7 +210,7 @@ def test_reauthenticate_rotates_token(app, client, user):
     assert session_row(app, new_sid) is not None
 
 
-def test_logout_is_post_only_deletes_row_and_clears_cookie(app, client, user):
+def test_logout_is_post_only_deletes_row_and_clears_cookie(app: Flask, client: t.Any, user: t.Any) -> None:
     sid = login(client)
     value = session_cookie(client, app)
     assert client.get("/test/logout").status_code == 405
@@ -224,7 +224,7 @@ def test_logout_is_post_only_deletes_row_and_clears_cookie(app, client, user):
     assert replay.get("/whoami").json == {"user_id": None}
 
 
-def test_fresh_login_required(app, client, user):
+def test_fresh_login_required(app: Flask, client: t.Any, user: t.Any) -> None:
     with time_machine.travel(T0, tick=False) as traveller:
         login(client)
         assert client.get("/sudo").data == b"sudo ok"
@@ -237,7 +237,7 @@ def test_fresh_login_required(app, client, user):
         assert resp.json["error"]["code"] == "fresh_login_required"
 
 
-def test_login_required_redirects_or_401(app, client):
+def test_login_required_redirects_or_401(app: Flask, client: t.Any) -> None:
     resp = client.get("/me")
     assert resp.status_code == 302
     assert "/account/login?next=/me" in resp.headers["Location"]

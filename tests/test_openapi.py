@@ -23,8 +23,8 @@ from schemathesis.specs.openapi.checks import response_headers_conformance
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from schemathesis.specs.openapi.checks import status_code_conformance
 
-from .conftest import User
-from .conftest import db
+from tests.conftest import User
+from tests.conftest import db
 
 API = "/api/auth"
 ORIGIN = "http://localhost"

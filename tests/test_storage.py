@@ -15,10 +15,10 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from .conftest import create_app
-from .conftest import database_url
-from .conftest import db
-from .conftest import login
+from tests.conftest import create_app
+from tests.conftest import database_url
+from tests.conftest import db
+from tests.helpers import login
 
 UTC = dt.timezone.utc
 
@@ -84,7 +84,7 @@ def statements(sent: list[str]) -> list[str]:
     return [s for s in sent if not s.startswith("-- parse")]
 
 
-def test_hot_path_read_is_one_statement_on_the_wire(app, client, user, tmp_path):
+def test_hot_path_read_is_one_statement_on_the_wire(app: Flask, client: t.Any, user: t.Any, tmp_path: t.Any) -> None:
     login(client)
     client.get("/whoami")  # the store's autocommit pool exists now
     with wire(app, tmp_path) as sent:
@@ -95,7 +95,7 @@ def test_hot_path_read_is_one_statement_on_the_wire(app, client, user, tmp_path)
     assert "SELECT" in text or "EXECUTE" in text
 
 
-def test_me_adds_one_read_for_the_user(app, client, user, tmp_path):
+def test_me_adds_one_read_for_the_user(app: Flask, client: t.Any, user: t.Any, tmp_path: t.Any) -> None:
     login(client)
     client.get("/me")
     with wire(app, tmp_path) as sent:
@@ -104,7 +104,7 @@ def test_me_adds_one_read_for_the_user(app, client, user, tmp_path):
     assert "BEGIN" not in "\n".join(sent).upper()
 
 
-def test_refresh_write_is_one_statement_on_the_wire(app, client, user, tmp_path):
+def test_refresh_write_is_one_statement_on_the_wire(app: Flask, client: t.Any, user: t.Any, tmp_path: t.Any) -> None:
     import time_machine
 
     login(client)
@@ -117,7 +117,7 @@ def test_refresh_write_is_one_statement_on_the_wire(app, client, user, tmp_path)
     assert "BEGIN" not in "\n".join(sent).upper()
 
 
-def test_timestamps_are_aware_utc(app, client, user, backend):
+def test_timestamps_are_aware_utc(app: Flask, client: t.Any, user: t.Any, backend: str) -> None:
     before = dt.datetime.now(UTC)
     sid = login(client)
     with app.app_context():
@@ -134,7 +134,7 @@ def test_timestamps_are_aware_utc(app, client, user, backend):
             assert str(raw).startswith(row.expires_at.replace(tzinfo=None).isoformat(" ")[:19])
 
 
-def test_database_session_time_zone_does_not_matter(backend, tmp_path, user):
+def test_database_session_time_zone_does_not_matter(backend: str, tmp_path: t.Any, user: t.Any) -> None:
     """A PostgreSQL session in another zone reads and writes the same instants."""
     if backend != "postgres":
         pytest.skip("PostgreSQL session time zone")
@@ -156,14 +156,14 @@ def test_database_session_time_zone_does_not_matter(backend, tmp_path, user):
         db.engine.dispose()
 
 
-def test_naive_datetimes_are_refused(app, user):
+def test_naive_datetimes_are_refused(app: Flask, user: t.Any) -> None:
     from flask_sessionauth.storage.model import UTCDateTime
 
     with pytest.raises(ValueError):
         UTCDateTime().process_bind_param(dt.datetime(2030, 1, 1), sa.create_engine("sqlite://").dialect)
 
 
-def test_dispose_closes_the_autocommit_pool(app, client, user, backend):
+def test_dispose_closes_the_autocommit_pool(app: Flask, client: t.Any, user: t.Any, backend: str) -> None:
     login(client)
     client.get("/whoami")
     with app.app_context():
@@ -174,7 +174,7 @@ def test_dispose_closes_the_autocommit_pool(app, client, user, backend):
     assert client.get("/whoami").json == {"user_id": user.id}  # reconnects
 
 
-def test_in_memory_sqlite_uses_the_engine_connection(user):
+def test_in_memory_sqlite_uses_the_engine_connection(user: t.Any) -> None:
     """``sqlite://`` is one database per connection: the store must read it
     through the engine's own pool, not a second connection."""
     app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
