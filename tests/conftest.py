@@ -239,12 +239,14 @@ def create_app(config: dict[str, t.Any] | None = None, *, ext: SessionAuth | Non
 
 
 def dispose(app: Flask, *, drop: bool = False) -> None:
-    """Release an app's connections (database pools, its Redis client)."""
+    """Release an app's connections (database pools, its Redis client); ``drop``
+    its tables first."""
+    database = app.extensions["sqlalchemy"]
     with app.app_context():
-        db.session.remove()
+        database.session.remove()
         if drop:
-            db.drop_all()
-        db.engine.dispose()
+            database.drop_all()
+        database.engine.dispose()
     client = getattr(app.extensions["sessionauth"].state_for(app).store, "client", None)
     if client is not None:
         client.close()
@@ -388,6 +390,36 @@ def browser() -> t.Iterator[t.Any]:
         pytest.skip(f"Chromium not found at {CHROMIUM}")
     with launch_chromium() as chromium:
         yield chromium
+
+
+class BrowserDevice(t.NamedTuple):
+    """One device: a page in its own browser context."""
+
+    page: t.Any
+    errors: list[str]  # console errors, page errors and CSP violations
+    navigations: list[str]  # main-frame navigations after the first load
+
+
+@pytest.fixture
+def browser_device(browser: t.Any) -> t.Iterator[t.Callable[..., BrowserDevice]]:
+    """Make devices (a browser context each, with its own cookies), closed after the test."""
+    contexts: list[t.Any] = []
+
+    def make(user_agent: str = UA_CHROME, **options: t.Any) -> BrowserDevice:
+        context = browser.new_context(user_agent=user_agent, **options)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        errors: list[str] = []
+        navigations: list[str] = []
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("framenavigated", lambda frame: navigations.append(frame.url) if frame == page.main_frame else None)
+        return BrowserDevice(page, errors, navigations)
+
+    yield make
+    for context in contexts:
+        context.close()
 
 
 @pytest.fixture

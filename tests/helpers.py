@@ -207,6 +207,23 @@ def api_signed_in(client: t.Any) -> bool:
     return client.get(f"{API}/get-session").json is not None
 
 
+# -- real browsers (Playwright pages) ------------------------------------------------------
+
+
+def browser_sign_in(page: t.Any, base: str, password: str = PASSWORD) -> None:
+    """Sign in through the sign-in page as a person would; lands on the devices page."""
+    page.goto(f"{base}/account/login")
+    page.get_by_label("Email address").fill("alice@example.com")
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/account/devices")
+
+
+def session_cards(page: t.Any) -> t.Any:
+    """The devices page's session cards."""
+    return page.locator("#session-list > li[data-session-id]")
+
+
 # -- rows ---------------------------------------------------------------------------------
 
 

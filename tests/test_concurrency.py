@@ -21,7 +21,6 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 from werkzeug.serving import make_server
 
@@ -32,16 +31,11 @@ from tests.conftest import require
 from tests.helpers import PASSWORD
 from tests.helpers import UA_CHROME
 from tests.helpers import cookie_name
+from tests.helpers import session_rows
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.storage("postgres")]
 THREADS = 8
 EXPIRES_IN = 7 * 24 * 3600
-
-
-@pytest.fixture
-def backend() -> str:
-    require("postgres")
-    return "postgres"
 
 
 CONFIG = {
@@ -112,18 +106,10 @@ def server(app: Flask) -> t.Iterator[Server]:
     s.close()
 
 
-def rows(app: Flask, user_id: int) -> list[t.Any]:
-    with app.app_context():
-        model = app.extensions["sessionauth"].session_model
-        result = db.session.execute(sa.select(model).where(model.user_id == user_id)).scalars().all()
-        db.session.remove()
-        return list(result)
-
-
 def test_parallel_refreshes_of_one_session(app: Flask, server: Server, user: t.Any) -> None:
     token = server.login()
     session_id = token.split(".")[0]
-    before = rows(app, user.id)[0].expires_at
+    before = session_rows(app, user.id)[0].expires_at
     max_ages: list[int] = []
     started_last = 0.0
 
@@ -140,7 +126,7 @@ def test_parallel_refreshes_of_one_session(app: Flask, server: Server, user: t.A
 
     with ThreadPoolExecutor(THREADS) as pool:
         list(pool.map(hammer, range(THREADS)))
-    [row] = rows(app, user.id)  # one row: no duplicate, nothing lost
+    [row] = session_rows(app, user.id)  # one row: no duplicate, nothing lost
     assert row.id == session_id
     assert row.expires_at > before
     # Consistent: the last writer's expiry, within a second of the last request's.
@@ -183,7 +169,7 @@ def race_revoke(app: Flask, server: Server, user_id: int) -> int:
         stop.set()
         total = sum(f.result() for f in futures)
     assert late_successes == []
-    assert all(row.id != session_id for row in rows(app, user_id))
+    assert all(row.id != session_id for row in session_rows(app, user_id))
     assert server.whoami(token)[0] is None
     return total
 
@@ -193,7 +179,7 @@ def test_revoke_racing_refreshes_stays_revoked(app: Flask, server: Server, user:
     cannot come back, and nothing after the revoke is signed in."""
     for _round in range(5):
         assert race_revoke(app, server, user.id) > 20
-    assert rows(app, user.id) == []
+    assert session_rows(app, user.id) == []
 
 
 def test_concurrent_logins_create_distinct_sessions(app: Flask, server: Server, user: t.Any) -> None:
@@ -201,7 +187,7 @@ def test_concurrent_logins_create_distinct_sessions(app: Flask, server: Server, 
         tokens = list(pool.map(lambda _: server.login(), range(40)))
     ids = {token.split(".")[0] for token in tokens}
     assert len(ids) == 40
-    assert {row.id for row in rows(app, user.id)} == ids
+    assert {row.id for row in session_rows(app, user.id)} == ids
     with ThreadPoolExecutor(THREADS) as pool:
         assert set(pool.map(lambda tok: server.whoami(tok)[0], tokens)) == {user.id}
 
@@ -225,7 +211,7 @@ def test_max_sessions_per_user_holds_under_parallel_logins(app: Flask, server: S
             with ThreadPoolExecutor(THREADS) as pool:
                 tokens = list(pool.map(lambda _: server.login(), range(24)))
             assert len({tok.split(".")[0] for tok in tokens}) == 24
-            alive = {row.id for row in rows(app, user.id)}
+            alive = {row.id for row in session_rows(app, user.id)}
             assert len(alive) == 3
             working = {tok.split(".")[0] for tok in tokens if server.whoami(tok)[0] == user.id}
             assert working == alive

@@ -12,6 +12,8 @@ from flask import Flask
 from tests.conftest import User
 from tests.conftest import create_app
 from tests.conftest import db
+from tests.conftest import dispose
+from tests.helpers import PASSWORD
 from tests.helpers import cookie_name
 from tests.helpers import login
 from tests.helpers import raw_client
@@ -19,7 +21,7 @@ from tests.helpers import session_cookie
 
 
 def test_login_cookie_attributes(app: Flask, client: t.Any, user: t.Any) -> None:
-    resp = client.post("/test/login", data={"email": "alice@example.com", "password": "correct horse battery"})
+    resp = client.post("/test/login", data={"email": "alice@example.com", "password": PASSWORD})
     headers = resp.headers.getlist("Set-Cookie")
     assert len(headers) == 1
     header = headers[0]
@@ -37,15 +39,17 @@ def test_login_cookie_attributes(app: Flask, client: t.Any, user: t.Any) -> None
 
 
 def test_insecure_cookie_has_no_host_prefix(app: Flask, user: t.Any) -> None:
-    app.config["SESSIONAUTH_COOKIE_SECURE"] = False
     other = create_app(
         {"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], "SESSIONAUTH_COOKIE_SECURE": False}
     )
-    c = other.test_client()
-    resp = c.post("/test/login", data={"email": "alice@example.com", "password": "correct horse battery"})
-    header = resp.headers["Set-Cookie"]
-    assert header.startswith("sessionauth=")
-    assert "Secure" not in header
+    try:
+        c = other.test_client()
+        resp = c.post("/test/login", data={"email": "alice@example.com", "password": PASSWORD})
+        header = resp.headers["Set-Cookie"]
+        assert header.startswith("sessionauth=")
+        assert "Secure" not in header
+    finally:
+        dispose(other)
 
 
 def test_token_shape_and_uniqueness(app: Flask, user: t.Any) -> None:

@@ -7,15 +7,14 @@ import typing as t
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from tests.conftest import db
 from tests.helpers import PASSWORD
 from tests.helpers import login
+from tests.helpers import session_row
 
 
-def stored(app, sid):
-    with app.app_context():
-        s = db.session.get(app.extensions["sessionauth"].session_model, sid)
-        return s.ip_address, s.user_agent
+def stored(app: Flask, sid: str) -> tuple[str | None, str | None]:
+    row = session_row(app, sid)
+    return row.ip_address, row.user_agent
 
 
 def test_huge_user_agent_is_truncated(app: Flask, user: t.Any) -> None:

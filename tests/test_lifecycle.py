@@ -18,6 +18,7 @@ from flask import Flask
 from tests.conftest import EVERY_STORAGE
 from tests.conftest import User
 from tests.conftest import db
+from tests.helpers import PASSWORD
 from tests.helpers import UTC
 from tests.helpers import cookie_name
 from tests.helpers import login
@@ -171,7 +172,7 @@ def test_remember_false_is_browser_session_with_short_life(app: Flask, client: t
     with time_machine.travel(T0, tick=False) as traveller:
         resp = client.post(
             "/test/login",
-            data={"email": "alice@example.com", "password": "correct horse battery", "remember": "0"},
+            data={"email": "alice@example.com", "password": PASSWORD, "remember": "0"},
         )
         sid = resp.json["id"]
         header = resp.headers["Set-Cookie"]
@@ -194,7 +195,7 @@ def test_remember_false_is_browser_session_with_short_life(app: Flask, client: t
 def test_reauthenticate_rotates_token(app: Flask, client: t.Any, user: t.Any) -> None:
     sid = login(client)
     old_cookie = session_cookie(client, app)
-    resp = client.post("/test/reauth", data={"password": "correct horse battery"})
+    resp = client.post("/test/reauth", data={"password": PASSWORD})
     assert resp.status_code == 200
     new_sid = resp.json["id"]
     assert new_sid != sid

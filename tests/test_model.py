@@ -49,10 +49,9 @@ def test_timestamps_are_aware_utc(app: Flask, client: t.Any, user: t.Any) -> Non
         assert abs((s.created_at - dt.datetime.now(dt.timezone.utc)).total_seconds()) < 60
 
 
-def test_database_cascade_deletes_sessions(app: Flask, client: t.Any, user: t.Any, backend: str) -> None:
+@pytest.mark.skip_storage("sqlite", reason="SQLite enforces foreign keys only with PRAGMA foreign_keys (documented)")
+def test_database_cascade_deletes_sessions(app: Flask, client: t.Any, user: t.Any) -> None:
     """Raw SQL deletes bypass ORM events; PostgreSQL's FK cascade still ends the sessions."""
-    if backend != "postgres":
-        pytest.skip("SQLite enforces foreign keys only with PRAGMA foreign_keys (documented)")
     login(client)
     with app.app_context():
         db.session.execute(sa.text("DELETE FROM users"))
@@ -60,7 +59,7 @@ def test_database_cascade_deletes_sessions(app: Flask, client: t.Any, user: t.An
         assert db.session.execute(sa.text("SELECT count(*) FROM user_session")).scalar() == 0
 
 
-def test_orphan_session_is_rejected(app: Flask, client: t.Any, user: t.Any, backend: str) -> None:
+def test_orphan_session_is_rejected(app: Flask, client: t.Any, user: t.Any) -> None:
     login(client)
     with app.app_context():
         db.session.execute(sa.text("DELETE FROM users"))
@@ -98,11 +97,11 @@ def test_string_ids_custom_fields_and_is_active_property(tmp_path: t.Any) -> Non
     auth = SessionAuth(app, db=prop_db, user_model=PropUser)
 
     @app.get("/who")
-    def who():
+    def who() -> t.Any:
         return jsonify(id=current_user.id if current_user else None)
 
     @app.post("/in")
-    def sign_in():
+    def sign_in() -> t.Any:
         user = auth.authenticate("carol@example.com", PASSWORD)
         auth.login_user(user)
         return "ok"

@@ -25,9 +25,9 @@ from schemathesis.specs.openapi.checks import status_code_conformance
 
 from tests.conftest import User
 from tests.conftest import db
+from tests.helpers import API
+from tests.helpers import ORIGIN
 
-API = "/api/auth"
-ORIGIN = "http://localhost"
 CONFORMANCE = [
     not_a_server_error,
     status_code_conformance,

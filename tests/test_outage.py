@@ -28,6 +28,7 @@ from tests.conftest import REQUIRE_SERVICES
 from tests.conftest import User
 from tests.conftest import create_app
 from tests.conftest import db
+from tests.conftest import dispose
 from tests.helpers import PASSWORD
 from tests.helpers import cookie_name
 from tests.helpers import device
@@ -143,9 +144,7 @@ def outage_app(running: Cluster) -> t.Iterator[Flask]:
         app.extensions["sessionauth"].create_user("alice@example.com", PASSWORD)
     Probe.calls = 0
     yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    dispose(app)
 
 
 def assert_unavailable_page(resp: t.Any) -> None:

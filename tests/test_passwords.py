@@ -16,21 +16,21 @@ from flask_sessionauth import password_changed
 from tests.conftest import User
 from tests.conftest import db
 from tests.helpers import PASSWORD
-from tests.helpers import cookie_name
+from tests.helpers import in_request
 from tests.helpers import login
 from tests.helpers import session_cookie
+from tests.helpers import user_row
 
 
-def stored_hash(app, user_id):
-    with app.app_context():
-        return db.session.get(User, user_id).password_hash
+def stored_hash(app: Flask, user_id: int) -> str:
+    return str(user_row(app, user_id).password_hash)
 
 
-def change(app, client, current, new, revoke=False, confirm=None):
+def change(
+    app: Flask, client: t.Any, current: str, new: str, revoke: bool = False, confirm: str | None = None
+) -> t.Any:
     """Run change_password inside a request carrying ``client``'s cookie."""
-    value = session_cookie(client, app)
-    with app.test_request_context("/", headers={"Cookie": f"{cookie_name(app)}={value}"}):
-        app.preprocess_request()
+    with in_request(app, client):
         auth = app.extensions["sessionauth"]
         u = db.session.get(User, auth.get_session().user_id)
         result = auth.change_password(u, current, new, revoke_other_sessions=revoke, confirm_password=confirm)
