@@ -265,6 +265,15 @@ def user_row(app: Flask, user_id: t.Any) -> t.Any:
 # -- counting work ------------------------------------------------------------------------
 
 
+def session_reads(storage: str, *, cache_fresh: bool = False) -> int:
+    """SQL reads that finding a request's session costs in a storage mode: none
+    when Redis holds it or a fresh cache cookie vouches for it (views marked
+    ``@sensitive``, like the account pages and the API, never use the cache)."""
+    if "redis" in storage or ("cookie_cache" in storage and cache_fresh):
+        return 0
+    return 1
+
+
 class StatementCounter:
     """Counts SQL statements (and transaction control) sent by an engine."""
 

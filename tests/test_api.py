@@ -30,6 +30,7 @@ from tests.helpers import cookie_name
 from tests.helpers import error_code
 from tests.helpers import login
 from tests.helpers import session_cookie
+from tests.helpers import session_reads
 from tests.helpers import stale
 
 pytestmark = pytest.mark.storage(*EVERY_STORAGE)
@@ -118,12 +119,6 @@ def test_list_sessions_only_callers_newest_first(
     for c in (client, second_client, outsider):
         assert session_cookie(c, app).split(".")[1] not in text  # type: ignore[union-attr]
     assert "secret" not in text.lower() and "hash" not in text.lower()
-
-
-def session_reads(storage: str) -> int:
-    """SQL reads that validating a session cookie costs: none when Redis holds the
-    session (the cookie cache does not count: the API always reads storage)."""
-    return 0 if storage == "redis" else 1
 
 
 def test_list_sessions_sql_statements(

@@ -24,19 +24,12 @@ from tests.helpers import cookie_name
 from tests.helpers import login
 from tests.helpers import max_age
 from tests.helpers import session_cookie
+from tests.helpers import session_reads
 from tests.helpers import session_row
 from tests.helpers import set_cookies
 
 pytestmark = pytest.mark.storage(*EVERY_STORAGE)
 T0 = dt.datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-def session_reads(storage: str, *, cache_fresh: bool) -> int:
-    """SQL reads that finding the session costs: none when Redis holds it, or
-    when a fresh cache cookie vouches for it (test_counts.py has every mode)."""
-    if storage == "redis" or (storage == "cookie_cache" and cache_fresh):
-        return 0
-    return 1
 
 
 def test_login_while_signed_in_issues_new_token_and_deletes_old(app: Flask, client: t.Any, user: t.Any) -> None:

@@ -32,7 +32,8 @@ pytestmark = pytest.mark.storage("redis", "redis_postgres")
 DEAD_REDIS = "redis://127.0.0.1:1/0"
 
 
-def key(app: Flask, session_id: str) -> str:
+def entry_key(app: Flask, session_id: str) -> str:
+    """The Redis key of a session's cached copy."""
     return str(store_of(app).key(session_id))
 
 
@@ -40,7 +41,7 @@ def test_login_writes_through_and_requests_skip_sql(
     app: Flask, client: t.Any, user: t.Any, redis_client: t.Any, count_sql: t.Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sid = login(client)
-    assert redis_client.exists(key(app, sid))
+    assert redis_client.exists(entry_key(app, sid))
     assert redis_client.sismember(store_of(app).user_key(user.id), sid)
     with count_sql() as sql, RoundTrips().watch(monkeypatch) as trips:
         assert client.get("/whoami").json == {"user_id": user.id}
@@ -50,7 +51,7 @@ def test_login_writes_through_and_requests_skip_sql(
 
 def test_entry_lives_as_long_as_the_session(app: Flask, client: t.Any, user: t.Any, redis_client: t.Any) -> None:
     sid = login(client)
-    ttl = redis_client.pttl(key(app, sid)) / 1000
+    ttl = redis_client.pttl(entry_key(app, sid)) / 1000
     assert 7 * 86400 - 60 < ttl <= 7 * 86400
 
 
@@ -58,11 +59,11 @@ def test_miss_reads_database_once_then_caches(
     app: Flask, client: t.Any, user: t.Any, redis_client: t.Any, count_sql: t.Any
 ) -> None:
     sid = login(client)
-    redis_client.delete(key(app, sid))
+    redis_client.delete(entry_key(app, sid))
     with count_sql() as sql:
         assert client.get("/whoami").json == {"user_id": user.id}
     assert len(sql.reads) == 1 and sql.writes == []
-    assert redis_client.exists(key(app, sid))
+    assert redis_client.exists(entry_key(app, sid))
     with count_sql() as sql:
         client.get("/whoami")
     assert sql.statements == []
@@ -82,7 +83,7 @@ def test_revocation_is_immediate_on_every_app_server(
         login(second_client)
         with app.test_request_context():
             assert app.extensions["sessionauth"].revoke_session(sid, user) is True
-        assert redis_client.get(key(app, sid)) == TOMBSTONE
+        assert redis_client.get(entry_key(app, sid)) == TOMBSTONE
         assert other_client.get("/whoami").json == {"user_id": None}
         assert client.get("/whoami").json == {"user_id": None}
         assert second_client.get("/whoami").json == {"user_id": user.id}
@@ -97,13 +98,13 @@ def test_late_populate_cannot_resurrect_a_revoked_session(
     row and entry; then the reader stores its copy. The tombstone wins."""
     sid = login(client)
     store = store_of(app)
-    redis_client.delete(key(app, sid))
+    redis_client.delete(entry_key(app, sid))
     with app.app_context():
         stale = SQLStore.load(store, sid)  # the reader's database read
         assert stale is not None
         assert app.extensions["sessionauth"].revoke_session(sid, user) is True
         store._populate(stale)  # the reader's late write
-    assert redis_client.get(key(app, sid)) == TOMBSTONE
+    assert redis_client.get(entry_key(app, sid)) == TOMBSTONE
     assert client.get("/whoami").json == {"user_id": None}
 
 
@@ -114,7 +115,7 @@ def test_refresh_cannot_overwrite_a_tombstone(app: Flask, client: t.Any, user: t
         record = store.load(sid)
         assert app.extensions["sessionauth"].revoke_session(sid, user) is True
         store._refresh_entry(record)
-    assert redis_client.get(key(app, sid)) == TOMBSTONE
+    assert redis_client.get(entry_key(app, sid)) == TOMBSTONE
 
 
 def test_extend_updates_database_and_cache(
@@ -143,7 +144,7 @@ def test_deactivating_a_user_purges_the_cache(app: Flask, client: t.Any, user: t
         u = db.session.get(User, user.id)
         u.is_active = False
         db.session.commit()
-    assert redis_client.get(key(app, sid)) == TOMBSTONE
+    assert redis_client.get(entry_key(app, sid)) == TOMBSTONE
     assert client.get("/whoami").json == {"user_id": None}
 
 
@@ -152,7 +153,7 @@ def test_deleting_a_user_purges_the_cache(app: Flask, client: t.Any, user: t.Any
     with app.app_context():
         db.session.delete(db.session.get(User, user.id))
         db.session.commit()
-    assert redis_client.get(key(app, sid)) == TOMBSTONE
+    assert redis_client.get(entry_key(app, sid)) == TOMBSTONE
     assert not redis_client.exists(store_of(app).user_key(user.id))
     assert client.get("/whoami").json == {"user_id": None}
 
@@ -177,9 +178,9 @@ def test_bulk_sql_then_revoke_sessions_purges_the_cache(
 def test_logout_and_rotation_tombstone_the_old_id(app: Flask, client: t.Any, user: t.Any, redis_client: t.Any) -> None:
     sid = login(client)
     new_sid = login(client)  # signing in again replaces the session
-    assert redis_client.get(key(app, sid)) == TOMBSTONE
+    assert redis_client.get(entry_key(app, sid)) == TOMBSTONE
     client.post("/test/logout")
-    assert redis_client.get(key(app, new_sid)) == TOMBSTONE
+    assert redis_client.get(entry_key(app, new_sid)) == TOMBSTONE
 
 
 @pytest.fixture
