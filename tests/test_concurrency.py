@@ -21,6 +21,7 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from werkzeug.serving import make_server
 
@@ -258,15 +259,24 @@ def test_short_soak(tmp_path: t.Any) -> None:
     out = tmp_path / "soak.json"
     env = {**os.environ, "SOAK_POSTGRES_SERVER": POSTGRES_URL.rsplit("/", 1)[0]}
     args = ["--seconds", "8", "--users", "20", "--sessions", "2", "--revoke-every", "0.3", "--password-every", "2"]
-    args += ["--update-age", "2", "--activity-resolution", "1", "--database", "sessionauth_soak_test"]
+    # A database of this run's own: the soak drops and recreates it (WITH FORCE), so
+    # a fixed name let two test runs on one server kill each other's connections.
+    database = f"sessionauth_soak_test_{os.getpid()}"
+    args += ["--update-age", "2", "--activity-resolution", "1", "--database", database]
     args += ["--max-rss-growth-mb", "1000", "--json", str(out)]
-    proc = subprocess.run(
-        [sys.executable, os.path.join(root, "bench", "soak.py"), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, os.path.join(root, "bench", "soak.py"), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        admin.dispose()
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     figures = json.loads(out.read_text())
     assert figures["ok"] and figures["failures"] == []
