@@ -157,7 +157,7 @@ def test_naive_datetimes_are_refused() -> None:
         UTCDateTime().process_bind_param(dt.datetime(2030, 1, 1), sa.create_engine("sqlite://").dialect)
 
 
-def test_dispose_closes_the_autocommit_pool(app: Flask, client: t.Any, user: t.Any, backend: str) -> None:
+def test_dispose_closes_the_autocommit_pool(app: Flask, client: t.Any, user: t.Any) -> None:
     login(client)
     client.get("/whoami")
     with app.app_context():
