@@ -25,10 +25,10 @@ from flask import Flask
 from werkzeug.serving import WSGIRequestHandler
 from werkzeug.serving import make_server
 
-from tests.conftest import PASSWORD
 from tests.conftest import create_app
 from tests.conftest import db
 from tests.conftest import require
+from tests.helpers import PASSWORD
 
 #: Redis database reserved for these tests (other suites flush DB 15).
 REDIS_URL = "redis://127.0.0.1:6379/12"

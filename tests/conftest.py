@@ -1,7 +1,20 @@
-"""Shared fixtures: an app factory, storage backends, clients for two devices.
+"""Fixtures: the app factory, storage modes, users, clients for two devices.
 
-Storage tests run on SQLite always and on PostgreSQL (127.0.0.1:5432, database
-``test``) when it is reachable. ``SESSIONAUTH_REQUIRE_SERVICES=1`` (set by
+Storage modes (the ``storage`` fixture, chosen per test with
+``@pytest.mark.storage(...)``; the default is the two SQL databases):
+
+* ``sqlite`` and ``postgres``: sessions in the database only;
+* ``redis``: Redis in front of SQLite (``redis_postgres``: of PostgreSQL);
+* ``cookie_cache``: SQLite with ``SESSIONAUTH_COOKIE_CACHE_MAX_AGE = 300``
+  (``cookie_cache_postgres``: PostgreSQL).
+
+``@pytest.mark.skip_storage("redis", reason=...)`` skips a test in the modes
+where it does not apply, with the reason in the report.
+
+PostgreSQL is 127.0.0.1:5432, database ``test`` (a private database per test
+process is created from it); Redis is 127.0.0.1:6379 (``SESSIONAUTH_TEST_REDIS``),
+where every test gets its own key prefix and deletes only its own keys, so runs in
+parallel never see each other. ``SESSIONAUTH_REQUIRE_SERVICES=1`` (set by
 ``.ci/run``) turns an unreachable PostgreSQL or Redis into a failure.
 """
 
@@ -9,9 +22,12 @@ from __future__ import annotations
 
 import atexit
 import os
+import time
 import typing as t
+import uuid
 
 import pytest
+import redis
 import sqlalchemy as sa
 from flask import Flask
 from flask import jsonify
@@ -24,18 +40,19 @@ from flask_sessionauth import current_session
 from flask_sessionauth import current_user
 from flask_sessionauth import fresh_login_required
 from flask_sessionauth import login_required
+from flask_sessionauth import sensitive
+from tests.helpers import PASSWORD
+from tests.helpers import UA_CHROME
+from tests.helpers import UA_FIREFOX
+from tests.helpers import StatementCounter
+from tests.helpers import device
 
 POSTGRES_URL = os.environ.get("SESSIONAUTH_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("SESSIONAUTH_TEST_REDIS", "redis://127.0.0.1:6379/15")
 REQUIRE_SERVICES = os.environ.get("SESSIONAUTH_REQUIRE_SERVICES") == "1"
-PASSWORD = "correct horse battery"
-UA_FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
-UA_CHROME = (
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 "
-    "(KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
-)
 # Cheap argon2 parameters keep the suite fast; production defaults are tested separately.
 FAST_HASH = {"argon2__type": "ID", "argon2__memory_cost": 1024, "argon2__time_cost": 1, "argon2__parallelism": 1}
+COOKIE_CACHE_MAX_AGE = 300
 
 db = SQLAlchemy()
 
@@ -51,24 +68,43 @@ class User(db.Model):  # type: ignore[name-defined,misc]
 
 auth = SessionAuth()
 
+
+# -- services ------------------------------------------------------------------------
+
 _reachable: dict[str, bool] = {}
 
 
-def service_reachable(kind: str) -> bool:
-    if kind not in _reachable:
+def _ping(kind: str) -> None:
+    if kind == "postgres":
+        engine = sa.create_engine(POSTGRES_URL)
         try:
-            if kind == "postgres":
-                engine = sa.create_engine(POSTGRES_URL)
-                with engine.connect() as conn:
-                    conn.execute(sa.text("select 1"))
-                engine.dispose()
-            else:
-                import redis
+            with engine.connect() as conn:
+                conn.execute(sa.text("select 1"))
+        finally:
+            engine.dispose()
+    else:
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+        try:
+            client.ping()
+        finally:
+            client.close()
 
-                redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-            _reachable[kind] = True
-        except Exception:
-            _reachable[kind] = False
+
+def service_reachable(kind: str) -> bool:
+    """Whether the service answers; asked once per run, with a few retries so a
+    moment of contention on a shared server ("too many clients") does not skip
+    every test that needs it."""
+    if kind not in _reachable:
+        for attempt in range(3):
+            try:
+                _ping(kind)
+            except Exception:
+                _reachable[kind] = False
+                if attempt < 2:
+                    time.sleep(1)
+            else:
+                _reachable[kind] = True
+                break
     return _reachable[kind]
 
 
@@ -115,6 +151,54 @@ def database_url(backend: str, tmp_path: t.Any) -> str:
     return f"sqlite:///{tmp_path / 'app.db'}"
 
 
+class PrivateRedis:
+    """This test's corner of the shared Redis database: a unique key prefix.
+
+    Apps configured with :attr:`config` write only under :attr:`prefix`, and
+    :meth:`delete_own_keys` removes exactly those keys (SCAN + DEL, never
+    FLUSHDB), so tests and whole test runs sharing one Redis never interfere.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.prefix = f"t{uuid.uuid4().hex}:"
+        self.client: redis.Redis[bytes] = redis.Redis.from_url(url)
+
+    @property
+    def config(self) -> dict[str, t.Any]:
+        return {"SESSIONAUTH_REDIS_URL": self.url, "SESSIONAUTH_REDIS_PREFIX": self.prefix}
+
+    def own_keys(self) -> list[bytes]:
+        return list(self.client.scan_iter(match=f"{self.prefix}*", count=1000))
+
+    def delete_own_keys(self) -> None:
+        keys = self.own_keys()
+        for i in range(0, len(keys), 500):
+            self.client.delete(*keys[i : i + 500])
+
+    def close(self) -> None:
+        self.delete_own_keys()
+        self.client.close()
+
+
+@pytest.fixture
+def private_redis() -> t.Iterator[PrivateRedis]:
+    """The one Redis fixture: a unique key prefix on the test Redis, cleaned up after."""
+    require("redis")
+    space = PrivateRedis(REDIS_URL)
+    yield space
+    space.close()
+
+
+@pytest.fixture
+def redis_client(private_redis: PrivateRedis) -> redis.Redis[bytes]:
+    """A client of the test Redis (read keys through the app's store: ``store.key(id)``)."""
+    return private_redis.client
+
+
+# -- the app ----------------------------------------------------------------------------
+
+
 def create_app(config: dict[str, t.Any] | None = None, *, ext: SessionAuth | None = None) -> Flask:
     """The test app: the extension plus a few probe views."""
     app = Flask(__name__)
@@ -135,6 +219,12 @@ def create_app(config: dict[str, t.Any] | None = None, *, ext: SessionAuth | Non
 
     @app.get("/whoami")
     def whoami() -> t.Any:
+        return jsonify(user_id=current_session.user_id)
+
+    @app.get("/whoami/storage")
+    @sensitive
+    def whoami_storage() -> t.Any:
+        """Like ``/whoami``, never answered from the cookie cache."""
         return jsonify(user_id=current_session.user_id)
 
     @app.get("/sudo")
@@ -167,9 +257,85 @@ def create_app(config: dict[str, t.Any] | None = None, *, ext: SessionAuth | Non
     return app
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+def dispose(app: Flask, *, drop: bool = False) -> None:
+    """Release an app's connections (database pools, its Redis client); ``drop``
+    its tables first."""
+    database = app.extensions["sqlalchemy"]
+    with app.app_context():
+        database.session.remove()
+        if drop:
+            database.drop_all()
+        database.engine.dispose()
+    client = getattr(app.extensions["sessionauth"].state_for(app).store, "client", None)
+    if client is not None:
+        client.close()
+
+
+# -- storage modes ------------------------------------------------------------------------
+
+
+class StorageMode(t.NamedTuple):
+    database: str  # "sqlite" or "postgres"
+    redis: bool = False
+    cookie_cache: bool = False
+
+
+STORAGE_MODES = {
+    "sqlite": StorageMode("sqlite"),
+    "postgres": StorageMode("postgres"),
+    "redis": StorageMode("sqlite", redis=True),
+    "cookie_cache": StorageMode("sqlite", cookie_cache=True),
+    "redis_postgres": StorageMode("postgres", redis=True),
+    "cookie_cache_postgres": StorageMode("postgres", cookie_cache=True),
+}
+#: The default: the database alone.
+SQL = ("sqlite", "postgres")
+#: The behaviour suites (pages, API, lifecycle, the Python API).
+EVERY_STORAGE = ("sqlite", "postgres", "redis", "cookie_cache")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize ``storage`` with the modes of the closest ``storage`` mark."""
+    if "storage" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("storage")
+    modes = marker.args if marker is not None else SQL
+    unknown = set(modes) - set(STORAGE_MODES)
+    assert not unknown, f"unknown storage modes {unknown}"
+    metafunc.parametrize("storage", modes, indirect=True)
+
+
+@pytest.fixture
+def storage(request: pytest.FixtureRequest) -> str:
+    """The storage mode of this test (see the module docstring)."""
+    name = str(request.param)
+    for marker in request.node.iter_markers("skip_storage"):
+        if name in marker.args:
+            pytest.skip(f"not in storage mode {name}: {marker.kwargs['reason']}")
+    mode = STORAGE_MODES[name]
+    if mode.database == "postgres":
+        require("postgres")
+    if mode.redis:
+        require("redis")
+    return name
+
+
+@pytest.fixture
+def backend(storage: str) -> str:
+    """The SQL database of this test's storage mode: ``sqlite`` or ``postgres``."""
+    return STORAGE_MODES[storage].database
+
+
+@pytest.fixture
+def storage_config(storage: str, tmp_path: t.Any, request: pytest.FixtureRequest) -> dict[str, t.Any]:
+    """The app configuration of this test's storage mode."""
+    mode = STORAGE_MODES[storage]
+    config: dict[str, t.Any] = {"SQLALCHEMY_DATABASE_URI": database_url(mode.database, tmp_path)}
+    if mode.redis:
+        config.update(request.getfixturevalue("private_redis").config)
+    if mode.cookie_cache:
+        config["SESSIONAUTH_COOKIE_CACHE_MAX_AGE"] = COOKIE_CACHE_MAX_AGE
+    return config
 
 
 @pytest.fixture
@@ -179,18 +345,14 @@ def app_config() -> dict[str, t.Any]:
 
 
 @pytest.fixture
-def app(backend: str, tmp_path: t.Any, app_config: dict[str, t.Any]) -> t.Iterator[Flask]:
-    config = {"SQLALCHEMY_DATABASE_URI": database_url(backend, tmp_path), "WTF_CSRF_ENABLED": True}
-    config.update(app_config)
+def app(storage_config: dict[str, t.Any], app_config: dict[str, t.Any]) -> t.Iterator[Flask]:
+    config = {**storage_config, "WTF_CSRF_ENABLED": True, **app_config}
     app = create_app(config)
     with app.app_context():
         db.drop_all()
         db.create_all()
     yield app
-    with app.app_context():
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
+    dispose(app, drop=True)
 
 
 @pytest.fixture
@@ -211,27 +373,6 @@ def other_user(app: Flask) -> t.Any:
         return u
 
 
-def login(client: t.Any, email: str = "alice@example.com", password: str = PASSWORD, remember: bool = True) -> str:
-    """Sign ``client`` in through the test route; returns the session id."""
-    resp = client.post("/test/login", data={"email": email, "password": password, "remember": "1" if remember else "0"})
-    assert resp.status_code == 200, resp.data
-    return str(resp.json["id"])
-
-
-def device(app: Flask, user_agent: str = UA_CHROME, remote_addr: str = "127.0.0.1") -> t.Any:
-    """A test client that presents itself as one browser on one address."""
-    c = app.test_client()
-    c.environ_base.update(HTTP_USER_AGENT=user_agent, REMOTE_ADDR=remote_addr)
-    return c
-
-
-def raw_client(app: Flask) -> t.Any:
-    """A client without a cookie jar, for sending exact ``Cookie`` headers."""
-    c = app.test_client(use_cookies=False)
-    c.environ_base.update(HTTP_USER_AGENT=UA_CHROME)
-    return c
-
-
 @pytest.fixture
 def client(app: Flask) -> t.Any:
     return device(app, UA_CHROME)
@@ -243,41 +384,6 @@ def second_client(app: Flask) -> t.Any:
     return device(app, UA_FIREFOX, "203.0.113.7")
 
 
-def cookie_name(app: Flask) -> str:
-    return str(app.extensions["sessionauth"].state_for(app).settings.cookie_name)
-
-
-def session_cookie(client: t.Any, app: Flask) -> str | None:
-    cookie = client.get_cookie(cookie_name(app))
-    return None if cookie is None else str(cookie.value)
-
-
-class StatementCounter:
-    """Counts SQL statements (and transaction control) sent by an engine."""
-
-    def __init__(self, engine: sa.Engine) -> None:
-        self.engine = engine
-        self.statements: list[str] = []
-
-    def __enter__(self) -> StatementCounter:
-        sa.event.listen(self.engine, "before_cursor_execute", self._on_execute)
-        return self
-
-    def __exit__(self, *exc: t.Any) -> None:
-        sa.event.remove(self.engine, "before_cursor_execute", self._on_execute)
-
-    def _on_execute(self, conn: t.Any, cursor: t.Any, statement: str, *args: t.Any) -> None:
-        self.statements.append(statement)
-
-    @property
-    def reads(self) -> list[str]:
-        return [s for s in self.statements if s.lstrip().upper().startswith("SELECT")]
-
-    @property
-    def writes(self) -> list[str]:
-        return [s for s in self.statements if s.lstrip().upper().split(" ", 1)[0] in {"INSERT", "UPDATE", "DELETE"}]
-
-
 @pytest.fixture
 def count_sql(app: Flask) -> t.Callable[[], StatementCounter]:
     def make() -> StatementCounter:
@@ -285,6 +391,9 @@ def count_sql(app: Flask) -> t.Callable[[], StatementCounter]:
             return StatementCounter(db.engine)
 
     return make
+
+
+# -- real browsers ------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -300,6 +409,36 @@ def browser() -> t.Iterator[t.Any]:
         pytest.skip(f"Chromium not found at {CHROMIUM}")
     with launch_chromium() as chromium:
         yield chromium
+
+
+class BrowserDevice(t.NamedTuple):
+    """One device: a page in its own browser context."""
+
+    page: t.Any
+    errors: list[str]  # console errors, page errors and CSP violations
+    navigations: list[str]  # main-frame navigations after the first load
+
+
+@pytest.fixture
+def browser_device(browser: t.Any) -> t.Iterator[t.Callable[..., BrowserDevice]]:
+    """Make devices (a browser context each, with its own cookies), closed after the test."""
+    contexts: list[t.Any] = []
+
+    def make(user_agent: str = UA_CHROME, **options: t.Any) -> BrowserDevice:
+        context = browser.new_context(user_agent=user_agent, **options)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        errors: list[str] = []
+        navigations: list[str] = []
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("framenavigated", lambda frame: navigations.append(frame.url) if frame == page.main_frame else None)
+        return BrowserDevice(page, errors, navigations)
+
+    yield make
+    for context in contexts:
+        context.close()
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from flask import Flask
 from werkzeug.serving import WSGIRequestHandler
 from werkzeug.serving import make_server
 
-from tests.conftest import PASSWORD
 from tests.conftest import create_app
 from tests.conftest import db
+from tests.helpers import PASSWORD
 
 CHROMIUM = os.environ.get("SESSIONAUTH_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -5,21 +5,15 @@ from __future__ import annotations
 
 import typing as t
 
-import sqlalchemy as sa
 from flask import Flask
 
+from flask_sessionauth import current_user
 from flask_sessionauth import session_revoked
-
-from .conftest import PASSWORD
-from .conftest import User
-from .conftest import db
-from .conftest import login
-
-
-def session_ids(app: Flask, user_id: int) -> set[str]:
-    with app.app_context():
-        model = app.extensions["sessionauth"].session_model
-        return set(db.session.execute(sa.select(model.id).where(model.user_id == user_id)).scalars())
+from tests.conftest import User
+from tests.conftest import db
+from tests.helpers import PASSWORD
+from tests.helpers import login
+from tests.helpers import session_ids
 
 
 def test_deleting_a_user_ends_all_their_sessions(
@@ -139,8 +133,6 @@ def test_set_password_in_the_users_own_request_clears_their_cookie(app: Flask, c
 
     @app.post("/test/reset-own")
     def reset_own() -> t.Any:
-        from flask_sessionauth import current_user
-
         return str(app.extensions["sessionauth"].set_password(current_user._get_current_object(), "reset by me!"))
 
     login(client)

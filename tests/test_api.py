@@ -1,6 +1,6 @@
 """The JSON API under ``/api/auth``: every endpoint's every status path.
 
-Runs on every storage backend through the conftest ``app`` fixture, with
+Runs in every storage mode through the conftest ``app`` fixture, with
 Flask-WTF's CSRF protection on, through the test client only.
 """
 
@@ -10,22 +10,30 @@ import datetime as dt
 import typing as t
 
 import pytest
-import time_machine
 from flask import Flask
 from flask_wtf import CSRFProtect
 
 from flask_sessionauth import SessionAuth
+from tests.conftest import EVERY_STORAGE
+from tests.conftest import FAST_HASH
+from tests.conftest import User
+from tests.conftest import create_app
+from tests.conftest import db
+from tests.helpers import API
+from tests.helpers import ORIGIN
+from tests.helpers import PASSWORD
+from tests.helpers import UA_CHROME
+from tests.helpers import api_csrf_token
+from tests.helpers import api_post
+from tests.helpers import api_signed_in
+from tests.helpers import cookie_name
+from tests.helpers import error_code
+from tests.helpers import login
+from tests.helpers import session_cookie
+from tests.helpers import session_reads
+from tests.helpers import stale
 
-from .conftest import PASSWORD
-from .conftest import UA_CHROME
-from .conftest import User
-from .conftest import create_app
-from .conftest import db
-from .conftest import login
-from .conftest import session_cookie
-
-API = "/api/auth"
-ORIGIN = "http://localhost"  # the test client's own origin
+pytestmark = pytest.mark.storage(*EVERY_STORAGE)
 SESSION_FIELDS = {
     "id",
     "userId",
@@ -46,39 +54,6 @@ POST_ENDPOINTS = [
     "sign-in/email",
     "sign-out",
 ]
-
-
-def csrf_token(client: t.Any) -> str:
-    resp = client.get(f"{API}/csrf-token")
-    assert resp.status_code == 200
-    return str(resp.json["csrfToken"])
-
-
-def post(client: t.Any, path: str, body: t.Any = None, *, headers: dict[str, str] | None = None) -> t.Any:
-    """A same-origin POST as the JS client sends it: Origin, token, JSON."""
-    sent = {"Origin": ORIGIN, "X-CSRFToken": csrf_token(client)}
-    sent.update(headers or {})
-    sent = {k: v for k, v in sent.items() if v is not None}
-    if body is None:
-        return client.post(f"{API}/{path}", headers=sent)
-    return client.post(f"{API}/{path}", json=body, headers=sent)
-
-
-def error_code(resp: t.Any) -> str:
-    assert resp.is_json, resp.data
-    assert set(resp.json) == {"error"}
-    assert set(resp.json["error"]) == {"code", "message"}
-    assert resp.json["error"]["message"]
-    return str(resp.json["error"]["code"])
-
-
-def stale() -> t.Any:
-    """Two hours later: still signed in, but past the one-hour sudo window."""
-    return time_machine.travel(dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2), tick=True)
-
-
-def signed_in(client: t.Any) -> bool:
-    return client.get(f"{API}/get-session").json is not None
 
 
 # -- get-session ----------------------------------------------------------------
@@ -146,15 +121,18 @@ def test_list_sessions_only_callers_newest_first(
     assert "secret" not in text.lower() and "hash" not in text.lower()
 
 
-def test_list_sessions_sql_statements(app: Flask, client: t.Any, second_client: t.Any, user: t.Any, count_sql) -> None:  # type: ignore[no-untyped-def]
+def test_list_sessions_sql_statements(
+    app: Flask, storage: str, client: t.Any, second_client: t.Any, user: t.Any, count_sql: t.Any
+) -> None:
     login(client)
     login(second_client)
     client.get(f"{API}/list-sessions")  # settle the activity stamp
     with count_sql() as counter:
         resp = client.get(f"{API}/list-sessions")
     assert len(resp.json) == 2
-    # One to validate the cookie, one to list: no per-session queries, no writes.
-    assert len(counter.reads) == 2, counter.statements
+    # One to validate the cookie (unless Redis has it), one to list: no
+    # per-session queries, no writes.
+    assert len(counter.reads) == session_reads(storage) + 1, counter.statements
     assert counter.writes == []
 
 
@@ -164,28 +142,28 @@ def test_list_sessions_sql_statements(app: Flask, client: t.Any, second_client: 
 def test_revoke_session_signs_other_device_out(client: t.Any, second_client: t.Any, user: t.Any) -> None:
     login(client)
     second = login(second_client)
-    resp = post(client, "revoke-session", {"id": second})
+    resp = api_post(client, "revoke-session", {"id": second})
     assert resp.status_code == 200
     assert resp.json == {"status": True}
-    assert not signed_in(second_client)
+    assert not api_signed_in(second_client)
     assert second_client.get("/me").status_code != 200
-    assert signed_in(client)
+    assert api_signed_in(client)
 
 
 def test_revoke_session_of_another_user_is_404(client: t.Any, app: Flask, user: t.Any, other_user: t.Any) -> None:
     login(client)
     bob = app.test_client()
     bob_session = login(bob, "bob@example.com")
-    resp = post(client, "revoke-session", {"id": bob_session})
+    resp = api_post(client, "revoke-session", {"id": bob_session})
     assert resp.status_code == 404
     assert error_code(resp) == "session_not_found"
-    assert signed_in(bob)
+    assert api_signed_in(bob)
 
 
 @pytest.mark.parametrize("session_id", ["A" * 22, "not-an-id", "x" * 500])
 def test_revoke_session_unknown_id_is_404(client: t.Any, user: t.Any, session_id: str) -> None:
     login(client)
-    resp = post(client, "revoke-session", {"id": session_id})
+    resp = api_post(client, "revoke-session", {"id": session_id})
     assert resp.status_code == 404
     assert error_code(resp) == "session_not_found"
 
@@ -193,7 +171,7 @@ def test_revoke_session_unknown_id_is_404(client: t.Any, user: t.Any, session_id
 @pytest.mark.parametrize("body", [{}, {"id": 5}, {"id": None}, {"id": ""}, ["id"], "id"])
 def test_revoke_session_bad_body_is_400(client: t.Any, user: t.Any, body: t.Any) -> None:
     login(client)
-    resp = post(client, "revoke-session", body)
+    resp = api_post(client, "revoke-session", body)
     assert resp.status_code == 400
     assert error_code(resp) == "invalid_body"
 
@@ -204,24 +182,24 @@ def test_revoke_session_malformed_json_is_400(client: t.Any, user: t.Any) -> Non
         f"{API}/revoke-session",
         data="{not json",
         content_type="application/json",
-        headers={"Origin": ORIGIN, "X-CSRFToken": csrf_token(client)},
+        headers={"Origin": ORIGIN, "X-CSRFToken": api_csrf_token(client)},
     )
     assert resp.status_code == 400
     assert error_code(resp) == "invalid_body"
 
 
 def test_revoke_session_requires_sign_in(client: t.Any) -> None:
-    resp = post(client, "revoke-session", {"id": "A" * 22})
+    resp = api_post(client, "revoke-session", {"id": "A" * 22})
     assert resp.status_code == 401
     assert error_code(resp) == "unauthorized"
 
 
 def test_revoke_own_session_signs_out(app: Flask, client: t.Any, user: t.Any) -> None:
     own = login(client)
-    resp = post(client, "revoke-session", {"id": own})
+    resp = api_post(client, "revoke-session", {"id": own})
     assert resp.status_code == 200
     assert "Max-Age=0" in resp.headers["Set-Cookie"]
-    assert not signed_in(client)
+    assert not api_signed_in(client)
 
 
 # -- revoke-sessions / revoke-other-sessions --------------------------------------------
@@ -230,35 +208,37 @@ def test_revoke_own_session_signs_out(app: Flask, client: t.Any, user: t.Any) ->
 def test_revoke_sessions_fresh(client: t.Any, second_client: t.Any, user: t.Any) -> None:
     login(client)
     login(second_client)
-    resp = post(client, "revoke-sessions")
+    resp = api_post(client, "revoke-sessions")
     assert resp.status_code == 200
     assert resp.json == {"status": True, "revoked": 2}
     assert "Max-Age=0" in resp.headers["Set-Cookie"]
     assert resp.headers["Clear-Site-Data"] == '"cache"'
-    assert not signed_in(client)
-    assert not signed_in(second_client)
+    assert not api_signed_in(client)
+    assert not api_signed_in(second_client)
 
 
 def test_revoke_other_sessions_fresh(client: t.Any, second_client: t.Any, user: t.Any) -> None:
     login(client)
     login(second_client)
-    resp = post(client, "revoke-other-sessions", {})
+    resp = api_post(client, "revoke-other-sessions", {})
     assert resp.status_code == 200
     assert resp.json == {"status": True, "revoked": 1}
-    assert signed_in(client)
-    assert not signed_in(second_client)
+    assert api_signed_in(client)
+    assert not api_signed_in(second_client)
 
 
 @pytest.mark.parametrize("path", ["revoke-sessions", "revoke-other-sessions"])
-def test_sudo_endpoints_need_fresh_login(client: t.Any, second_client: t.Any, user: t.Any, path: str) -> None:
+def test_sudo_endpoints_need_fresh_login(
+    app: Flask, client: t.Any, second_client: t.Any, user: t.Any, path: str
+) -> None:
     login(client)
     login(second_client)
-    with stale():
-        resp = post(client, path)
+    with stale(app):
+        resp = api_post(client, path)
         assert resp.status_code == 403
         assert error_code(resp) == "fresh_login_required"
-        assert signed_in(second_client)
-        assert signed_in(client)
+        assert api_signed_in(second_client)
+        assert api_signed_in(client)
 
 
 @pytest.mark.parametrize("path", ["revoke-sessions", "revoke-other-sessions"])
@@ -267,41 +247,41 @@ def test_sudo_endpoints_accept_password(
 ) -> None:
     login(client)
     login(second_client)
-    with stale():
-        wrong = post(client, path, {"password": "wrong password!"})
+    with stale(app):
+        wrong = api_post(client, path, {"password": "wrong password!"})
         assert wrong.status_code == 400
         assert error_code(wrong) == "invalid_password"
-        assert signed_in(second_client)
-        bad = post(client, path, {"password": 12345678})
+        assert api_signed_in(second_client)
+        bad = api_post(client, path, {"password": 12345678})
         assert bad.status_code == 400 and error_code(bad) == "invalid_body"
         before = session_cookie(client, app)
-        resp = post(client, path, {"password": PASSWORD})
+        resp = api_post(client, path, {"password": PASSWORD})
         assert resp.status_code == 200
-        assert not signed_in(second_client)
+        assert not api_signed_in(second_client)
         if path == "revoke-other-sessions":
             # Re-entering the password rotated the token; the device stays signed in.
             assert session_cookie(client, app) not in (None, before)
-            assert signed_in(client)
+            assert api_signed_in(client)
         else:
-            assert not signed_in(client)
+            assert not api_signed_in(client)
 
 
 @pytest.mark.parametrize("path", ["revoke-sessions", "revoke-other-sessions"])
 def test_sudo_endpoints_require_sign_in(client: t.Any, path: str) -> None:
-    resp = post(client, path)
+    resp = api_post(client, path)
     assert resp.status_code == 401
     assert error_code(resp) == "unauthorized"
 
 
-def test_sudo_password_is_rate_limited(client: t.Any, user: t.Any) -> None:
+def test_sudo_password_is_rate_limited(app: Flask, client: t.Any, user: t.Any) -> None:
     login(client)
-    with stale():
+    with stale(app):
         statuses = [
-            post(client, "revoke-other-sessions", {"password": "wrong password!"}).status_code for _ in range(6)
+            api_post(client, "revoke-other-sessions", {"password": "wrong password!"}).status_code for _ in range(6)
         ]
         assert statuses[:5] == [400] * 5
         assert statuses[5] == 429
-        resp = post(client, "revoke-other-sessions", {"password": PASSWORD})
+        resp = api_post(client, "revoke-other-sessions", {"password": PASSWORD})
         assert resp.status_code == 429
         assert error_code(resp) == "rate_limited"
         assert int(resp.headers["Retry-After"]) >= 1
@@ -314,7 +294,7 @@ def test_change_password(app: Flask, client: t.Any, second_client: t.Any, user: 
     login(client)
     login(second_client)
     before = session_cookie(client, app)
-    resp = post(
+    resp = api_post(
         client,
         "change-password",
         {"currentPassword": PASSWORD, "newPassword": "a brand new password", "revokeOtherSessions": True},
@@ -324,7 +304,7 @@ def test_change_password(app: Flask, client: t.Any, second_client: t.Any, user: 
     assert resp.json["session"]["current"] is True
     assert session_cookie(client, app) not in (None, before)  # rotated
     assert resp.json["session"]["id"] == client.get(f"{API}/get-session").json["session"]["id"]
-    assert not signed_in(second_client)
+    assert not api_signed_in(second_client)
     # The new password works, the old one does not.
     fresh = app.test_client()
     assert fresh.post("/test/login", data={"email": "alice@example.com", "password": PASSWORD}).status_code == 401
@@ -334,26 +314,26 @@ def test_change_password(app: Flask, client: t.Any, second_client: t.Any, user: 
 def test_change_password_keeps_other_sessions_by_default(client: t.Any, second_client: t.Any, user: t.Any) -> None:
     login(client)
     login(second_client)
-    resp = post(client, "change-password", {"currentPassword": PASSWORD, "newPassword": "a brand new password"})
+    resp = api_post(client, "change-password", {"currentPassword": PASSWORD, "newPassword": "a brand new password"})
     assert resp.status_code == 200
-    assert signed_in(second_client)
+    assert api_signed_in(second_client)
 
 
 def test_change_password_wrong_current(app: Flask, client: t.Any, second_client: t.Any, user: t.Any) -> None:
     login(client)
     login(second_client)
     body = {"currentPassword": "not my password", "newPassword": "a brand new password", "revokeOtherSessions": True}
-    resp = post(client, "change-password", body)
+    resp = api_post(client, "change-password", body)
     assert resp.status_code == 400
     assert error_code(resp) == "invalid_password"
-    assert signed_in(second_client)
+    assert api_signed_in(second_client)
     login(app.test_client())  # the old password still works
 
 
 @pytest.mark.parametrize("new_password", ["short", "x" * 257])
 def test_change_password_policy(client: t.Any, user: t.Any, new_password: str) -> None:
     login(client)
-    resp = post(client, "change-password", {"currentPassword": PASSWORD, "newPassword": new_password})
+    resp = api_post(client, "change-password", {"currentPassword": PASSWORD, "newPassword": new_password})
     assert resp.status_code == 400
     assert error_code(resp) == "password_policy"
 
@@ -370,13 +350,13 @@ def test_change_password_policy(client: t.Any, user: t.Any, new_password: str) -
 )
 def test_change_password_bad_body(client: t.Any, user: t.Any, body: dict[str, t.Any]) -> None:
     login(client)
-    resp = post(client, "change-password", body)
+    resp = api_post(client, "change-password", body)
     assert resp.status_code == 400
     assert error_code(resp) == "invalid_body"
 
 
 def test_change_password_requires_sign_in(client: t.Any) -> None:
-    resp = post(client, "change-password", {"currentPassword": PASSWORD, "newPassword": "a brand new password"})
+    resp = api_post(client, "change-password", {"currentPassword": PASSWORD, "newPassword": "a brand new password"})
     assert resp.status_code == 401
     assert error_code(resp) == "unauthorized"
 
@@ -384,9 +364,9 @@ def test_change_password_requires_sign_in(client: t.Any) -> None:
 def test_change_password_rate_limited(client: t.Any, user: t.Any) -> None:
     login(client)
     body = {"currentPassword": "not my password", "newPassword": "a brand new password"}
-    statuses = [post(client, "change-password", body).status_code for _ in range(6)]
+    statuses = [api_post(client, "change-password", body).status_code for _ in range(6)]
     assert statuses == [400] * 5 + [429]
-    resp = post(client, "change-password", body)
+    resp = api_post(client, "change-password", body)
     assert error_code(resp) == "rate_limited"
     assert int(resp.headers["Retry-After"]) >= 1
 
@@ -395,7 +375,7 @@ def test_change_password_rate_limited(client: t.Any, user: t.Any) -> None:
 
 
 def test_sign_in_email(app: Flask, client: t.Any, user: t.Any) -> None:
-    resp = post(client, "sign-in/email", {"email": " Alice@Example.com ", "password": PASSWORD})
+    resp = api_post(client, "sign-in/email", {"email": " Alice@Example.com ", "password": PASSWORD})
     assert resp.status_code == 200
     assert resp.json["user"]["email"] == "alice@example.com"
     assert resp.json["session"]["current"] is True
@@ -406,32 +386,32 @@ def test_sign_in_email(app: Flask, client: t.Any, user: t.Any) -> None:
 
 
 def test_sign_in_without_remember_me_is_browser_session(client: t.Any, user: t.Any) -> None:
-    resp = post(client, "sign-in/email", {"email": "alice@example.com", "password": PASSWORD, "rememberMe": False})
+    resp = api_post(client, "sign-in/email", {"email": "alice@example.com", "password": PASSWORD, "rememberMe": False})
     assert resp.status_code == 200
     assert "Max-Age" not in resp.headers["Set-Cookie"]
 
 
 def test_sign_in_again_replaces_session(client: t.Any, user: t.Any) -> None:
     first = login(client)
-    resp = post(client, "sign-in/email", {"email": "alice@example.com", "password": PASSWORD})
+    resp = api_post(client, "sign-in/email", {"email": "alice@example.com", "password": PASSWORD})
     assert resp.json["session"]["id"] != first
     assert [s["id"] for s in client.get(f"{API}/list-sessions").json] == [resp.json["session"]["id"]]
 
 
 def test_sign_in_failures_look_the_same(client: t.Any, user: t.Any) -> None:
-    wrong = post(client, "sign-in/email", {"email": "alice@example.com", "password": "wrong password!"})
-    unknown = post(client, "sign-in/email", {"email": "nobody@example.com", "password": "wrong password!"})
+    wrong = api_post(client, "sign-in/email", {"email": "alice@example.com", "password": "wrong password!"})
+    unknown = api_post(client, "sign-in/email", {"email": "nobody@example.com", "password": "wrong password!"})
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json == unknown.json
     assert error_code(wrong) == "invalid_credentials"
-    assert not signed_in(client)
+    assert not api_signed_in(client)
 
 
 def test_sign_in_inactive_user(app: Flask, client: t.Any, user: t.Any) -> None:
     with app.app_context():
         db.session.get(User, user.id).is_active = False
         db.session.commit()
-    resp = post(client, "sign-in/email", {"email": "alice@example.com", "password": PASSWORD})
+    resp = api_post(client, "sign-in/email", {"email": "alice@example.com", "password": PASSWORD})
     assert resp.status_code == 401
     assert error_code(resp) == "invalid_credentials"
 
@@ -447,38 +427,38 @@ def test_sign_in_inactive_user(app: Flask, client: t.Any, user: t.Any) -> None:
     ],
 )
 def test_sign_in_bad_body(client: t.Any, user: t.Any, body: dict[str, t.Any]) -> None:
-    resp = post(client, "sign-in/email", body)
+    resp = api_post(client, "sign-in/email", body)
     assert resp.status_code == 400
     assert error_code(resp) == "invalid_body"
 
 
 def test_sign_in_rate_limited(client: t.Any, user: t.Any) -> None:
     body = {"email": "alice@example.com", "password": "wrong password!"}
-    statuses = [post(client, "sign-in/email", body).status_code for _ in range(6)]
+    statuses = [api_post(client, "sign-in/email", body).status_code for _ in range(6)]
     assert statuses == [401] * 5 + [429]
-    resp = post(client, "sign-in/email", {"email": "alice@example.com", "password": PASSWORD})
+    resp = api_post(client, "sign-in/email", {"email": "alice@example.com", "password": PASSWORD})
     assert resp.status_code == 429
     assert error_code(resp) == "rate_limited"
     assert int(resp.headers["Retry-After"]) >= 1
-    assert not signed_in(client)
+    assert not api_signed_in(client)
 
 
 def test_sign_out(app: Flask, client: t.Any, user: t.Any) -> None:
     login(client)
     old = session_cookie(client, app)
-    resp = post(client, "sign-out")
+    resp = api_post(client, "sign-out")
     assert resp.status_code == 200
     assert resp.json == {"success": True}
     assert "Max-Age=0" in resp.headers["Set-Cookie"]
     assert resp.headers["Clear-Site-Data"]
-    assert not signed_in(client)
+    assert not api_signed_in(client)
     replay = app.test_client()
-    replay.set_cookie(app.extensions["sessionauth"].state_for(app).settings.cookie_name, str(old))
-    assert not signed_in(replay)
+    replay.set_cookie(cookie_name(app), str(old))
+    assert not api_signed_in(replay)
 
 
 def test_sign_out_when_signed_out(client: t.Any) -> None:
-    resp = post(client, "sign-out")
+    resp = api_post(client, "sign-out")
     assert resp.status_code == 200
     assert resp.json == {"success": True}
 
@@ -514,16 +494,16 @@ def test_cross_site_calls_are_refused(
 ) -> None:
     login(client)
     login(second_client)
-    resp = post(client, path, _body_for(path), headers=headers)
+    resp = api_post(client, path, _body_for(path), headers=headers)
     assert resp.status_code == 403
     assert error_code(resp) == "forbidden_origin"
-    assert signed_in(client) and signed_in(second_client)
+    assert api_signed_in(client) and api_signed_in(second_client)
 
 
 @pytest.mark.parametrize("path", POST_ENDPOINTS)
 def test_sec_fetch_site_same_origin_without_origin(client: t.Any, user: t.Any, path: str) -> None:
     login(client)
-    resp = post(client, path, _body_for(path), headers={"Origin": None, "Sec-Fetch-Site": "same-origin"})
+    resp = api_post(client, path, _body_for(path), headers={"Origin": None, "Sec-Fetch-Site": "same-origin"})
     assert resp.status_code != 403
     assert resp.status_code in (200, 404)
 
@@ -531,7 +511,7 @@ def test_sec_fetch_site_same_origin_without_origin(client: t.Any, user: t.Any, p
 @pytest.mark.parametrize("app_config", [{"SESSIONAUTH_TRUSTED_ORIGINS": ["https://app.example.com"]}])
 def test_trusted_origins_match_exactly(client: t.Any, user: t.Any) -> None:
     login(client)
-    ok = post(client, "revoke-session", {"id": "A" * 22}, headers={"Origin": "https://app.example.com"})
+    ok = api_post(client, "revoke-session", {"id": "A" * 22}, headers={"Origin": "https://app.example.com"})
     assert ok.status_code == 404  # got past the origin check
     for origin in (
         "https://app.example.com.evil.io",
@@ -542,7 +522,7 @@ def test_trusted_origins_match_exactly(client: t.Any, user: t.Any) -> None:
         "https://app.example.com:443",
         "null",
     ):
-        resp = post(client, "revoke-session", {"id": "A" * 22}, headers={"Origin": origin})
+        resp = api_post(client, "revoke-session", {"id": "A" * 22}, headers={"Origin": origin})
         assert resp.status_code == 403, origin
 
 
@@ -550,23 +530,23 @@ def test_trusted_origins_match_exactly(client: t.Any, user: t.Any) -> None:
 def test_csrf_token_required(client: t.Any, second_client: t.Any, user: t.Any, path: str) -> None:
     login(client)
     login(second_client)
-    missing = post(client, path, _body_for(path), headers={"X-CSRFToken": None})
+    missing = api_post(client, path, _body_for(path), headers={"X-CSRFToken": None})
     assert missing.status_code == 403
     assert error_code(missing) == "csrf_missing"
-    invalid = post(client, path, _body_for(path), headers={"X-CSRFToken": "forged"})
+    invalid = api_post(client, path, _body_for(path), headers={"X-CSRFToken": "forged"})
     assert invalid.status_code == 403
     assert error_code(invalid) == "csrf_invalid"
     # A token from another browser's session is worthless here.
-    stolen = post(client, path, _body_for(path), headers={"X-CSRFToken": csrf_token(second_client)})
+    stolen = api_post(client, path, _body_for(path), headers={"X-CSRFToken": api_csrf_token(second_client)})
     assert stolen.status_code == 403
     assert error_code(stolen) == "csrf_invalid"
-    assert signed_in(client) and signed_in(second_client)
+    assert api_signed_in(client) and api_signed_in(second_client)
 
 
 def test_csrf_token_alternative_header(client: t.Any, user: t.Any) -> None:
     login(client)
-    token = csrf_token(client)
-    resp = post(client, "revoke-session", {"id": "A" * 22}, headers={"X-CSRFToken": None, "X-CSRF-Token": token})
+    token = api_csrf_token(client)
+    resp = api_post(client, "revoke-session", {"id": "A" * 22}, headers={"X-CSRFToken": None, "X-CSRF-Token": token})
     assert resp.status_code == 404
 
 
@@ -585,11 +565,11 @@ def test_non_json_bodies_are_refused(client: t.Any, user: t.Any, path: str, data
         f"{API}/{path}",
         data=data,
         content_type=content_type,
-        headers={"Origin": ORIGIN, "X-CSRFToken": csrf_token(client)},
+        headers={"Origin": ORIGIN, "X-CSRFToken": api_csrf_token(client)},
     )
     assert resp.status_code == 415
     assert error_code(resp) == "unsupported_media_type"
-    assert signed_in(client)
+    assert api_signed_in(client)
 
 
 @pytest.mark.parametrize("app_config", [{"WTF_CSRF_ENABLED": False}])
@@ -600,7 +580,7 @@ def test_token_check_follows_wtf_csrf_enabled(client: t.Any, second_client: t.An
     assert refused.status_code == 403  # the origin check never turns off
     resp = client.post(f"{API}/revoke-session", json={"id": second}, headers={"Origin": ORIGIN})
     assert resp.status_code == 200
-    assert not signed_in(second_client)
+    assert not api_signed_in(second_client)
 
 
 @pytest.mark.parametrize("path", POST_ENDPOINTS)
@@ -648,7 +628,7 @@ def _csrf_protected_app(tmp_path: t.Any, csrf_first: bool) -> Flask:
     app.config.update(
         SECRET_KEY="test-secret-key",
         SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'csrf.db'}",
-        SESSIONAUTH_PASSWORD_CONTEXT_OPTIONS={"argon2__memory_cost": 1024, "argon2__time_cost": 1},
+        SESSIONAUTH_PASSWORD_CONTEXT_OPTIONS=FAST_HASH,
     )
     csrf = CSRFProtect()
     if csrf_first:
@@ -674,9 +654,9 @@ def test_with_app_wide_csrf_protect(tmp_path: t.Any, csrf_first: bool) -> None:
     )
     assert bad.status_code == 403
     assert error_code(bad) == "csrf_invalid"
-    ok = post(client, "sign-in/email", {"email": "alice@example.com", "password": PASSWORD})
+    ok = api_post(client, "sign-in/email", {"email": "alice@example.com", "password": PASSWORD})
     assert ok.status_code == 200
-    assert signed_in(client)
+    assert api_signed_in(client)
     with app.app_context():
         db.session.remove()
         db.drop_all()
@@ -702,27 +682,28 @@ def test_create_app_factory_registers_api() -> None:
 def test_sign_in_hostile_strings_are_plain_failures(client: t.Any, user: t.Any, body: dict[str, str]) -> None:
     """NULs, lone surrogates (legal in JSON) and huge values never reach the
     database or hasher in a way that fails: the answer is an ordinary 401."""
-    resp = post(client, "sign-in/email", body)
+    resp = api_post(client, "sign-in/email", body)
     assert resp.status_code == 401
     assert error_code(resp) == "invalid_credentials"
 
 
 def test_oversized_body_is_413(client: t.Any, user: t.Any) -> None:
     login(client)
-    resp = post(client, "revoke-session", {"id": "A" * 22, "padding": "x" * 20_000})
+    resp = api_post(client, "revoke-session", {"id": "A" * 22, "padding": "x" * 20_000})
     assert resp.status_code == 413
     assert error_code(resp) == "payload_too_large"
-    assert signed_in(client)
+    assert api_signed_in(client)
 
 
-def test_get_session_sql_statements(app: Flask, client: t.Any, user: t.Any, count_sql) -> None:  # type: ignore[no-untyped-def]
+def test_get_session_sql_statements(app: Flask, storage: str, client: t.Any, user: t.Any, count_sql: t.Any) -> None:
     login(client)
     client.get(f"{API}/get-session")
     with count_sql() as counter:
         resp = client.get(f"{API}/get-session")
     assert resp.json["user"]["email"] == "alice@example.com"
-    # The cookie's session (one statement, joined with the user's is_active) and the user.
-    assert len(counter.reads) == 2, counter.statements
+    # The cookie's session (one statement, joined with the user's is_active,
+    # unless Redis has it) and the user.
+    assert len(counter.reads) == session_reads(storage) + 1, counter.statements
     assert counter.writes == []
     anonymous = app.test_client()
     with count_sql() as counter:

@@ -32,10 +32,10 @@ from flask import Flask
 from flask import send_from_directory
 from werkzeug.serving import make_server
 
-from tests.conftest import PASSWORD
 from tests.conftest import REQUIRE_SERVICES
-from tests.conftest import UA_CHROME
-from tests.conftest import UA_FIREFOX
+from tests.helpers import PASSWORD
+from tests.helpers import UA_CHROME
+from tests.helpers import UA_FIREFOX
 from tests.live import QuietHandler
 from tests.live import live_app
 from tests.live import live_server

@@ -12,19 +12,18 @@ import typing as t
 
 import pytest
 
-from tests.conftest import PASSWORD
-from tests.conftest import UA_CHROME
-from tests.conftest import UA_FIREFOX
+from tests.conftest import BrowserDevice
+from tests.helpers import NEW_PASSWORD
+from tests.helpers import PASSWORD
+from tests.helpers import UA_CHROME
+from tests.helpers import UA_FIREFOX
+from tests.helpers import UA_IPHONE
+from tests.helpers import browser_sign_in
+from tests.helpers import session_cards
 from tests.live import live_app
 from tests.live import live_server
 
 pytestmark = pytest.mark.browser
-
-UA_IPHONE = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
-)
-NEW_PASSWORD = "a brand new passphrase"
 
 
 def expect(locator: t.Any) -> t.Any:
@@ -33,39 +32,11 @@ def expect(locator: t.Any) -> t.Any:
     return playwright_expect(locator)
 
 
-def sign_in(page: t.Any, base: str, password: str = PASSWORD) -> None:
-    page.goto(f"{base}/account/login")
-    page.get_by_label("Email address").fill("alice@example.com")
-    page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base}/account/devices")
-
-
-@pytest.fixture
-def devices(browser: t.Any) -> t.Iterator[t.Callable[..., t.Any]]:
-    """Make browser contexts (one per device), closed after the test."""
-    contexts: list[t.Any] = []
-
-    def make(user_agent: str = UA_CHROME, **options: t.Any) -> t.Any:
-        context = browser.new_context(user_agent=user_agent, **options)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        return context.new_page()
-
-    yield make
-    for context in contexts:
-        context.close()
-
-
-def session_cards(page: t.Any) -> t.Any:
-    return page.locator("#session-list > li[data-session-id]")
-
-
-def test_two_devices_see_and_sign_out_each_other(base_url: str, devices: t.Callable[..., t.Any]) -> None:
-    laptop = devices(UA_CHROME)
-    other = devices(UA_FIREFOX)
-    sign_in(laptop, base_url)
-    sign_in(other, base_url)
+def test_two_devices_see_and_sign_out_each_other(base_url: str, browser_device: t.Callable[..., BrowserDevice]) -> None:
+    laptop = browser_device(UA_CHROME).page
+    other = browser_device(UA_FIREFOX).page
+    browser_sign_in(laptop, base_url)
+    browser_sign_in(other, base_url)
 
     laptop.reload()
     cards = session_cards(laptop)
@@ -114,11 +85,11 @@ def test_two_devices_see_and_sign_out_each_other(base_url: str, devices: t.Calla
     assert "This device" in session_cards(laptop).first.inner_text()
 
 
-def test_sign_out_button_works_from_the_keyboard(base_url: str, devices: t.Callable[..., t.Any]) -> None:
-    laptop = devices(UA_CHROME)
-    phone = devices(UA_IPHONE)
-    sign_in(phone, base_url)
-    sign_in(laptop, base_url)
+def test_sign_out_button_works_from_the_keyboard(base_url: str, browser_device: t.Callable[..., BrowserDevice]) -> None:
+    laptop = browser_device(UA_CHROME).page
+    phone = browser_device(UA_IPHONE).page
+    browser_sign_in(phone, base_url)
+    browser_sign_in(laptop, base_url)
     laptop.wait_for_load_state("networkidle")  # devices.js (if any) is listening
     target = "Sign out Safari 17 on iPhone"
 
@@ -139,11 +110,11 @@ def test_sign_out_button_works_from_the_keyboard(base_url: str, devices: t.Calla
     assert phone.url.startswith(f"{base_url}/account/login")
 
 
-def test_everything_works_with_javascript_off(base_url: str, devices: t.Callable[..., t.Any]) -> None:
-    laptop = devices(UA_CHROME, java_script_enabled=False)
-    other = devices(UA_FIREFOX, java_script_enabled=False)
-    sign_in(other, base_url)
-    sign_in(laptop, base_url)
+def test_everything_works_with_javascript_off(base_url: str, browser_device: t.Callable[..., BrowserDevice]) -> None:
+    laptop = browser_device(UA_CHROME, java_script_enabled=False).page
+    other = browser_device(UA_FIREFOX, java_script_enabled=False).page
+    browser_sign_in(other, base_url)
+    browser_sign_in(laptop, base_url)
     # Fresh session (password just entered): no confirm step.
     laptop.get_by_role("button", name="Sign out of all other devices").click()
     laptop.wait_for_url(f"{base_url}/account/devices")
@@ -155,14 +126,16 @@ def test_everything_works_with_javascript_off(base_url: str, devices: t.Callable
 
 
 @pytest.mark.parametrize("width", [390, 360])
-def test_no_horizontal_scroll_on_phones(base_url: str, devices: t.Callable[..., t.Any], width: int) -> None:
+def test_no_horizontal_scroll_on_phones(
+    base_url: str, browser_device: t.Callable[..., BrowserDevice], width: int
+) -> None:
     long_ua = "Mozilla/5.0 (Linux; Android 14; SM-S928B) AppleWebKit/537.36 (KHTML, like Gecko) " + "X" * 200
-    phone = devices(UA_IPHONE, viewport={"width": width, "height": 800}, is_mobile=True, has_touch=True)
-    sign_in(devices(long_ua), base_url)
-    sign_in(devices(UA_FIREFOX), base_url)
+    phone = browser_device(UA_IPHONE, viewport={"width": width, "height": 800}, is_mobile=True, has_touch=True).page
+    browser_sign_in(browser_device(long_ua).page, base_url)
+    browser_sign_in(browser_device(UA_FIREFOX).page, base_url)
     phone.goto(f"{base_url}/account/login")
     assert fits(phone), "login page scrolls sideways"
-    sign_in(phone, base_url)
+    browser_sign_in(phone, base_url)
     assert session_cards(phone).count() == 3
     for path in ("/account/devices", "/account/password", "/account/confirm?action=revoke_all"):
         phone.goto(f"{base_url}{path}")
@@ -182,15 +155,15 @@ def fits(page: t.Any) -> bool:
 
 
 def test_real_browser_keeps_a_host_only_secure_httponly_cookie(
-    tmp_path: t.Any, devices: t.Callable[..., t.Any]
+    tmp_path: t.Any, browser_device: t.Callable[..., BrowserDevice]
 ) -> None:
     """Checklist 1 in a real browser: with the default secure settings Chromium stores
     ``__Host-sessionauth`` (127.0.0.1 is a secure context) as a host-only, Secure,
     HttpOnly, SameSite=Lax cookie on ``/`` that page scripts cannot read."""
     app = live_app(str(tmp_path / "secure.db"), SESSIONAUTH_COOKIE_SECURE=True)
     with live_server(app) as base:
-        page = devices()
-        sign_in(page, base)
+        page = browser_device().page
+        browser_sign_in(page, base)
         (cookie,) = [c for c in page.context.cookies() if c["name"].endswith("sessionauth")]
         assert cookie["name"] == "__Host-sessionauth"
         assert cookie["domain"] == "127.0.0.1"  # host-only: no Domain attribute

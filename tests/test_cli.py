@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import typing as t
 
 import sqlalchemy as sa
 import time_machine
+from flask import Flask
 
-from .conftest import PASSWORD
-from .conftest import User
-from .conftest import db
-from .conftest import login
+from tests.conftest import User
+from tests.conftest import db
+from tests.helpers import PASSWORD
+from tests.helpers import login
 
 
-def test_cleanup_deletes_expired_rows_in_batches(app, client, second_client, user):
+def test_cleanup_deletes_expired_rows_in_batches(app: Flask, client: t.Any, second_client: t.Any, user: t.Any) -> None:
     app.config["SESSIONAUTH_CLEANUP_BATCH_SIZE"] = 2
     app.extensions["sessionauth"].state_for(app).cleanup_batch_size = 2
     past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=30)
@@ -29,7 +31,7 @@ def test_cleanup_deletes_expired_rows_in_batches(app, client, second_client, use
     assert "Deleted 0 expired session(s)." in again.output
 
 
-def test_list_shows_devices(app, client, second_client, user):
+def test_list_shows_devices(app: Flask, client: t.Any, second_client: t.Any, user: t.Any) -> None:
     first = login(client)
     second = login(second_client)
     result = app.test_cli_runner().invoke(args=["sessionauth", "list", "ALICE@example.com"])
@@ -48,19 +50,19 @@ def test_list_shows_devices(app, client, second_client, user):
     assert not any(h in result.output for h in hashes)
 
 
-def test_list_unknown_user_fails(app):
+def test_list_unknown_user_fails(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["sessionauth", "list", "nobody@example.com"])
     assert result.exit_code != 0
     assert "No user" in result.output
 
 
-def test_list_without_sessions(app, user):
+def test_list_without_sessions(app: Flask, user: t.Any) -> None:
     result = app.test_cli_runner().invoke(args=["sessionauth", "list", "alice@example.com"])
     assert result.exit_code == 0
     assert "no active sessions" in result.output
 
 
-def test_revoke_one_session(app, client, second_client, user):
+def test_revoke_one_session(app: Flask, client: t.Any, second_client: t.Any, user: t.Any) -> None:
     first = login(client)
     login(second_client)
     result = app.test_cli_runner().invoke(args=["sessionauth", "revoke", "alice@example.com", "--id", first])
@@ -69,14 +71,14 @@ def test_revoke_one_session(app, client, second_client, user):
     assert second_client.get("/whoami").json == {"user_id": user.id}
 
 
-def test_revoke_refuses_another_users_session(app, client, user, other_user):
+def test_revoke_refuses_another_users_session(app: Flask, client: t.Any, user: t.Any, other_user: t.Any) -> None:
     bob = login(client, "bob@example.com")
     result = app.test_cli_runner().invoke(args=["sessionauth", "revoke", "alice@example.com", "--id", bob])
     assert result.exit_code != 0
     assert client.get("/whoami").json == {"user_id": other_user.id}
 
 
-def test_revoke_all(app, client, second_client, user):
+def test_revoke_all(app: Flask, client: t.Any, second_client: t.Any, user: t.Any) -> None:
     login(client)
     login(second_client)
     result = app.test_cli_runner().invoke(args=["sessionauth", "revoke", "alice@example.com", "--all"])
@@ -86,14 +88,14 @@ def test_revoke_all(app, client, second_client, user):
     assert second_client.get("/whoami").json == {"user_id": None}
 
 
-def test_revoke_needs_exactly_one_option(app, user):
+def test_revoke_needs_exactly_one_option(app: Flask, user: t.Any) -> None:
     runner = app.test_cli_runner()
     assert runner.invoke(args=["sessionauth", "revoke", "alice@example.com"]).exit_code == 2
     both = runner.invoke(args=["sessionauth", "revoke", "alice@example.com", "--all", "--id", "x"])
     assert both.exit_code == 2
 
 
-def test_create_user_prompts_hidden_with_confirmation(app, client):
+def test_create_user_prompts_hidden_with_confirmation(app: Flask, client: t.Any) -> None:
     result = app.test_cli_runner().invoke(
         args=["sessionauth", "create-user", " Carol@Example.com "], input=f"{PASSWORD}\n{PASSWORD}\n"
     )
@@ -106,7 +108,7 @@ def test_create_user_prompts_hidden_with_confirmation(app, client):
     login(client, "carol@example.com")
 
 
-def test_create_user_mismatched_confirmation_asks_again(app):
+def test_create_user_mismatched_confirmation_asks_again(app: Flask) -> None:
     result = app.test_cli_runner().invoke(
         args=["sessionauth", "create-user", "dave@example.com"],
         input=f"{PASSWORD}\nsomething else\n{PASSWORD}\n{PASSWORD}\n",
@@ -115,7 +117,7 @@ def test_create_user_mismatched_confirmation_asks_again(app):
     assert "do not match" in result.output
 
 
-def test_create_user_enforces_the_password_policy(app):
+def test_create_user_enforces_the_password_policy(app: Flask) -> None:
     result = app.test_cli_runner().invoke(
         args=["sessionauth", "create-user", "erin@example.com"], input="short\nshort\n"
     )
@@ -124,7 +126,7 @@ def test_create_user_enforces_the_password_policy(app):
         assert db.session.execute(sa.select(User).where(User.email == "erin@example.com")).first() is None
 
 
-def test_create_user_refuses_duplicates(app, user):
+def test_create_user_refuses_duplicates(app: Flask, user: t.Any) -> None:
     result = app.test_cli_runner().invoke(
         args=["sessionauth", "create-user", "alice@example.com"], input=f"{PASSWORD}\n{PASSWORD}\n"
     )

@@ -12,46 +12,17 @@ import typing as t
 
 import pytest
 
-from tests.conftest import PASSWORD
-from tests.conftest import UA_CHROME
-from tests.conftest import UA_FIREFOX
-from tests.test_browser import UA_IPHONE
-from tests.test_browser import sign_in
+from tests.conftest import BrowserDevice
+from tests.helpers import PASSWORD
+from tests.helpers import UA_CHROME
+from tests.helpers import UA_FIREFOX
+from tests.helpers import UA_IPHONE
+from tests.helpers import browser_sign_in
+from tests.helpers import session_cards
 
 pytestmark = pytest.mark.browser
 
 CLIENT_JS = "/account/static/sessionauth/client.js"
-
-
-class Device(t.NamedTuple):
-    page: t.Any
-    errors: list[str]  # console errors, page errors and CSP violations
-    navigations: list[str]  # main-frame navigations after the first load
-
-
-@pytest.fixture
-def device(browser: t.Any) -> t.Iterator[t.Callable[..., Device]]:
-    contexts: list[t.Any] = []
-
-    def make(user_agent: str = UA_CHROME, **options: t.Any) -> Device:
-        context = browser.new_context(user_agent=user_agent, **options)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        page = context.new_page()
-        errors: list[str] = []
-        navigations: list[str] = []
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on("framenavigated", lambda frame: navigations.append(frame.url) if frame == page.main_frame else None)
-        return Device(page, errors, navigations)
-
-    yield make
-    for context in contexts:
-        context.close()
-
-
-def cards(page: t.Any) -> t.Any:
-    return page.locator("#session-list > li[data-session-id]")
 
 
 def card_ids(page: t.Any) -> list[str]:
@@ -67,11 +38,11 @@ def current_session_id(page: t.Any) -> str:
     return str(page.locator("#session-list > li.sa-session--current").get_attribute("data-session-id"))
 
 
-def test_devices_page_signs_out_without_reload(base_url: str, device: t.Callable[..., Device]) -> None:
-    laptop = device(UA_CHROME)
-    firefox = device(UA_FIREFOX)
-    sign_in(laptop.page, base_url)
-    sign_in(firefox.page, base_url)
+def test_devices_page_signs_out_without_reload(base_url: str, browser_device: t.Callable[..., BrowserDevice]) -> None:
+    laptop = browser_device(UA_CHROME)
+    firefox = browser_device(UA_FIREFOX)
+    browser_sign_in(laptop.page, base_url)
+    browser_sign_in(firefox.page, base_url)
     firefox_id = current_session_id(firefox.page)
 
     page = laptop.page
@@ -79,8 +50,8 @@ def test_devices_page_signs_out_without_reload(base_url: str, device: t.Callable
     page.wait_for_load_state("networkidle")  # devices.js is loaded and listening
     assert len(card_ids(page)) == 2
     # A device that signs in after the page was rendered.
-    phone = device(UA_IPHONE)
-    sign_in(phone.page, base_url)
+    phone = browser_device(UA_IPHONE)
+    browser_sign_in(phone.page, base_url)
     phone_id = current_session_id(phone.page)
 
     page.evaluate("window.__sameDocument = 'yes'")
@@ -100,7 +71,7 @@ def test_devices_page_signs_out_without_reload(base_url: str, device: t.Callable
     assert len(card_ids(page)) == 2
     assert (
         "Safari 17 on iPhone"
-        in cards(page).filter(has=page.locator("[aria-label='Sign out Safari 17 on iPhone']")).inner_text()
+        in session_cards(page).filter(has=page.locator("[aria-label='Sign out Safari 17 on iPhone']")).inner_text()
     )
 
     # No navigation happened: same document, same URL.
@@ -124,11 +95,11 @@ def test_devices_page_signs_out_without_reload(base_url: str, device: t.Callable
     assert laptop.errors == [], laptop.errors
 
 
-def test_devices_page_without_javascript(base_url: str, device: t.Callable[..., Device]) -> None:
-    laptop = device(UA_CHROME, java_script_enabled=False)
-    firefox = device(UA_FIREFOX)
-    sign_in(laptop.page, base_url)
-    sign_in(firefox.page, base_url)
+def test_devices_page_without_javascript(base_url: str, browser_device: t.Callable[..., BrowserDevice]) -> None:
+    laptop = browser_device(UA_CHROME, java_script_enabled=False)
+    firefox = browser_device(UA_FIREFOX)
+    browser_sign_in(laptop.page, base_url)
+    browser_sign_in(firefox.page, base_url)
     firefox_id = current_session_id(firefox.page)
 
     page = laptop.page
@@ -144,13 +115,13 @@ def test_devices_page_without_javascript(base_url: str, device: t.Callable[..., 
     assert firefox.page.url.startswith(f"{base_url}/account/login")
 
 
-def test_client_module_under_the_page_csp(base_url: str, device: t.Callable[..., Device]) -> None:
+def test_client_module_under_the_page_csp(base_url: str, browser_device: t.Callable[..., BrowserDevice]) -> None:
     """Every client call, its ``{data, error}`` results and the CSRF retry, run
     from a devices page (strict CSP) by importing the module."""
-    laptop = device(UA_CHROME)
-    other = device(UA_FIREFOX)
-    sign_in(laptop.page, base_url)
-    sign_in(other.page, base_url)
+    laptop = browser_device(UA_CHROME)
+    other = browser_device(UA_FIREFOX)
+    browser_sign_in(laptop.page, base_url)
+    browser_sign_in(other.page, base_url)
     other_id = current_session_id(other.page)
     page = laptop.page
     page.reload()
@@ -210,13 +181,13 @@ def test_client_module_under_the_page_csp(base_url: str, device: t.Callable[...,
     assert [e for e in laptop.errors if not e.startswith("Failed to load resource")] == []
 
 
-def test_devices_page_falls_back_to_the_form(base_url: str, device: t.Callable[..., Device]) -> None:
+def test_devices_page_falls_back_to_the_form(base_url: str, browser_device: t.Callable[..., BrowserDevice]) -> None:
     """When the in-page post fails (here: the network refuses ``fetch``), the
     click still signs the device out, through the ordinary form post."""
-    laptop = device(UA_CHROME)
-    firefox = device(UA_FIREFOX)
-    sign_in(laptop.page, base_url)
-    sign_in(firefox.page, base_url)
+    laptop = browser_device(UA_CHROME)
+    firefox = browser_device(UA_FIREFOX)
+    browser_sign_in(laptop.page, base_url)
+    browser_sign_in(firefox.page, base_url)
     page = laptop.page
     page.reload()
     page.wait_for_load_state("networkidle")
@@ -230,9 +201,9 @@ def test_devices_page_falls_back_to_the_form(base_url: str, device: t.Callable[.
     assert card_ids(page) == [current_session_id(page)]
 
 
-def test_client_reports_network_errors(base_url: str, device: t.Callable[..., Device]) -> None:
-    laptop = device(UA_CHROME)
-    sign_in(laptop.page, base_url)
+def test_client_reports_network_errors(base_url: str, browser_device: t.Callable[..., BrowserDevice]) -> None:
+    laptop = browser_device(UA_CHROME)
+    browser_sign_in(laptop.page, base_url)
     result = laptop.page.evaluate(
         """async (clientUrl) => {
         const { createAuthClient } = await import(clientUrl);

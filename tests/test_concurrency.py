@@ -25,23 +25,18 @@ import sqlalchemy as sa
 from flask import Flask
 from werkzeug.serving import make_server
 
-from .conftest import PASSWORD
-from .conftest import POSTGRES_URL
-from .conftest import REQUIRE_SERVICES
-from .conftest import UA_CHROME
-from .conftest import cookie_name
-from .conftest import db
-from .conftest import require
+from tests.conftest import POSTGRES_URL
+from tests.conftest import REQUIRE_SERVICES
+from tests.conftest import db
+from tests.conftest import require
+from tests.helpers import PASSWORD
+from tests.helpers import UA_CHROME
+from tests.helpers import cookie_name
+from tests.helpers import session_rows
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.storage("postgres")]
 THREADS = 8
 EXPIRES_IN = 7 * 24 * 3600
-
-
-@pytest.fixture
-def backend() -> str:
-    require("postgres")
-    return "postgres"
 
 
 CONFIG = {
@@ -112,18 +107,10 @@ def server(app: Flask) -> t.Iterator[Server]:
     s.close()
 
 
-def rows(app: Flask, user_id: int) -> list[t.Any]:
-    with app.app_context():
-        model = app.extensions["sessionauth"].session_model
-        result = db.session.execute(sa.select(model).where(model.user_id == user_id)).scalars().all()
-        db.session.remove()
-        return list(result)
-
-
 def test_parallel_refreshes_of_one_session(app: Flask, server: Server, user: t.Any) -> None:
     token = server.login()
     session_id = token.split(".")[0]
-    before = rows(app, user.id)[0].expires_at
+    before = session_rows(app, user.id)[0].expires_at
     max_ages: list[int] = []
     started_last = 0.0
 
@@ -140,7 +127,7 @@ def test_parallel_refreshes_of_one_session(app: Flask, server: Server, user: t.A
 
     with ThreadPoolExecutor(THREADS) as pool:
         list(pool.map(hammer, range(THREADS)))
-    [row] = rows(app, user.id)  # one row: no duplicate, nothing lost
+    [row] = session_rows(app, user.id)  # one row: no duplicate, nothing lost
     assert row.id == session_id
     assert row.expires_at > before
     # Consistent: the last writer's expiry, within a second of the last request's.
@@ -183,7 +170,7 @@ def race_revoke(app: Flask, server: Server, user_id: int) -> int:
         stop.set()
         total = sum(f.result() for f in futures)
     assert late_successes == []
-    assert all(row.id != session_id for row in rows(app, user_id))
+    assert all(row.id != session_id for row in session_rows(app, user_id))
     assert server.whoami(token)[0] is None
     return total
 
@@ -193,7 +180,7 @@ def test_revoke_racing_refreshes_stays_revoked(app: Flask, server: Server, user:
     cannot come back, and nothing after the revoke is signed in."""
     for _round in range(5):
         assert race_revoke(app, server, user.id) > 20
-    assert rows(app, user.id) == []
+    assert session_rows(app, user.id) == []
 
 
 def test_concurrent_logins_create_distinct_sessions(app: Flask, server: Server, user: t.Any) -> None:
@@ -201,7 +188,7 @@ def test_concurrent_logins_create_distinct_sessions(app: Flask, server: Server, 
         tokens = list(pool.map(lambda _: server.login(), range(40)))
     ids = {token.split(".")[0] for token in tokens}
     assert len(ids) == 40
-    assert {row.id for row in rows(app, user.id)} == ids
+    assert {row.id for row in session_rows(app, user.id)} == ids
     with ThreadPoolExecutor(THREADS) as pool:
         assert set(pool.map(lambda tok: server.whoami(tok)[0], tokens)) == {user.id}
 
@@ -225,7 +212,7 @@ def test_max_sessions_per_user_holds_under_parallel_logins(app: Flask, server: S
             with ThreadPoolExecutor(THREADS) as pool:
                 tokens = list(pool.map(lambda _: server.login(), range(24)))
             assert len({tok.split(".")[0] for tok in tokens}) == 24
-            alive = {row.id for row in rows(app, user.id)}
+            alive = {row.id for row in session_rows(app, user.id)}
             assert len(alive) == 3
             working = {tok.split(".")[0] for tok in tokens if server.whoami(tok)[0] == user.id}
             assert working == alive
@@ -272,15 +259,24 @@ def test_short_soak(tmp_path: t.Any) -> None:
     out = tmp_path / "soak.json"
     env = {**os.environ, "SOAK_POSTGRES_SERVER": POSTGRES_URL.rsplit("/", 1)[0]}
     args = ["--seconds", "8", "--users", "20", "--sessions", "2", "--revoke-every", "0.3", "--password-every", "2"]
-    args += ["--update-age", "2", "--activity-resolution", "1", "--database", "sessionauth_soak_test"]
+    # A database of this run's own: the soak drops and recreates it (WITH FORCE), so
+    # a fixed name let two test runs on one server kill each other's connections.
+    database = f"sessionauth_soak_test_{os.getpid()}"
+    args += ["--update-age", "2", "--activity-resolution", "1", "--database", database]
     args += ["--max-rss-growth-mb", "1000", "--json", str(out)]
-    proc = subprocess.run(
-        [sys.executable, os.path.join(root, "bench", "soak.py"), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, os.path.join(root, "bench", "soak.py"), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        admin.dispose()
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     figures = json.loads(out.read_text())
     assert figures["ok"] and figures["failures"] == []

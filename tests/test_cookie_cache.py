@@ -1,4 +1,5 @@
-"""The signed cookie cache: no storage for fresh requests, bounded revocation delay."""
+"""The signed cookie cache: no storage for fresh requests, bounded revocation
+delay; on SQLite and PostgreSQL, with a 60-second max-age."""
 
 from __future__ import annotations
 
@@ -9,10 +10,19 @@ import pytest
 import time_machine
 from flask import Flask
 
-from .conftest import cookie_name
-from .conftest import login
-from .conftest import session_cookie
+from flask_sessionauth import SessionAuthError
+from tests.conftest import create_app
+from tests.conftest import database_url
+from tests.conftest import db
+from tests.conftest import dispose
+from tests.helpers import PASSWORD
+from tests.helpers import cache_cookie
+from tests.helpers import cache_cookie_name
+from tests.helpers import cookie_name
+from tests.helpers import login
+from tests.helpers import session_cookie
 
+pytestmark = pytest.mark.storage("cookie_cache", "cookie_cache_postgres")
 MAX_AGE = 60
 T0 = dt.datetime(2030, 1, 7, 12, 0, tzinfo=dt.timezone.utc)
 
@@ -22,37 +32,26 @@ def app_config() -> dict[str, t.Any]:
     return {"SESSIONAUTH_COOKIE_CACHE_MAX_AGE": MAX_AGE}
 
 
-def cache_name(app: Flask) -> str:
-    return cookie_name(app) + "_cache"
-
-
-def cache_cookie(client: t.Any, app: Flask) -> str | None:
-    cookie = client.get_cookie(cache_name(app))
-    return None if cookie is None else str(cookie.value)
-
-
 def revoke(app: Flask, session_id: str, user: t.Any) -> None:
     with app.test_request_context():
         assert app.extensions["sessionauth"].revoke_session(session_id, user) is True
 
 
-def test_off_by_default(backend, tmp_path, user):
-    from .conftest import create_app
-    from .conftest import database_url
-
+def test_off_by_default(backend: str, tmp_path: t.Any, user: t.Any) -> None:
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url(backend, tmp_path)})
-    with app.app_context():
-        from .conftest import db
+    try:
+        with app.app_context():
+            db.create_all()
+            app.extensions["sessionauth"].create_user("carol@example.com", PASSWORD)
+        client = app.test_client()
+        login(client, "carol@example.com")
+        assert client.get_cookie("__Host-sessionauth_cache") is None
+    finally:
+        dispose(app)
 
-        db.create_all()
-        app.extensions["sessionauth"].create_user("carol@example.com", "correct horse battery")
-    client = app.test_client()
-    login(client, "carol@example.com")
-    assert client.get_cookie("__Host-sessionauth_cache") is None
 
-
-def test_cache_cookie_has_the_session_cookie_attributes(app, client, user):
-    resp = client.post("/test/login", data={"email": "alice@example.com", "password": "correct horse battery"})
+def test_cache_cookie_has_the_session_cookie_attributes(app: Flask, client: t.Any, user: t.Any) -> None:
+    resp = client.post("/test/login", data={"email": "alice@example.com", "password": PASSWORD})
     headers = {h.split("=", 1)[0]: h for h in resp.headers.getlist("Set-Cookie")}
     assert set(headers) == {"__Host-sessionauth", "__Host-sessionauth_cache"}
     attrs = [a.strip().lower() for a in headers["__Host-sessionauth_cache"].split(";")[1:]]
@@ -63,7 +62,7 @@ def test_cache_cookie_has_the_session_cookie_attributes(app, client, user):
     assert secret not in headers["__Host-sessionauth_cache"]
 
 
-def test_fresh_cache_cookie_skips_storage(app, client, user, count_sql):
+def test_fresh_cache_cookie_skips_storage(app: Flask, client: t.Any, user: t.Any, count_sql: t.Any) -> None:
     login(client)
     with count_sql() as sql:
         assert client.get("/whoami").json == {"user_id": user.id}
@@ -73,7 +72,7 @@ def test_fresh_cache_cookie_skips_storage(app, client, user, count_sql):
     assert len(sql.reads) == 1  # the user object only; the session came from the cookie
 
 
-def test_revocation_delay_is_at_most_max_age(app, client, second_client, user):
+def test_revocation_delay_is_at_most_max_age(app: Flask, client: t.Any, second_client: t.Any, user: t.Any) -> None:
     with time_machine.travel(T0, tick=False) as traveller:
         sid = login(client)
         login(second_client)
@@ -88,7 +87,7 @@ def test_revocation_delay_is_at_most_max_age(app, client, second_client, user):
         assert second_client.get("/whoami").json == {"user_id": user.id}
 
 
-def test_sensitive_actions_read_storage(app, client, second_client, user):
+def test_sensitive_actions_read_storage(app: Flask, client: t.Any, second_client: t.Any, user: t.Any) -> None:
     with time_machine.travel(T0, tick=False):
         sid = login(client)
         login(second_client)
@@ -99,15 +98,17 @@ def test_sensitive_actions_read_storage(app, client, second_client, user):
         assert client.get("/api/auth/list-sessions").status_code == 401
 
 
-def test_management_calls_for_the_current_user_read_storage(app, client, second_client, user):
-    from flask_sessionauth import SessionAuthError
-
+def test_management_calls_for_the_current_user_read_storage(
+    app: Flask, client: t.Any, second_client: t.Any, user: t.Any
+) -> None:
     with time_machine.travel(T0, tick=False):
         sid = login(client)
         other = login(second_client)
         revoke(app, sid, user)
         auth = app.extensions["sessionauth"]
-        cookies = f"{cookie_name(app)}={session_cookie(client, app)}; {cache_name(app)}={cache_cookie(client, app)}"
+        cookies = (
+            f"{cookie_name(app)}={session_cookie(client, app)}; {cache_cookie_name(app)}={cache_cookie(client, app)}"
+        )
         with app.test_request_context("/anything", headers={"Cookie": cookies}):
             app.preprocess_request()
             with pytest.raises(SessionAuthError):
@@ -115,27 +116,29 @@ def test_management_calls_for_the_current_user_read_storage(app, client, second_
         assert second_client.get("/whoami").json == {"user_id": user.id}
 
 
-def test_tampered_cache_cookie_is_ignored(app, client, user, count_sql):
+def test_tampered_cache_cookie_is_ignored(app: Flask, client: t.Any, user: t.Any, count_sql: t.Any) -> None:
     with time_machine.travel(T0, tick=False):  # the signature carries a timestamp
         login(client)
         value = cache_cookie(client, app)
-        client.set_cookie(cache_name(app), value[:-2] + ("AA" if not value.endswith("AA") else "BB"))
+        client.set_cookie(cache_cookie_name(app), value[:-2] + ("AA" if not value.endswith("AA") else "BB"))
         with count_sql() as sql:
             assert client.get("/whoami").json == {"user_id": user.id}
         assert len(sql.reads) == 1
         assert cache_cookie(client, app) == value  # the genuine one was issued again
 
 
-def test_cache_cookie_of_another_session_is_ignored(app, client, second_client, user, other_user, count_sql):
+def test_cache_cookie_of_another_session_is_ignored(
+    app: Flask, client: t.Any, second_client: t.Any, user: t.Any, other_user: t.Any, count_sql: t.Any
+) -> None:
     login(client)
     login(second_client, "bob@example.com")
-    client.set_cookie(cache_name(app), cache_cookie(second_client, app))
+    client.set_cookie(cache_cookie_name(app), cache_cookie(second_client, app))
     with count_sql() as sql:
         assert client.get("/whoami").json == {"user_id": user.id}
     assert len(sql.reads) == 1
 
 
-def test_expired_cache_cookie_falls_back_to_storage(app, client, user, count_sql):
+def test_expired_cache_cookie_falls_back_to_storage(app: Flask, client: t.Any, user: t.Any, count_sql: t.Any) -> None:
     with time_machine.travel(T0, tick=False) as traveller:
         login(client)
         first = cache_cookie(client, app)
@@ -147,7 +150,7 @@ def test_expired_cache_cookie_falls_back_to_storage(app, client, user, count_sql
 
 
 @pytest.mark.parametrize("keep_old_key", [True, False])
-def test_key_rotation(app, client, user, count_sql, keep_old_key):
+def test_key_rotation(app: Flask, client: t.Any, user: t.Any, count_sql: t.Any, keep_old_key: t.Any) -> None:
     login(client)
     app.config["SECRET_KEY"] = "a-brand-new-key"
     if keep_old_key:
@@ -158,7 +161,7 @@ def test_key_rotation(app, client, user, count_sql, keep_old_key):
     assert len(sql.reads) == (0 if keep_old_key else 1)
 
 
-def test_logout_clears_the_cache_cookie(app, client, user):
+def test_logout_clears_the_cache_cookie(app: Flask, client: t.Any, user: t.Any) -> None:
     login(client)
     assert cache_cookie(client, app) is not None
     client.post("/test/logout")
@@ -166,7 +169,7 @@ def test_logout_clears_the_cache_cookie(app, client, user):
     assert client.get("/whoami").json == {"user_id": None}
 
 
-def test_static_files_leave_the_cache_cookie_alone(app, client, user):
+def test_static_files_leave_the_cache_cookie_alone(app: Flask, client: t.Any, user: t.Any) -> None:
     login(client)
     value = cache_cookie(client, app)
     resp = client.get("/account/static/sessionauth/sessionauth.css")

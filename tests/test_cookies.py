@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import hashlib
+import typing as t
 
 import pytest
 import sqlalchemy as sa
+from flask import Flask
 
-from tests.conftest import cookie_name
+from tests.conftest import User
+from tests.conftest import create_app
 from tests.conftest import db
-from tests.conftest import login
-from tests.conftest import raw_client
-from tests.conftest import session_cookie
+from tests.conftest import dispose
+from tests.helpers import PASSWORD
+from tests.helpers import cookie_name
+from tests.helpers import login
+from tests.helpers import raw_client
+from tests.helpers import session_cookie
 
 
-def test_login_cookie_attributes(app, client, user):
-    resp = client.post("/test/login", data={"email": "alice@example.com", "password": "correct horse battery"})
+def test_login_cookie_attributes(app: Flask, client: t.Any, user: t.Any) -> None:
+    resp = client.post("/test/login", data={"email": "alice@example.com", "password": PASSWORD})
     headers = resp.headers.getlist("Set-Cookie")
     assert len(headers) == 1
     header = headers[0]
@@ -32,21 +38,21 @@ def test_login_cookie_attributes(app, client, user):
     assert "Cookie" in resp.headers["Vary"]
 
 
-def test_insecure_cookie_has_no_host_prefix(app, user):
-    app.config["SESSIONAUTH_COOKIE_SECURE"] = False
-    from tests.conftest import create_app
-
+def test_insecure_cookie_has_no_host_prefix(app: Flask, user: t.Any) -> None:
     other = create_app(
         {"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], "SESSIONAUTH_COOKIE_SECURE": False}
     )
-    c = other.test_client()
-    resp = c.post("/test/login", data={"email": "alice@example.com", "password": "correct horse battery"})
-    header = resp.headers["Set-Cookie"]
-    assert header.startswith("sessionauth=")
-    assert "Secure" not in header
+    try:
+        c = other.test_client()
+        resp = c.post("/test/login", data={"email": "alice@example.com", "password": PASSWORD})
+        header = resp.headers["Set-Cookie"]
+        assert header.startswith("sessionauth=")
+        assert "Secure" not in header
+    finally:
+        dispose(other)
 
 
-def test_token_shape_and_uniqueness(app, user):
+def test_token_shape_and_uniqueness(app: Flask, user: t.Any) -> None:
     from flask_sessionauth.core import tokens
 
     seen = set()
@@ -58,18 +64,16 @@ def test_token_shape_and_uniqueness(app, user):
     assert len(seen) == 1000
 
 
-def test_thousand_logins_give_unique_ids(app, user):
+def test_thousand_logins_give_unique_ids(app: Flask, user: t.Any) -> None:
     auth = app.extensions["sessionauth"]
     with app.app_context():
-        from tests.conftest import User
-
         u = db.session.get(User, user.id)
         ids = {auth.login_user(u).id for _ in range(1000)}
         assert db.session.query(auth.session_model).count() == 1000
     assert len(ids) == 1000
 
 
-def test_table_stores_only_secret_hash(app, client, user):
+def test_table_stores_only_secret_hash(app: Flask, client: t.Any, user: t.Any) -> None:
     login(client)
     value = session_cookie(client, app)
     sid, secret = value.split(".")
@@ -95,7 +99,7 @@ BAD_VALUES = [
 
 
 @pytest.mark.parametrize("value", BAD_VALUES)
-def test_malformed_cookie_is_anonymous_and_cleared(app, client, count_sql, value):
+def test_malformed_cookie_is_anonymous_and_cleared(app: Flask, client: t.Any, count_sql: t.Any, value: t.Any) -> None:
     with count_sql() as counter:
         resp = raw_client(app).get("/whoami", headers={"Cookie": f"{cookie_name(app)}={value}"})
     assert resp.status_code == 200
@@ -105,7 +109,7 @@ def test_malformed_cookie_is_anonymous_and_cleared(app, client, count_sql, value
         assert "Max-Age=0" in resp.headers["Set-Cookie"]
 
 
-def test_token_in_query_form_or_json_is_ignored(app, client, user):
+def test_token_in_query_form_or_json_is_ignored(app: Flask, client: t.Any, user: t.Any) -> None:
     login(client)
     value = session_cookie(client, app)
     anon = app.test_client()
@@ -116,7 +120,7 @@ def test_token_in_query_form_or_json_is_ignored(app, client, user):
     assert anon.get("/whoami", headers={"Authorization": f"Bearer {value}"}).json == {"user_id": None}
 
 
-def test_unknown_token_and_wrong_secret(app, client, user, count_sql):
+def test_unknown_token_and_wrong_secret(app: Flask, client: t.Any, user: t.Any, count_sql: t.Any) -> None:
     sid = login(client)
     name = cookie_name(app)
     forged = f"{sid}.{'A' * 43}"
@@ -134,7 +138,7 @@ def test_unknown_token_and_wrong_secret(app, client, user, count_sql):
     assert client.get("/whoami").json == {"user_id": user.id}
 
 
-def test_cookie_tossing_fails_closed(app, client, user):
+def test_cookie_tossing_fails_closed(app: Flask, client: t.Any, user: t.Any) -> None:
     login(client)
     value = session_cookie(client, app)
     name = cookie_name(app)
@@ -143,14 +147,14 @@ def test_cookie_tossing_fails_closed(app, client, user):
     assert "Max-Age=0" in resp.headers["Set-Cookie"]
 
 
-def test_clearing_response_is_not_cacheable(app, client):
+def test_clearing_response_is_not_cacheable(app: Flask, client: t.Any) -> None:
     client.set_cookie(cookie_name(app), "garbage")
     resp = client.get("/whoami")
     assert resp.headers["Cache-Control"] == "no-store"
     assert "Cookie" in resp.headers["Vary"]
 
 
-def test_ordinary_request_sets_no_cookie(app, client, user):
+def test_ordinary_request_sets_no_cookie(app: Flask, client: t.Any, user: t.Any) -> None:
     login(client)
     resp = client.get("/whoami")
     assert "Set-Cookie" not in resp.headers

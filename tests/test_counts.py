@@ -1,8 +1,7 @@
 """Work per authenticated request, by storage mode: SQL statements and Redis round trips.
 
-Performance is asserted by counts, never by times. Modes: the database alone
-(SQLite and PostgreSQL through the ``backend`` fixture), Redis secondary
-storage, and the cookie cache.
+Performance is asserted by counts, never by times. Modes: the database alone,
+Redis secondary storage, and the cookie cache, each on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -11,39 +10,30 @@ import datetime as dt
 import typing as t
 
 import pytest
-import redis
 import time_machine
+from flask import Flask
 
-from .conftest import REDIS_URL
-from .conftest import login
-from .conftest import require
-from .test_redis import RoundTrips
+from tests.conftest import STORAGE_MODES
+from tests.helpers import UTC
+from tests.helpers import RoundTrips
+from tests.helpers import login
 
-UTC = dt.timezone.utc
+pytestmark = pytest.mark.storage(
+    "sqlite", "postgres", "redis", "redis_postgres", "cookie_cache", "cookie_cache_postgres"
+)
 T0 = dt.datetime(2030, 3, 4, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["database", "redis", "cookie_cache"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest.fixture
-def app_config(mode: str) -> t.Iterator[dict[str, t.Any]]:
-    if mode == "redis":
-        require("redis")
-        client = redis.Redis.from_url(REDIS_URL)
-        client.flushdb()
-        yield {"SESSIONAUTH_REDIS_URL": REDIS_URL}
-        client.flushdb()
-        client.close()
-    elif mode == "cookie_cache":
-        yield {"SESSIONAUTH_COOKIE_CACHE_MAX_AGE": 300}
-    else:
-        yield {}
+def mode(storage: str) -> str:
+    """What serves a signed-in request: ``database``, ``redis`` or ``cookie_cache``."""
+    tier = STORAGE_MODES[storage]
+    return "redis" if tier.redis else "cookie_cache" if tier.cookie_cache else "database"
 
 
-def test_ordinary_request(mode, client, user, count_sql, monkeypatch):
+def test_ordinary_request(
+    mode: str, client: t.Any, user: t.Any, count_sql: t.Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with time_machine.travel(T0, tick=False):
         login(client)
         with count_sql() as sql, RoundTrips().watch(monkeypatch) as trips:
@@ -60,7 +50,7 @@ def test_ordinary_request(mode, client, user, count_sql, monkeypatch):
         assert trips.count == 0
 
 
-def test_current_user_costs_one_more_read(mode, client, user, count_sql):
+def test_current_user_costs_one_more_read(mode: str, client: t.Any, user: t.Any, count_sql: t.Any) -> None:
     with time_machine.travel(T0, tick=False):
         login(client)
         with count_sql() as sql:
@@ -70,7 +60,9 @@ def test_current_user_costs_one_more_read(mode, client, user, count_sql):
     assert sql.writes == []
 
 
-def test_refresh_day_writes_once(mode, client, user, count_sql, monkeypatch):
+def test_refresh_day_writes_once(
+    mode: str, client: t.Any, user: t.Any, count_sql: t.Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with time_machine.travel(T0, tick=False) as traveller:
         login(client)
         traveller.shift(dt.timedelta(days=1, minutes=1))
@@ -93,7 +85,9 @@ def test_refresh_day_writes_once(mode, client, user, count_sql, monkeypatch):
             assert sql.statements == []
 
 
-def test_activity_stamp_is_written_at_most_once_per_resolution(mode, client, user, count_sql):
+def test_activity_stamp_is_written_at_most_once_per_resolution(
+    mode: str, client: t.Any, user: t.Any, count_sql: t.Any
+) -> None:
     with time_machine.travel(T0, tick=False) as traveller:
         login(client)
         traveller.shift(dt.timedelta(seconds=301))
@@ -106,7 +100,9 @@ def test_activity_stamp_is_written_at_most_once_per_resolution(mode, client, use
         assert sql.writes == []
 
 
-def test_anonymous_request_touches_no_storage(mode, app, count_sql, monkeypatch):
+def test_anonymous_request_touches_no_storage(
+    mode: str, app: Flask, count_sql: t.Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     anonymous = app.test_client()
     with count_sql() as sql, RoundTrips().watch(monkeypatch) as trips:
         assert anonymous.get("/whoami").json == {"user_id": None}

@@ -34,11 +34,11 @@ from tests.attack_support import run_threads
 from tests.attack_support import session_cookie_name
 from tests.attack_support import user_id
 from tests.attack_support import whoami
-from tests.conftest import PASSWORD
 from tests.conftest import User
 from tests.conftest import db
-from tests.conftest import device
 from tests.conftest import postgres_url
+from tests.helpers import PASSWORD
+from tests.helpers import device
 
 pytestmark = pytest.mark.slow
 

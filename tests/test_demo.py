@@ -5,23 +5,27 @@ from __future__ import annotations
 import importlib.util
 import re
 import sys
+import typing as t
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import FAST_HASH
 
 DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo.py"
 
 
 @pytest.fixture
-def demo(tmp_path):
+def demo(tmp_path: Path) -> t.Iterator[tuple[t.Any, t.Any]]:
     spec = importlib.util.spec_from_file_location("sessionauth_demo", DEMO)
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["sessionauth_demo"] = module
     spec.loader.exec_module(module)
     app = module.create_app(
         {
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'demo.db'}",
-            "SESSIONAUTH_PASSWORD_CONTEXT_OPTIONS": {"argon2__memory_cost": 1024, "argon2__time_cost": 1},
+            "SESSIONAUTH_PASSWORD_CONTEXT_OPTIONS": FAST_HASH,
         }
     )
     yield module, app
@@ -29,10 +33,12 @@ def demo(tmp_path):
 
 
 def csrf(html: str) -> str:
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert match, html
+    return match.group(1)
 
 
-def test_signup_then_home_shows_user_and_links_dashboard(demo):
+def test_signup_then_home_shows_user_and_links_dashboard(demo: t.Any) -> None:
     module, app = demo
     c = app.test_client()
     page = c.get("/signup").get_data(as_text=True)
@@ -48,7 +54,7 @@ def test_signup_then_home_shows_user_and_links_dashboard(demo):
     assert devices.status_code == 200
 
 
-def test_demo_user_can_sign_in(demo):
+def test_demo_user_can_sign_in(demo: t.Any) -> None:
     module, app = demo
     c = app.test_client()
     page = c.get("/account/login").get_data(as_text=True)
@@ -60,7 +66,7 @@ def test_demo_user_can_sign_in(demo):
     assert "Demo User" in c.get("/").get_data(as_text=True)
 
 
-def test_signup_with_taken_email_does_not_reveal_it(demo):
+def test_signup_with_taken_email_does_not_reveal_it(demo: t.Any) -> None:
     module, app = demo
     c = app.test_client()
     page = c.get("/signup").get_data(as_text=True)

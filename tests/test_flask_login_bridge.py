@@ -15,10 +15,11 @@ from flask_sqlalchemy import SQLAlchemy
 
 from flask_sessionauth import SessionAuth
 from flask_sessionauth.flask_login import use_flask_login
-
-from .conftest import FAST_HASH
-from .conftest import PASSWORD
-from .conftest import database_url
+from tests.conftest import FAST_HASH
+from tests.conftest import database_url
+from tests.conftest import dispose
+from tests.helpers import PASSWORD
+from tests.helpers import session_rows
 
 bridge_db = SQLAlchemy()
 
@@ -84,13 +85,10 @@ def bridge_app(backend: str, tmp_path: t.Any) -> t.Iterator[Flask]:
         bridge_db.create_all()
         app.extensions["sessionauth"].create_user("carol@example.com", PASSWORD)
     yield app
-    with app.app_context():
-        bridge_db.session.remove()
-        bridge_db.drop_all()
-        bridge_db.engine.dispose()
+    dispose(app, drop=True)
 
 
-def sign_in(client: t.Any, remember: bool = True) -> t.Any:
+def sign_in_through_flask_login(client: t.Any, remember: bool = True) -> t.Any:
     resp = client.post(
         "/old-login", data={"email": "carol@example.com", "password": PASSWORD, "remember": "1" if remember else "0"}
     )
@@ -98,22 +96,16 @@ def sign_in(client: t.Any, remember: bool = True) -> t.Any:
     return resp
 
 
-def rows(app: Flask) -> list[t.Any]:
-    with app.app_context():
-        model = app.extensions["sessionauth"].session_model
-        return list(bridge_db.session.execute(sa.select(model)).scalars())
-
-
 def test_flask_login_login_user_starts_a_revocable_session(bridge_app: Flask) -> None:
     client = bridge_app.test_client()
-    resp = sign_in(client)
+    resp = sign_in_through_flask_login(client)
     assert resp.json == {"email": "carol@example.com"}
     cookies = resp.headers.getlist("Set-Cookie")
     assert any(c.startswith("sessionauth=") and "Max-Age=" in c for c in cookies)
     assert not any(c.startswith("remember_token=") for c in cookies)
     with client.session_transaction() as flask_session:
         assert "_user_id" not in flask_session and "_remember" not in flask_session
-    [row] = rows(bridge_app)
+    [row] = session_rows(bridge_app)
     assert row.remember is True
     assert client.get("/private").json["email"] == "carol@example.com"
     assert client.get("/whoami").json == {"authenticated": True, "email": "carol@example.com"}
@@ -121,10 +113,10 @@ def test_flask_login_login_user_starts_a_revocable_session(bridge_app: Flask) ->
 
 def test_remember_flag_is_carried_over(bridge_app: Flask) -> None:
     client = bridge_app.test_client()
-    resp = sign_in(client, remember=False)
+    resp = sign_in_through_flask_login(client, remember=False)
     session_cookie = next(c for c in resp.headers.getlist("Set-Cookie") if c.startswith("sessionauth="))
     assert "Max-Age" not in session_cookie
-    assert rows(bridge_app)[0].remember is False
+    assert session_rows(bridge_app)[0].remember is False
 
 
 def test_login_required_sends_anonymous_users_to_sign_in(bridge_app: Flask) -> None:
@@ -135,8 +127,8 @@ def test_login_required_sends_anonymous_users_to_sign_in(bridge_app: Flask) -> N
 
 def test_revocation_reaches_flask_login(bridge_app: Flask) -> None:
     laptop, phone = bridge_app.test_client(), bridge_app.test_client()
-    sign_in(laptop)
-    sign_in(phone)
+    sign_in_through_flask_login(laptop)
+    sign_in_through_flask_login(phone)
     with bridge_app.test_request_context():
         auth = bridge_app.extensions["sessionauth"]
         member = bridge_db.session.execute(sa.select(Member)).scalar_one()
@@ -151,10 +143,10 @@ def test_revocation_reaches_flask_login(bridge_app: Flask) -> None:
 
 def test_flask_login_logout_user_ends_the_session(bridge_app: Flask) -> None:
     client = bridge_app.test_client()
-    sign_in(client)
+    sign_in_through_flask_login(client)
     resp = client.post("/old-logout")
     assert any(c.startswith("sessionauth=;") and "Max-Age=0" in c for c in resp.headers.getlist("Set-Cookie"))
-    assert rows(bridge_app) == []
+    assert session_rows(bridge_app) == []
     assert client.get("/whoami").json["authenticated"] is False
 
 
@@ -173,7 +165,7 @@ def test_cookie_session_logins_are_ignored(bridge_app: Flask) -> None:
 
 def test_old_remember_cookie_is_ignored_and_cleared(bridge_app: Flask) -> None:
     client = bridge_app.test_client()
-    sign_in(client)
+    sign_in_through_flask_login(client)
     client.set_cookie("remember_token", "1|forged-digest")
     resp = client.get("/whoami")
     assert resp.json == {"authenticated": True, "email": "carol@example.com"}

@@ -25,11 +25,12 @@ from hypothesis import strategies as st
 from flask_sessionauth.core.redirects import is_safe_redirect
 from flask_sessionauth.storage.model import IP_LENGTH
 from flask_sessionauth.storage.model import USER_AGENT_LENGTH
-
-from .conftest import PASSWORD
-from .conftest import cookie_name
-from .conftest import db
-from .conftest import raw_client
+from tests.conftest import db
+from tests.helpers import ORIGIN
+from tests.helpers import PASSWORD
+from tests.helpers import cookie_name
+from tests.helpers import raw_client
+from tests.helpers import session_row
 
 # Shared app across examples; each example leaves it as it found it (or only adds rows).
 FUZZ = settings(
@@ -38,7 +39,7 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 TOKEN_ALPHABET = string.ascii_letters + string.digits + "-_"
-ORIGIN = {"Origin": "http://localhost"}
+ORIGIN_HEADER = {"Origin": ORIGIN}
 
 
 @pytest.fixture
@@ -76,13 +77,6 @@ def assert_not_signed_in(app: Flask, resp: t.Any) -> None:
         name, _, rest = header.partition("=")
         if name == cookie_name(app):
             assert rest.startswith(";") or rest.startswith('""'), header  # only ever cleared
-
-
-def stored_session(app: Flask, session_id: str) -> t.Any:
-    with app.app_context():
-        row = db.session.get(app.extensions["sessionauth"].session_model, session_id)
-        db.session.remove()
-        return row
 
 
 # -- cookie values -----------------------------------------------------------------------
@@ -199,7 +193,7 @@ def test_any_user_agent_signs_in_and_is_stored_clean(app: Flask, user: t.Any, ua
     client.environ_base.update(HTTP_USER_AGENT=wsgi(ua), REMOTE_ADDR="192.0.2.1")
     resp = client.post("/test/login", data={"email": "alice@example.com", "password": PASSWORD})
     assert resp.status_code == 200, resp.data
-    row = stored_session(app, resp.json["id"])
+    row = session_row(app, resp.json["id"])
     assert is_clean(row.user_agent, USER_AGENT_LENGTH)
     devices = client.get("/account/devices")
     assert devices.status_code == 200
@@ -226,7 +220,7 @@ def test_any_client_address_is_stored_clean(app: Flask, user: t.Any, ip: str) ->
     client.environ_base.update(REMOTE_ADDR=wsgi(ip))
     resp = client.post("/test/login", data={"email": "alice@example.com", "password": PASSWORD})
     assert resp.status_code == 200, resp.data
-    row = stored_session(app, resp.json["id"])
+    row = session_row(app, resp.json["id"])
     assert is_clean(row.ip_address, IP_LENGTH)
     assert client.get("/account/devices").status_code == 200
     # Failed attempts from that address are counted without error too.
@@ -287,7 +281,7 @@ def test_sign_in_api_never_fails_or_lets_in(app: Flask, user: t.Any, body: t.Any
         body["password"] = PASSWORD + "!"
     client = app.test_client()
     resp = client.post(
-        "/api/auth/sign-in/email", data=json.dumps(body), content_type="application/json", headers=ORIGIN
+        "/api/auth/sign-in/email", data=json.dumps(body), content_type="application/json", headers=ORIGIN_HEADER
     )
     assert_not_signed_in(app, resp)
     assert resp.status_code in (400, 401, 415)
@@ -311,7 +305,7 @@ raw_bodies = st.one_of(
 )
 def test_malformed_bodies_are_client_errors(app: Flask, user: t.Any, body: bytes, content_type: str) -> None:
     client = app.test_client()
-    for path, headers in (("/api/auth/sign-in/email", ORIGIN), ("/account/login", {}), ("/test/login", {})):
+    for path, headers in (("/api/auth/sign-in/email", ORIGIN_HEADER), ("/account/login", {}), ("/test/login", {})):
         resp = client.post(path, data=body, content_type=content_type, headers=headers)
         assert_not_signed_in(app, resp)
         assert resp.status_code in (400, 401, 413, 415), (path, resp.status_code)
@@ -321,7 +315,7 @@ def test_malformed_bodies_are_client_errors(app: Flask, user: t.Any, body: bytes
 @pytest.mark.parametrize("path", ["/api/auth/sign-in/email", "/account/login"])
 def test_deeply_nested_json_is_a_client_error(app: Flask, user: t.Any, path: str, body: bytes) -> None:
     """Python's JSON parser raises RecursionError (not ValueError) on deep nesting."""
-    resp = app.test_client().post(path, data=body, content_type="application/json", headers=ORIGIN)
+    resp = app.test_client().post(path, data=body, content_type="application/json", headers=ORIGIN_HEADER)
     assert resp.status_code in (400, 413, 415)
     assert_not_signed_in(app, resp)
 
@@ -339,7 +333,9 @@ def test_oversized_form_is_rejected(app: Flask, user: t.Any, path: str) -> None:
 
 def test_oversized_json_is_rejected(app: Flask, user: t.Any) -> None:
     body = json.dumps({"email": "alice@example.com", "password": "p" * 5_000_000})
-    resp = app.test_client().post("/api/auth/sign-in/email", data=body, content_type="application/json", headers=ORIGIN)
+    resp = app.test_client().post(
+        "/api/auth/sign-in/email", data=body, content_type="application/json", headers=ORIGIN_HEADER
+    )
     assert resp.status_code in (400, 401, 413)
     assert_not_signed_in(app, resp)
 
@@ -356,7 +352,7 @@ def test_oversized_user_agent_is_truncated_not_refused(app: Flask, user: t.Any) 
     client.environ_base.update(HTTP_USER_AGENT="Mozilla/5.0 " + "€" * 100_000)
     resp = client.post("/test/login", data={"email": "alice@example.com", "password": PASSWORD})
     assert resp.status_code == 200
-    ua = stored_session(app, resp.json["id"]).user_agent
+    ua = session_row(app, resp.json["id"]).user_agent
     assert len(ua) == USER_AGENT_LENGTH
 
 

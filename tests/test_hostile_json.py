@@ -17,9 +17,9 @@ from tests.attack_support import NEW_PASSWORD
 from tests.attack_support import build_app
 from tests.attack_support import dispose
 from tests.attack_support import sqlite_url
-from tests.conftest import PASSWORD
-from tests.conftest import device
-from tests.conftest import login
+from tests.helpers import PASSWORD
+from tests.helpers import device
+from tests.helpers import login
 
 DEPTH = 1000
 ORIGIN = "http://localhost"

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import typing as t
+
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from tests.conftest import PASSWORD
-from tests.conftest import db
-from tests.conftest import login
+from tests.helpers import PASSWORD
+from tests.helpers import login
+from tests.helpers import session_row
 
 
-def stored(app, sid):
-    with app.app_context():
-        s = db.session.get(app.extensions["sessionauth"].session_model, sid)
-        return s.ip_address, s.user_agent
+def stored(app: Flask, sid: str) -> tuple[str | None, str | None]:
+    row = session_row(app, sid)
+    return row.ip_address, row.user_agent
 
 
-def test_huge_user_agent_is_truncated(app, user):
+def test_huge_user_agent_is_truncated(app: Flask, user: t.Any) -> None:
     c = app.test_client()
     c.environ_base["HTTP_USER_AGENT"] = "Mozilla/5.0 " + "x" * 10_000
     sid = login(c)
@@ -24,14 +26,14 @@ def test_huge_user_agent_is_truncated(app, user):
     assert c.get("/whoami").json["user_id"] == user.id
 
 
-def test_control_characters_are_dropped_from_user_agent(app, user):
+def test_control_characters_are_dropped_from_user_agent(app: Flask, user: t.Any) -> None:
     c = app.test_client()
     c.environ_base["HTTP_USER_AGENT"] = "Evil\x00Agent\x07/1.0"
     sid = login(c)
     assert stored(app, sid)[1] == "EvilAgent/1.0"
 
 
-def test_forged_forwarded_for_is_ignored_by_default(app, user):
+def test_forged_forwarded_for_is_ignored_by_default(app: Flask, user: t.Any) -> None:
     c = app.test_client()
     c.environ_base["REMOTE_ADDR"] = "192.0.2.10"
     resp = c.post(
@@ -42,7 +44,7 @@ def test_forged_forwarded_for_is_ignored_by_default(app, user):
     assert stored(app, resp.json["id"])[0] == "192.0.2.10"
 
 
-def test_forwarded_for_is_used_with_proxyfix(app, user):
+def test_forwarded_for_is_used_with_proxyfix(app: Flask, user: t.Any) -> None:
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1)
     c = app.test_client()
     c.environ_base["REMOTE_ADDR"] = "10.0.0.1"

@@ -18,7 +18,7 @@ from tests.attack_support import all_logs
 from tests.attack_support import build_app
 from tests.attack_support import dispose
 from tests.attack_support import sqlite_url
-from tests.conftest import device
+from tests.helpers import device
 
 IP_LIMIT = 20  # SESSIONAUTH_RATE_LIMIT_IP default
 

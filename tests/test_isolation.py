@@ -21,8 +21,8 @@ from tests.attack_support import redis_db12
 from tests.attack_support import sqlite_url
 from tests.attack_support import user_id
 from tests.attack_support import whoami
-from tests.conftest import device
-from tests.conftest import login
+from tests.helpers import device
+from tests.helpers import login
 
 pytestmark = pytest.mark.slow
 

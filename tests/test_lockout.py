@@ -32,9 +32,9 @@ from tests.attack_support import sqlite_url
 from tests.attack_support import text
 from tests.attack_support import user_id
 from tests.attack_support import whoami
-from tests.conftest import PASSWORD
-from tests.conftest import UA_FIREFOX
-from tests.conftest import device
+from tests.helpers import PASSWORD
+from tests.helpers import UA_FIREFOX
+from tests.helpers import device
 
 START = dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
 OWNER_IP = "203.0.113.7"

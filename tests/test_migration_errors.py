@@ -41,12 +41,12 @@ from tests.attack_support import sqlite_url
 from tests.attack_support import text
 from tests.attack_support import user_id
 from tests.attack_support import whoami
-from tests.conftest import PASSWORD
 from tests.conftest import User
 from tests.conftest import create_app
 from tests.conftest import db
-from tests.conftest import device
-from tests.conftest import login
+from tests.helpers import PASSWORD
+from tests.helpers import device
+from tests.helpers import login
 from tests.live import live_server
 
 EMAIL = "alice@example.com"

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import typing as t
 
 import pytest
 import sqlalchemy as sa
@@ -15,12 +16,14 @@ from flask_sessionauth import SessionAuth
 from flask_sessionauth import UserMixin
 from flask_sessionauth import current_user
 from tests.conftest import FAST_HASH
-from tests.conftest import PASSWORD
+from tests.conftest import User
 from tests.conftest import db
-from tests.conftest import login
+from tests.helpers import PASSWORD
+from tests.helpers import cookie_name
+from tests.helpers import login
 
 
-def test_table_shape(app):
+def test_table_shape(app: Flask) -> None:
     with app.app_context():
         insp = sa.inspect(db.engine)
         cols = {c["name"]: c for c in insp.get_columns("user_session")}
@@ -37,7 +40,7 @@ def test_table_shape(app):
         assert fk["options"].get("ondelete") == "CASCADE"
 
 
-def test_timestamps_are_aware_utc(app, client, user):
+def test_timestamps_are_aware_utc(app: Flask, client: t.Any, user: t.Any) -> None:
     sid = login(client)
     with app.app_context():
         s = db.session.get(app.extensions["sessionauth"].session_model, sid)
@@ -46,10 +49,9 @@ def test_timestamps_are_aware_utc(app, client, user):
         assert abs((s.created_at - dt.datetime.now(dt.timezone.utc)).total_seconds()) < 60
 
 
-def test_database_cascade_deletes_sessions(app, client, user, backend):
+@pytest.mark.skip_storage("sqlite", reason="SQLite enforces foreign keys only with PRAGMA foreign_keys (documented)")
+def test_database_cascade_deletes_sessions(app: Flask, client: t.Any, user: t.Any) -> None:
     """Raw SQL deletes bypass ORM events; PostgreSQL's FK cascade still ends the sessions."""
-    if backend != "postgres":
-        pytest.skip("SQLite enforces foreign keys only with PRAGMA foreign_keys (documented)")
     login(client)
     with app.app_context():
         db.session.execute(sa.text("DELETE FROM users"))
@@ -57,7 +59,7 @@ def test_database_cascade_deletes_sessions(app, client, user, backend):
         assert db.session.execute(sa.text("SELECT count(*) FROM user_session")).scalar() == 0
 
 
-def test_orphan_session_is_rejected(app, client, user, backend):
+def test_orphan_session_is_rejected(app: Flask, client: t.Any, user: t.Any) -> None:
     login(client)
     with app.app_context():
         db.session.execute(sa.text("DELETE FROM users"))
@@ -80,7 +82,7 @@ class PropUser(UserMixin, prop_db.Model):  # type: ignore[name-defined,misc]
         return not self.disabled
 
 
-def test_string_ids_custom_fields_and_is_active_property(tmp_path):
+def test_string_ids_custom_fields_and_is_active_property(tmp_path: t.Any) -> None:
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY="k",
@@ -95,11 +97,11 @@ def test_string_ids_custom_fields_and_is_active_property(tmp_path):
     auth = SessionAuth(app, db=prop_db, user_model=PropUser)
 
     @app.get("/who")
-    def who():
+    def who() -> t.Any:
         return jsonify(id=current_user.id if current_user else None)
 
     @app.post("/in")
-    def sign_in():
+    def sign_in() -> t.Any:
         user = auth.authenticate("carol@example.com", PASSWORD)
         auth.login_user(user)
         return "ok"
@@ -120,10 +122,7 @@ def test_string_ids_custom_fields_and_is_active_property(tmp_path):
     assert "Max-Age=0" in resp.headers["Set-Cookie"]
 
 
-def test_login_user_outside_request_returns_token(app, user):
-    from tests.conftest import User
-    from tests.conftest import cookie_name
-
+def test_login_user_outside_request_returns_token(app: Flask, user: t.Any) -> None:
     auth = app.extensions["sessionauth"]
     with app.app_context():
         sess = auth.login_user(db.session.get(User, user.id))

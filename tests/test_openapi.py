@@ -23,11 +23,11 @@ from schemathesis.specs.openapi.checks import response_headers_conformance
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from schemathesis.specs.openapi.checks import status_code_conformance
 
-from .conftest import User
-from .conftest import db
+from tests.conftest import User
+from tests.conftest import db
+from tests.helpers import API
+from tests.helpers import ORIGIN
 
-API = "/api/auth"
-ORIGIN = "http://localhost"
 CONFORMANCE = [
     not_a_server_error,
     status_code_conformance,

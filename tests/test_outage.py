@@ -24,15 +24,15 @@ from flask import request
 from flask_sessionauth import StorageUnavailable
 from flask_sessionauth import login_required
 from flask_sessionauth import session_revoked
-
-from .conftest import PASSWORD
-from .conftest import REQUIRE_SERVICES
-from .conftest import User
-from .conftest import cookie_name
-from .conftest import create_app
-from .conftest import db
-from .conftest import device
-from .conftest import login
+from tests.conftest import REQUIRE_SERVICES
+from tests.conftest import User
+from tests.conftest import create_app
+from tests.conftest import db
+from tests.conftest import dispose
+from tests.helpers import PASSWORD
+from tests.helpers import cookie_name
+from tests.helpers import device
+from tests.helpers import login
 
 pytestmark = pytest.mark.slow
 
@@ -144,9 +144,7 @@ def outage_app(running: Cluster) -> t.Iterator[Flask]:
         app.extensions["sessionauth"].create_user("alice@example.com", PASSWORD)
     Probe.calls = 0
     yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    dispose(app)
 
 
 def assert_unavailable_page(resp: t.Any) -> None:

@@ -1,6 +1,6 @@
 """The wheel carries the templates and static files, and a wheel install finds them.
 
-``templates/`` and ``static/`` sit at the repository's top level (the README);
+``templates/`` and ``static/`` sit at the repository's top level;
 setup.cfg maps them into the package. These tests build the wheel from a copy
 of the sources, install it into a brand-new virtualenv where the repository is
 not importable, and render the devices page from there.

@@ -27,9 +27,9 @@ from flask_sessionauth import LegacyVerifier
 from flask_sessionauth import Verification
 from flask_sessionauth.core.passwords import PasswordHasher
 from tests.conftest import FAST_HASH
-from tests.conftest import PASSWORD
 from tests.conftest import User
 from tests.conftest import db
+from tests.helpers import PASSWORD
 
 WRONG = "wrong horse battery staple"
 CURRENT_PARAMS = "m=1024,t=1,p=1"  # conftest's FAST_HASH

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import typing as t
+
 import pytest
+from flask import Flask
 from passlib.hash import bcrypt
 from passlib.hash import pbkdf2_sha256
 
@@ -10,24 +13,24 @@ from flask_sessionauth import InvalidPassword
 from flask_sessionauth import PasswordPolicyError
 from flask_sessionauth import login_failed
 from flask_sessionauth import password_changed
-from tests.conftest import PASSWORD
 from tests.conftest import User
-from tests.conftest import cookie_name
 from tests.conftest import db
-from tests.conftest import login
-from tests.conftest import session_cookie
+from tests.helpers import PASSWORD
+from tests.helpers import in_request
+from tests.helpers import login
+from tests.helpers import session_cookie
+from tests.helpers import user_row
 
 
-def stored_hash(app, user_id):
-    with app.app_context():
-        return db.session.get(User, user_id).password_hash
+def stored_hash(app: Flask, user_id: int) -> str:
+    return str(user_row(app, user_id).password_hash)
 
 
-def change(app, client, current, new, revoke=False, confirm=None):
+def change(
+    app: Flask, client: t.Any, current: str, new: str, revoke: bool = False, confirm: str | None = None
+) -> t.Any:
     """Run change_password inside a request carrying ``client``'s cookie."""
-    value = session_cookie(client, app)
-    with app.test_request_context("/", headers={"Cookie": f"{cookie_name(app)}={value}"}):
-        app.preprocess_request()
+    with in_request(app, client):
         auth = app.extensions["sessionauth"]
         u = db.session.get(User, auth.get_session().user_id)
         result = auth.change_password(u, current, new, revoke_other_sessions=revoke, confirm_password=confirm)
@@ -39,7 +42,7 @@ def change(app, client, current, new, revoke=False, confirm=None):
     return result
 
 
-def test_default_context_is_argon2id_with_owasp_parameters():
+def test_default_context_is_argon2id_with_owasp_parameters() -> None:
     from flask_sessionauth.core.config import DEFAULTS
     from flask_sessionauth.core.passwords import PasswordHasher
 
@@ -52,7 +55,7 @@ def test_default_context_is_argon2id_with_owasp_parameters():
     assert hasher.verify("a perfectly fine password", h) == (True, None)
 
 
-def test_wrong_current_password_changes_nothing(app, client, second_client, user):
+def test_wrong_current_password_changes_nothing(app: Flask, client: t.Any, second_client: t.Any, user: t.Any) -> None:
     login(client)
     login(second_client)
     before = stored_hash(app, user.id)
@@ -63,7 +66,9 @@ def test_wrong_current_password_changes_nothing(app, client, second_client, user
     assert client.get("/whoami").json == {"user_id": user.id}
 
 
-def test_change_password_with_revoke_ends_others_and_rotates_current(app, client, second_client, user):
+def test_change_password_with_revoke_ends_others_and_rotates_current(
+    app: Flask, client: t.Any, second_client: t.Any, user: t.Any
+) -> None:
     old_sid = login(client)
     login(second_client)
     events = []
@@ -80,7 +85,9 @@ def test_change_password_with_revoke_ends_others_and_rotates_current(app, client
     )
 
 
-def test_change_password_without_revoke_keeps_others(app, client, second_client, user):
+def test_change_password_without_revoke_keeps_others(
+    app: Flask, client: t.Any, second_client: t.Any, user: t.Any
+) -> None:
     login(client)
     login(second_client)
     change(app, client, PASSWORD, "brand new password")
@@ -96,7 +103,9 @@ def test_change_password_without_revoke_keeps_others(app, client, second_client,
         ("long enough password", "different password", "do not match"),
     ],
 )
-def test_change_password_policy(app, client, user, new, confirm, message):
+def test_change_password_policy(
+    app: Flask, client: t.Any, user: t.Any, new: t.Any, confirm: t.Any, message: t.Any
+) -> None:
     login(client)
     before = stored_hash(app, user.id)
     with pytest.raises(PasswordPolicyError, match=message):
@@ -104,7 +113,7 @@ def test_change_password_policy(app, client, user, new, confirm, message):
     assert stored_hash(app, user.id) == before
 
 
-def test_long_password_is_never_truncated(app, user):
+def test_long_password_is_never_truncated(app: Flask, user: t.Any) -> None:
     auth = app.extensions["sessionauth"]
     with app.app_context():
         long_pw = "a" * 200
@@ -119,7 +128,7 @@ def test_long_password_is_never_truncated(app, user):
             auth.hash_password("a" * 257)
 
 
-def test_legacy_bcrypt_hash_with_long_password_never_errors(app, client, user):
+def test_legacy_bcrypt_hash_with_long_password_never_errors(app: Flask, client: t.Any, user: t.Any) -> None:
     with app.app_context():
         u = db.session.get(User, user.id)
         u.password_hash = bcrypt.hash("b" * 72)
@@ -133,7 +142,7 @@ def test_legacy_bcrypt_hash_with_long_password_never_errors(app, client, user):
     assert resp.status_code == 401
 
 
-def test_deprecated_scheme_is_upgraded_on_login(app, client, user):
+def test_deprecated_scheme_is_upgraded_on_login(app: Flask, client: t.Any, user: t.Any) -> None:
     with app.app_context():
         u = db.session.get(User, user.id)
         u.password_hash = pbkdf2_sha256.hash(PASSWORD)
@@ -147,7 +156,7 @@ def test_deprecated_scheme_is_upgraded_on_login(app, client, user):
     )
 
 
-def test_weaker_argon2_parameters_are_upgraded(app, user):
+def test_weaker_argon2_parameters_are_upgraded(app: Flask, user: t.Any) -> None:
     from passlib.hash import argon2
 
     weak = argon2.using(type="ID", memory_cost=512, time_cost=1, parallelism=1).hash(PASSWORD)
@@ -159,7 +168,9 @@ def test_weaker_argon2_parameters_are_upgraded(app, user):
         assert "m=1024" in db.session.get(User, user.id).password_hash
 
 
-def test_unknown_email_and_wrong_password_same_answer_and_both_hash(app, user, monkeypatch):
+def test_unknown_email_and_wrong_password_same_answer_and_both_hash(
+    app: Flask, user: t.Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     auth = app.extensions["sessionauth"]
     calls = []
     with app.app_context():
@@ -176,7 +187,7 @@ def test_unknown_email_and_wrong_password_same_answer_and_both_hash(app, user, m
     assert calls == ["dummy", "verify"]
 
 
-def test_login_failed_signal(app, user):
+def test_login_failed_signal(app: Flask, user: t.Any) -> None:
     seen = []
     with login_failed.connected_to(lambda s, **kw: seen.append(kw["reason"]), app):
         c = app.test_client()
@@ -185,11 +196,11 @@ def test_login_failed_signal(app, user):
     assert seen == ["unknown", "password"]
 
 
-def test_email_matched_case_insensitively(app, client, user):
+def test_email_matched_case_insensitively(app: Flask, client: t.Any, user: t.Any) -> None:
     assert client.post("/test/login", data={"email": "  ALICE@Example.COM ", "password": PASSWORD}).status_code == 200
 
 
-def test_malformed_stored_hash_fails_closed(app, user):
+def test_malformed_stored_hash_fails_closed(app: Flask, user: t.Any) -> None:
     with app.app_context():
         u = db.session.get(User, user.id)
         u.password_hash = "not-a-hash"

@@ -25,9 +25,9 @@ from tests.attack_support import build_app
 from tests.attack_support import dispose
 from tests.attack_support import run_threads
 from tests.attack_support import set_cookie_value
-from tests.conftest import PASSWORD
 from tests.conftest import db
 from tests.conftest import postgres_url
+from tests.helpers import PASSWORD
 from tests.live import live_server
 
 pytestmark = pytest.mark.slow

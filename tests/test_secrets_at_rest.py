@@ -26,9 +26,9 @@ from tests.attack_support import page_sign_in
 from tests.attack_support import redis_db12
 from tests.attack_support import session_cookie_name
 from tests.attack_support import sqlite_url
-from tests.conftest import PASSWORD
 from tests.conftest import db
-from tests.conftest import device
+from tests.helpers import PASSWORD
+from tests.helpers import device
 
 EMAIL = "alice@example.com"
 
@@ -63,18 +63,18 @@ def reversible(keys: t.Iterable[str]) -> list[str]:
     return sorted({f"{label} in {key!r}" for key in keys for label, value in FORBIDDEN.items() if value in key})
 
 
-@pytest.mark.parametrize("storage", ["database", "redis"])
-def test_throttle_keys_are_not_plain_hashes_of_email_or_address(tmp_path: t.Any, storage: str) -> None:
+@pytest.mark.parametrize("limiter_store", ["database", "redis"])
+def test_throttle_keys_are_not_plain_hashes_of_email_or_address(tmp_path: t.Any, limiter_store: str) -> None:
     with redis_db12() as r:
-        config = {"SESSIONAUTH_REDIS_URL": REDIS_URL} if storage == "redis" else {}
+        config = {"SESSIONAUTH_REDIS_URL": REDIS_URL} if limiter_store == "redis" else {}
         with app_on(sqlite_url(tmp_path, "a.db"), [EMAIL], SECRET_KEY="server key one", **config) as a:
             fail_sign_ins(a)
-            keys_a = sql_keys(a) if storage == "database" else {k.decode() for k in r.scan_iter()}
+            keys_a = sql_keys(a) if limiter_store == "database" else {k.decode() for k in r.scan_iter()}
         for k in list(r.scan_iter()):
             r.delete(k)
         with app_on(sqlite_url(tmp_path, "b.db"), [EMAIL], SECRET_KEY="server key two", **config) as b:
             fail_sign_ins(b)
-            keys_b = sql_keys(b) if storage == "database" else {k.decode() for k in r.scan_iter()}
+            keys_b = sql_keys(b) if limiter_store == "database" else {k.decode() for k in r.scan_iter()}
     assert len(keys_a) >= 3, keys_a  # the account and both addresses were counted
     found = reversible(keys_a)
     assert not found, "throttle keys are reversible without any server secret: " + "; ".join(found)

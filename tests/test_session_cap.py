@@ -23,8 +23,8 @@ from tests.attack_support import session_rows
 from tests.attack_support import set_cookie_value
 from tests.attack_support import sqlite_url
 from tests.attack_support import user_id
-from tests.conftest import PASSWORD
 from tests.conftest import postgres_url
+from tests.helpers import PASSWORD
 from tests.live import live_server
 
 pytestmark = pytest.mark.slow

@@ -35,7 +35,7 @@ from tests.attack_support import text
 from tests.attack_support import tls_server
 from tests.attack_support import user_id
 from tests.attack_support import whoami
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 APP_HOST = "app.app.test"
 EVIL_HOST = "evil.app.test"

@@ -1,8 +1,8 @@
-"""The account pages through the test client, on every storage backend.
+"""The account pages through the test client, in every storage mode.
 
-Covers the README's blueprint table and the security checklist items that are
-about pages: CSRF and methods (27), revocation scoping (15-17), sudo mode (18),
-password change (22-23, 25), enumeration (26), escaping (31), open redirects.
+Covers the security checklist items that are about pages: CSRF and methods
+(27), revocation scoping (15-17), sudo mode (18), password change (22-23, 25),
+enumeration (26), escaping (31), open redirects.
 """
 
 from __future__ import annotations
@@ -17,42 +17,26 @@ import time_machine
 from flask import Flask
 from markupsafe import escape
 
-from tests.conftest import PASSWORD
-from tests.conftest import UA_FIREFOX
+from tests.conftest import EVERY_STORAGE
 from tests.conftest import db
-from tests.conftest import device
-from tests.conftest import login
-from tests.conftest import session_cookie
+from tests.helpers import NEW_PASSWORD
+from tests.helpers import PASSWORD
+from tests.helpers import UA_FIREFOX
+from tests.helpers import UTC
+from tests.helpers import cookie_name
+from tests.helpers import device
+from tests.helpers import form_post
+from tests.helpers import login
+from tests.helpers import page_csrf_token
+from tests.helpers import page_sign_in
+from tests.helpers import raw_client
+from tests.helpers import session_cookie
+from tests.helpers import signed_in_as
+from tests.helpers import stale
+from tests.helpers import text
 
-UTC = dt.timezone.utc
-NEW_PASSWORD = "a brand new passphrase"
+pytestmark = pytest.mark.storage(*EVERY_STORAGE)
 POST_ONLY = ["/account/logout", "/account/devices/revoke-others", "/account/devices/revoke-all"]
-
-
-def csrf_token(client: t.Any, path: str = "/account/login") -> str:
-    """The token a browser would submit: read from the page's meta tag."""
-    page = client.get(path)
-    match = re.search(r'<meta name="csrf-token" content="([^"]+)"', page.get_data(as_text=True))
-    assert match, page.get_data(as_text=True)
-    return match.group(1)
-
-
-def sign_in(client: t.Any, email: str = "alice@example.com", password: str = PASSWORD, **extra: t.Any) -> t.Any:
-    data = {"email": email, "password": password, "csrf_token": csrf_token(client), **extra}
-    return client.post("/account/login", data=data)
-
-
-def post(client: t.Any, path: str, data: dict[str, t.Any] | None = None, *, page: str = "/account/devices") -> t.Any:
-    """POST like the page's own form: with the CSRF token the page carries."""
-    return client.post(path, data={"csrf_token": csrf_token(client, page), **(data or {})})
-
-
-def signed_in_as(client: t.Any) -> t.Any:
-    return client.get("/whoami").json["user_id"]
-
-
-def text(resp: t.Any) -> str:
-    return str(resp.get_data(as_text=True))
 
 
 def without_tokens(body: str) -> str:
@@ -81,7 +65,7 @@ def test_login_page_has_labelled_fields_and_csrf(client: t.Any, user: t.Any) -> 
 
 
 def test_login_signs_in_and_redirects_home(app: Flask, client: t.Any, user: t.Any) -> None:
-    resp = sign_in(client, "  Alice@Example.com ", remember="y")
+    resp = page_sign_in(client, "  Alice@Example.com ", remember="y")
     assert resp.status_code == 302
     assert resp.location == "/account/devices"
     assert signed_in_as(client) == user.id
@@ -92,14 +76,14 @@ def test_login_signs_in_and_redirects_home(app: Flask, client: t.Any, user: t.An
 
 
 def test_login_without_remember_sets_browser_session_cookie(app: Flask, client: t.Any, user: t.Any) -> None:
-    resp = sign_in(client)
+    resp = page_sign_in(client)
     cookie_header = next(h for h in resp.headers.getlist("Set-Cookie") if "sessionauth" in h)
     assert "Max-Age" not in cookie_header and "Expires" not in cookie_header
 
 
 def test_unknown_email_and_wrong_password_answer_identically(client: t.Any, user: t.Any) -> None:
-    wrong = sign_in(client, "alice@example.com", "not the password")
-    unknown = sign_in(client, "nobody@example.com", "not the password")
+    wrong = page_sign_in(client, "alice@example.com", "not the password")
+    unknown = page_sign_in(client, "nobody@example.com", "not the password")
     assert wrong.status_code == unknown.status_code == 401
     assert "Incorrect email or password." in text(wrong)
     assert without_tokens(text(wrong)).replace("alice@example.com", "E") == without_tokens(text(unknown)).replace(
@@ -111,7 +95,7 @@ def test_unknown_email_and_wrong_password_answer_identically(client: t.Any, user
 
 def test_overlong_password_is_a_field_error_not_truncated(app: Flask, client: t.Any, user: t.Any) -> None:
     limit = app.config["SESSIONAUTH_PASSWORD_MAX_LENGTH"]
-    resp = sign_in(client, "alice@example.com", PASSWORD + "x" * limit)
+    resp = page_sign_in(client, "alice@example.com", PASSWORD + "x" * limit)
     assert resp.status_code == 400
     assert f"Use at most {limit} characters." in text(resp)
     assert 'id="password-error"' in text(resp)
@@ -119,7 +103,7 @@ def test_overlong_password_is_a_field_error_not_truncated(app: Flask, client: t.
 
 
 def test_empty_fields_are_reported_next_to_them(client: t.Any, user: t.Any) -> None:
-    resp = client.post("/account/login", data={"csrf_token": csrf_token(client)})
+    resp = client.post("/account/login", data={"csrf_token": page_csrf_token(client)})
     assert resp.status_code == 400
     body = text(resp)
     assert "Enter your email address." in body and "Enter your password." in body
@@ -128,9 +112,9 @@ def test_empty_fields_are_reported_next_to_them(client: t.Any, user: t.Any) -> N
 
 @pytest.mark.parametrize("app_config", [{"SESSIONAUTH_RATE_LIMIT_ACCOUNT": 2}])
 def test_sign_in_rate_limit_renders_form_with_retry_after(client: t.Any, user: t.Any) -> None:
-    statuses = [sign_in(client, "alice@example.com", "wrong password").status_code for _ in range(3)]
+    statuses = [page_sign_in(client, "alice@example.com", "wrong password").status_code for _ in range(3)]
     assert statuses[:2] == [401, 401]
-    resp = sign_in(client, "alice@example.com", PASSWORD)
+    resp = page_sign_in(client, "alice@example.com", PASSWORD)
     assert resp.status_code == 429
     assert int(resp.headers["Retry-After"]) > 0
     assert 'name="password"' in text(resp) and 'role="alert"' in text(resp)
@@ -138,7 +122,7 @@ def test_sign_in_rate_limit_renders_form_with_retry_after(client: t.Any, user: t
 
 
 def test_sign_in_during_a_storage_fault_is_503_not_a_wrong_password(app: Flask, client: t.Any, user: t.Any) -> None:
-    token = csrf_token(client)
+    token = page_csrf_token(client)
     with app.app_context():
         db.drop_all()  # a real fault: the tables are gone
     resp = client.post("/account/login", data={"email": "alice@example.com", "password": PASSWORD, "csrf_token": token})
@@ -151,7 +135,7 @@ def test_sign_in_during_a_storage_fault_is_503_not_a_wrong_password(app: Flask, 
     ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)", "http:/evil", "\t/x"],
 )
 def test_unsafe_next_is_refused(client: t.Any, user: t.Any, target: str) -> None:
-    token = csrf_token(client, "/account/login")
+    token = page_csrf_token(client, "/account/login")
     resp = client.post(
         "/account/login",
         query_string={"next": target},
@@ -182,11 +166,11 @@ def test_signed_out_device_posting_a_stale_form_signs_in_to_the_devices_page(
     must lead to sign-in and then somewhere that answers GET (not a 405)."""
     login(client)
     theirs = login(second_client)
-    token = csrf_token(second_client, "/account/devices")
-    post(client, f"/account/devices/{theirs}/revoke")
+    token = page_csrf_token(second_client, "/account/devices")
+    form_post(client, f"/account/devices/{theirs}/revoke")
     resp = second_client.post("/account/devices/revoke-others", data={"csrf_token": token})
     assert resp.status_code == 302 and resp.location == "/account/login"
-    assert sign_in(second_client).location == "/account/devices"
+    assert page_sign_in(second_client).location == "/account/devices"
 
 
 # -- CSRF and methods -----------------------------------------------------------------
@@ -309,7 +293,7 @@ def test_no_secret_or_hash_in_any_page(app: Flask, client: t.Any, second_client:
 def test_sign_out_one_other_device(client: t.Any, second_client: t.Any, user: t.Any) -> None:
     login(client)
     theirs = login(second_client)
-    resp = post(client, f"/account/devices/{theirs}/revoke")
+    resp = form_post(client, f"/account/devices/{theirs}/revoke")
     assert resp.status_code == 302 and resp.location == "/account/devices"
     assert signed_in_as(second_client) is None
     assert signed_in_as(client) == user.id
@@ -325,7 +309,7 @@ def test_revoking_another_users_session_is_404_and_changes_nothing(
     bob = device(app, UA_FIREFOX, "203.0.113.8")
     bobs = login(bob, "bob@example.com")
     for target in (bobs, "not-a-session-id", "A" * 22):
-        resp = post(client, f"/account/devices/{target}/revoke")
+        resp = form_post(client, f"/account/devices/{target}/revoke")
         assert resp.status_code == 404
         assert bobs not in text(resp)
     assert signed_in_as(bob) == other_user.id
@@ -334,7 +318,7 @@ def test_revoking_another_users_session_is_404_and_changes_nothing(
 
 def test_signing_out_this_device_from_its_card(client: t.Any, user: t.Any) -> None:
     mine = login(client)
-    resp = post(client, f"/account/devices/{mine}/revoke")
+    resp = form_post(client, f"/account/devices/{mine}/revoke")
     assert resp.status_code == 302 and resp.location == "/account/login"
     assert signed_in_as(client) is None
 
@@ -342,13 +326,11 @@ def test_signing_out_this_device_from_its_card(client: t.Any, user: t.Any) -> No
 def test_logout_ends_the_session(app: Flask, client: t.Any, user: t.Any) -> None:
     login(client)
     old = session_cookie(client, app)
-    resp = post(client, "/account/logout")
+    resp = form_post(client, "/account/logout")
     assert resp.status_code == 302 and resp.location == "/account/login"
     assert "Clear-Site-Data" in resp.headers
     assert signed_in_as(client) is None
-    replay = app.test_client(use_cookies=False)
-    from tests.conftest import cookie_name
-
+    replay = raw_client(app)
     assert replay.get("/whoami", headers={"Cookie": f"{cookie_name(app)}={old}"}).json["user_id"] is None
 
 
@@ -358,17 +340,11 @@ def test_logout_ends_the_session(app: Flask, client: t.Any, user: t.Any) -> None
 def test_fresh_session_signs_out_other_devices_at_once(client: t.Any, second_client: t.Any, user: t.Any) -> None:
     login(client)
     login(second_client)
-    resp = post(client, "/account/devices/revoke-others")
+    resp = form_post(client, "/account/devices/revoke-others")
     assert resp.status_code == 302 and resp.location == "/account/devices"
     assert signed_in_as(second_client) is None
     assert signed_in_as(client) == user.id
     assert "Signed out of 1 device." in text(client.get("/account/devices"))
-
-
-def stale(app: Flask) -> t.Any:
-    """A clock past the sudo window (but well inside the session's life)."""
-    later = dt.datetime.now(UTC) + dt.timedelta(seconds=app.config["SESSIONAUTH_FRESH_AGE"] + 600)
-    return time_machine.travel(later, tick=True)
 
 
 def test_stale_session_confirms_password_then_signs_out_others(
@@ -377,7 +353,7 @@ def test_stale_session_confirms_password_then_signs_out_others(
     login(client)
     login(second_client)
     with stale(app):
-        resp = post(client, "/account/devices/revoke-others")
+        resp = form_post(client, "/account/devices/revoke-others")
         assert resp.status_code == 302
         assert resp.location == "/account/confirm?action=revoke_others"
         assert signed_in_as(second_client) == user.id  # nothing happened yet
@@ -387,20 +363,20 @@ def test_stale_session_confirms_password_then_signs_out_others(
         assert "To sign out of all other devices, enter your password." in text(page)
         assert 'action="/account/confirm?action=revoke_others"' in text(page)
 
-        wrong = post(client, resp.location, {"password": "wrong password"}, page=resp.location)
+        wrong = form_post(client, resp.location, {"password": "wrong password"}, page=resp.location)
         assert wrong.status_code == 401
         assert "The password is incorrect." in text(wrong)
         assert signed_in_as(second_client) == user.id
 
         before = session_cookie(client, app)
-        done = post(client, resp.location, {"password": PASSWORD}, page=resp.location)
+        done = form_post(client, resp.location, {"password": PASSWORD}, page=resp.location)
         assert done.status_code == 302 and done.location == "/account/devices"
         assert session_cookie(client, app) != before  # entering the password rotated the token
         assert signed_in_as(second_client) is None
         assert signed_in_as(client) == user.id
         # Now fresh: no second prompt.
         login(second_client)
-        assert post(client, "/account/devices/revoke-others").location == "/account/devices"
+        assert form_post(client, "/account/devices/revoke-others").location == "/account/devices"
 
 
 def test_stale_session_confirms_password_then_signs_out_everywhere(
@@ -409,9 +385,9 @@ def test_stale_session_confirms_password_then_signs_out_everywhere(
     login(client)
     login(second_client)
     with stale(app):
-        resp = post(client, "/account/devices/revoke-all")
+        resp = form_post(client, "/account/devices/revoke-all")
         assert resp.location == "/account/confirm?action=revoke_all"
-        done = post(client, resp.location, {"password": PASSWORD}, page=resp.location)
+        done = form_post(client, resp.location, {"password": PASSWORD}, page=resp.location)
         assert done.status_code == 302 and done.location == "/account/login"
         assert done.headers["Clear-Site-Data"] == '"cache"'  # this device signed out too
         assert signed_in_as(client) is None
@@ -425,7 +401,7 @@ def test_confirm_returns_to_fresh_login_required_page(app: Flask, client: t.Any,
         resp = client.get("/sudo")
         assert resp.status_code == 302
         assert resp.location == "/account/confirm?next=/sudo"
-        done = post(client, resp.location, {"password": PASSWORD}, page=resp.location)
+        done = form_post(client, resp.location, {"password": PASSWORD}, page=resp.location)
         assert done.location == "/sudo"
         assert text(client.get("/sudo")) == "sudo ok"
 
@@ -435,7 +411,7 @@ def test_confirm_ignores_unsafe_next_and_unknown_action(app: Flask, client: t.An
     path = "/account/confirm?next=//evil.example&action=drop_tables"
     page = client.get(path)
     assert "evil.example" not in text(page) and "drop_tables" not in text(page)
-    done = post(client, path, {"password": PASSWORD}, page=path)
+    done = form_post(client, path, {"password": PASSWORD}, page=path)
     assert done.location == "/account/devices"
 
 
@@ -460,7 +436,7 @@ def test_password_form_errors_are_shown_next_to_fields(
     data = {"current_password": PASSWORD, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}
     data.update(fields)
     data["revoke_other_sessions"] = "y"
-    resp = post(client, "/account/password", data, page="/account/password")
+    resp = form_post(client, "/account/password", data, page="/account/password")
     assert resp.status_code == 400
     body = text(resp)
     error = re.search(rf'<p class="sa-error" id="{field}-error">.*?</p>', body, re.S)
@@ -484,7 +460,7 @@ def test_password_change_with_checkbox_signs_out_other_devices(
         "confirm_password": NEW_PASSWORD,
         "revoke_other_sessions": "y",
     }
-    resp = post(client, "/account/password", data, page="/account/password")
+    resp = form_post(client, "/account/password", data, page="/account/password")
     assert resp.status_code == 302 and resp.location == "/account/devices"
     assert session_cookie(client, app) != before
     assert signed_in_as(client) == user.id
@@ -504,7 +480,7 @@ def test_password_change_without_checkbox_keeps_other_devices(
     login(client)
     login(second_client)
     data = {"current_password": PASSWORD, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}
-    resp = post(client, "/account/password", data, page="/account/password")
+    resp = form_post(client, "/account/password", data, page="/account/password")
     assert resp.status_code == 302
     assert signed_in_as(client) == user.id
     assert signed_in_as(second_client) == user.id
