@@ -14,6 +14,8 @@ import typing as t
 from passlib.context import CryptContext
 
 from .errors import PasswordPolicyError
+from .errors import PasswordTooLong
+from .errors import PasswordTooShort
 
 
 class PasswordHasher:
@@ -33,9 +35,9 @@ class PasswordHasher:
         if not isinstance(password, str):
             raise PasswordPolicyError("Enter a password.")
         if len(password) < self.min_length:
-            raise PasswordPolicyError(f"Use at least {self.min_length} characters.")
+            raise PasswordTooShort(f"Use at least {self.min_length} characters.")
         if len(password) > self.max_length:
-            raise PasswordPolicyError(f"Use at most {self.max_length} characters.")
+            raise PasswordTooLong(f"Use at most {self.max_length} characters.")
         if "\x00" in password:
             raise PasswordPolicyError("The password contains a character that is not allowed.")
         if confirm is not None and confirm != password:
