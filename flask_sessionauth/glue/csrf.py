@@ -12,9 +12,9 @@ The pages, on every state-changing request:
    token check. A sibling subdomain is *same-site* but not *same-origin*, so
    its forms cannot sign a victim in (login CSRF) or out.
 2. **CSRF token** (:func:`check_csrf_token`): Flask-WTF's signed token from
-   the form field. Its secret is rotated whenever a session is created or
-   rotated (:func:`rotate_csrf_secret`), so a token planted before sign-in is
-   worthless after it.
+   the form field or a CSRF header. Its secret is rotated whenever a session
+   is created or rotated (:func:`rotate_csrf_secret`), so a token planted
+   before sign-in is worthless after it.
 
 The JSON API needs no token (Better Auth's client sends none; docs/api.md
 says why): :func:`check_api_origin` is stricter instead. A call must say where
