@@ -33,6 +33,15 @@ UA_IPHONE = (
 )
 API = "/api/auth"
 ORIGIN = "http://localhost"  # the test client's own origin
+#: The API's state-changing endpoints.
+API_POST_ENDPOINTS = [
+    "revoke-session",
+    "revoke-sessions",
+    "revoke-other-sessions",
+    "change-password",
+    "sign-in/email",
+    "sign-out",
+]
 
 
 # -- the app's parts ----------------------------------------------------------------
@@ -183,9 +192,9 @@ def api_csrf_token(client: t.Any, **kwargs: t.Any) -> str:
 def api_post(
     client: t.Any, path: str, body: t.Any = None, *, headers: dict[str, str | None] | None = None, **kwargs: t.Any
 ) -> t.Any:
-    """A same-origin POST as the JS client sends it: Origin, token, JSON.
-    A header given as ``None`` is left out."""
-    sent: dict[str, str | None] = {"Origin": ORIGIN, "X-CSRFToken": api_csrf_token(client, **kwargs)}
+    """A same-origin POST as a browser's ``fetch`` sends it: Origin and JSON
+    (the API needs no CSRF token). A header given as ``None`` is left out."""
+    sent: dict[str, str | None] = {"Origin": ORIGIN}
     sent.update(headers or {})
     clean = {k: v for k, v in sent.items() if v is not None}
     if body is None:
@@ -193,12 +202,21 @@ def api_post(
     return client.post(f"{API}/{path}", json=body, headers=clean, **kwargs)
 
 
-def error_code(resp: t.Any) -> str:
-    """The ``code`` of a JSON error body, after checking the body's shape."""
+def wire_code(resp: t.Any) -> str:
+    """The top-level (Better Auth) ``code`` of a JSON error, after checking the
+    whole shape: ``{code, message}`` plus the deprecated nested ``error``."""
     assert resp.is_json, resp.data
-    assert set(resp.json) == {"error"}
+    assert set(resp.json) == {"code", "message", "error"}
+    assert isinstance(resp.json["message"], str) and resp.json["message"]
     assert set(resp.json["error"]) == {"code", "message"}
-    assert resp.json["error"]["message"]
+    assert resp.json["error"]["message"] == resp.json["message"]
+    assert resp.json["error"]["code"].islower()
+    return str(resp.json["code"])
+
+
+def error_code(resp: t.Any) -> str:
+    """The legacy lower-case ``code`` (the deprecated nested ``error``)."""
+    wire_code(resp)
     return str(resp.json["error"]["code"])
 
 

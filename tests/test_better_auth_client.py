@@ -51,8 +51,6 @@ NEW_PASSWORD = "a new long password"
 NODE_TIMEOUT = 300
 #: Diagnosis only: add the X-CSRFToken header through the client's fetchOptions.onRequest.
 INJECT_CSRF = os.environ.get("SESSIONAUTH_INJECT_CSRF") == "1"
-#: Diagnosis only: wrap the apps in tests/better_auth_shim.py (the checklist as middleware).
-SHIM = os.environ.get("SESSIONAUTH_BETTER_AUTH_SHIM") == "1"
 
 # -- Node and the npm packages ---------------------------------------------------------
 
@@ -124,18 +122,12 @@ def run_suite(node: str, base_url: str, *args: str, **env: str) -> None:
 def better_auth_app(database: Path, **config: t.Any) -> Flask:
     """The live test app with every account of ``tests/js/users.json``."""
     config.setdefault("SESSIONAUTH_FRESH_AGE", FRESH_AGE)
-    if SHIM:
-        config["WTF_CSRF_ENABLED"] = False  # checklist 4.1
     app = live_app(str(database), **config)
     with app.app_context():
         ext = app.extensions["sessionauth"]
         for user in USERS.values():
             if user["email"] != "alice@example.com":  # live_app made Alice
                 ext.create_user(user["email"], PASSWORD, name=user["name"])
-    if SHIM:
-        from tests.better_auth_shim import Shim
-
-        app.wsgi_app = Shim(app.wsgi_app, config.get("SESSIONAUTH_TRUSTED_ORIGINS", []))  # type: ignore[method-assign]
     return app
 
 

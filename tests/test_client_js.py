@@ -116,8 +116,9 @@ def test_devices_page_without_javascript(base_url: str, browser_device: t.Callab
 
 
 def test_client_module_under_the_page_csp(base_url: str, browser_device: t.Callable[..., BrowserDevice]) -> None:
-    """Every client call, its ``{data, error}`` results and the CSRF retry, run
-    from a devices page (strict CSP) by importing the module."""
+    """Every client call in both spellings, its ``{data, error}`` results with
+    Better Auth's codes, run from a devices page (strict CSP) by importing the
+    module; no CSRF token anywhere (the page's meta tag is removed first)."""
     laptop = browser_device(UA_CHROME)
     other = browser_device(UA_FIREFOX)
     browser_sign_in(laptop.page, base_url)
@@ -127,6 +128,7 @@ def test_client_module_under_the_page_csp(base_url: str, browser_device: t.Calla
     page.reload()
     result = page.evaluate(
         """async ([clientUrl, otherId, password]) => {
+        document.querySelector('meta[name="csrf-token"]')?.remove();
         const { createAuthClient, authClient } = await import(clientUrl);
         const NEW = "another long one";
         const client = createAuthClient({ baseURL: "/api/auth/" });
@@ -134,24 +136,27 @@ def test_client_module_under_the_page_csp(base_url: str, browser_device: t.Calla
         out.defaultBase = authClient.baseURL;
         out.session = await client.getSession();
         out.list = await client.user.listSessions();
-        out.missing = await client.user.revokeSession({ id: "A".repeat(22) });
+        out.listTop = await client.listSessions();
+        out.missing = await client.user.revokeSession({ token: "A".repeat(22) });
+        out.otherGone = await client.revokeSession({ token: otherId });
+        out.otherAfter = await client.listSessions();
         out.sudo = await client.user.revokeOtherSessions();  // fresh: signed in just now
-        out.otherGone = await client.user.revokeSession({ id: otherId });
         out.badPassword = await client.user.changePassword(
             { currentPassword: "wrong password!", newPassword: NEW });
-        // A stale token (say the tab was open for hours) is replaced once, transparently.
-        document.querySelector('meta[name="csrf-token"]').setAttribute("content", "stale");
-        const stale = createAuthClient();
-        out.changed = await stale.user.changePassword(
+        out.tooShort = await client.changePassword({ currentPassword: password, newPassword: "short" });
+        const again = createAuthClient();
+        out.changed = await again.user.changePassword(
             { currentPassword: password, newPassword: NEW, revokeOtherSessions: true });
-        out.signOut = await stale.signOut();
-        out.afterSignOut = await stale.getSession();
-        out.listSignedOut = await stale.user.listSessions();
-        out.signInWrong = await stale.signIn.email({ email: "alice@example.com", password: password });
-        out.signIn = await stale.signIn.email({ email: "alice@example.com", password: NEW, rememberMe: false });
-        out.whoami = await stale.getSession();
+        out.signOut = await again.signOut();
+        out.afterSignOut = await again.getSession();
+        out.listSignedOut = await again.user.listSessions();
+        out.signInWrong = await again.signIn.email({ email: "alice@example.com", password: password });
+        out.signIn = await again.signIn.email({ email: "alice@example.com", password: NEW, rememberMe: false });
+        out.whoami = await again.getSession();
+        out.byId = await again.revokeSession({ id: out.whoami.data.session.id });  // the older spelling
+        out.afterById = await again.getSession();
         let called = 0;
-        out.callbacks = await stale.getSession({ onSuccess: () => { called += 1; } });
+        out.callbacks = await again.getSession({ onSuccess: () => { called += 1; } });
         out.called = called;
         return out;
     }""",
@@ -160,22 +165,38 @@ def test_client_module_under_the_page_csp(base_url: str, browser_device: t.Calla
     assert result["defaultBase"] == "/api/auth"
     assert result["session"]["error"] is None
     assert result["session"]["data"]["user"]["email"] == "alice@example.com"
-    assert result["session"]["data"]["session"]["current"] is True
-    assert {s["id"] for s in result["list"]["data"]} == {result["session"]["data"]["session"]["id"], other_id}
-    assert result["missing"] == {
-        "data": None,
-        "error": {"code": "session_not_found", "message": "No such session.", "status": 404, "statusText": "NOT FOUND"},
-    }
-    assert result["sudo"] == {"data": {"status": True, "revoked": 1}, "error": None}
-    assert result["otherGone"]["error"]["status"] == 404
-    assert result["badPassword"]["error"]["code"] == "invalid_password"
-    assert result["changed"]["error"] is None and result["changed"]["data"]["session"]["current"] is True
+    own = result["session"]["data"]["session"]
+    assert own["current"] is True and own["token"] == own["id"]
+    assert {s["token"] for s in result["list"]["data"]} == {own["id"], other_id}
+    assert result["listTop"] == result["list"]
+    # Better Auth's answer for a session that is not the caller's: nothing happens.
+    assert result["missing"] == {"data": {"status": True}, "error": None}
+    assert result["otherGone"] == {"data": {"status": True}, "error": None}
+    assert [s["id"] for s in result["otherAfter"]["data"]] == [own["id"]]
+    assert result["sudo"] == {"data": {"status": True, "revoked": 0}, "error": None}
+    assert result["badPassword"]["error"]["code"] == "INVALID_PASSWORD"
+    assert result["badPassword"]["error"]["status"] == 400
+    assert result["tooShort"]["error"]["code"] == "PASSWORD_TOO_SHORT"
+    assert result["changed"]["error"] is None
+    assert result["changed"]["data"]["token"] is None and result["changed"]["data"]["session"]["current"] is True
     assert result["signOut"] == {"data": {"success": True}, "error": None}
     assert result["afterSignOut"] == {"data": None, "error": None}
-    assert result["listSignedOut"]["error"]["status"] == 401
-    assert result["signInWrong"]["error"]["code"] == "invalid_credentials"
+    assert result["listSignedOut"] == {
+        "data": None,
+        "error": {
+            "code": "UNAUTHORIZED",
+            "message": "Sign in to continue.",
+            "status": 401,
+            "statusText": "UNAUTHORIZED",
+        },
+    }
+    assert result["signInWrong"]["error"]["code"] == "INVALID_EMAIL_OR_PASSWORD"
     assert result["signIn"]["error"] is None
-    assert result["whoami"]["data"]["session"]["id"] == result["signIn"]["data"]["session"]["id"]
+    signed = result["signIn"]["data"]
+    assert signed["redirect"] is False and signed["token"] is None
+    assert result["whoami"]["data"]["session"]["id"] == signed["session"]["id"]
+    assert result["byId"] == {"data": {"status": True}, "error": None}
+    assert result["afterById"] == {"data": None, "error": None}
     assert result["called"] == 1
     # The refused calls above are logged as failed loads; nothing else may be (no CSP violation).
     assert [e for e in laptop.errors if not e.startswith("Failed to load resource")] == []

@@ -19,7 +19,8 @@ DEFAULTS: dict[str, t.Any] = {
     "SESSIONAUTH_DISABLE_REFRESH": False,
     # Lifetime of a ``remember=False`` session row (browser-session cookie).
     "SESSIONAUTH_SHORT_EXPIRES_IN": 24 * 3600,
-    # "Sudo mode": how long after entering the password sensitive actions are allowed.
+    # "Sudo mode": how long after entering the password sensitive actions are allowed
+    # (0 = no freshness check, as Better Auth's ``freshAge: 0``).
     "SESSIONAUTH_FRESH_AGE": 3600,
     # Hard cap on a session's life however active it is (None = no cap).
     "SESSIONAUTH_ABSOLUTE_LIFETIME": None,

@@ -2,8 +2,11 @@
 to show a user, so pages, the JSON API and the CLI answer it the same way
 (like Flask-WTF's ``CSRFError``) without their own ``except`` chains.
 
-A subclass states all three in its header:
-``class NotSignedIn(SessionAuthError, status=401, code="unauthorized", message="…")``.
+A subclass states them in its header: ``class NotSignedIn(SessionAuthError,
+status=401, code="unauthorized", wire_code="UNAUTHORIZED", message="…")``.
+``wire_code`` is Better Auth's code for the error (the JSON API's top-level
+``code``); ``code`` is this project's older lower-case code, still sent in the
+deprecated nested ``error`` object of API answers.
 """
 
 from __future__ import annotations
@@ -14,14 +17,24 @@ class SessionAuthError(Exception):
 
     #: HTTP status the glue answers this error with.
     status = 400
-    #: Stable machine-readable code (JSON ``code``).
+    #: Stable machine-readable code (the deprecated nested ``error.code`` of the API).
     code = "error"
+    #: Better Auth's code for it: the API's top-level ``code``. A subclass that
+    #: names a new ``code`` and no ``wire_code`` gets the upper-cased ``code``.
+    wire_code = "ERROR"
     default_message = "Something went wrong."
 
-    def __init_subclass__(cls, status: int | None = None, code: str | None = None, message: str | None = None) -> None:
+    def __init_subclass__(
+        cls,
+        status: int | None = None,
+        code: str | None = None,
+        message: str | None = None,
+        wire_code: str | None = None,
+    ) -> None:
         super().__init_subclass__()
         cls.status = status if status is not None else cls.status
         cls.code = code or cls.code
+        cls.wire_code = wire_code or (code.upper() if code else cls.wire_code)
         cls.default_message = message or cls.default_message
 
     def __init__(self, message: str | None = None) -> None:
@@ -32,27 +45,57 @@ class SessionAuthError(Exception):
         return str(self.args[0])
 
 
-class InvalidPassword(SessionAuthError, status=401, code="invalid_password", message="The password is incorrect."):
-    """Wrong credentials or wrong current password."""
+class InvalidPassword(
+    SessionAuthError,
+    status=400,
+    code="invalid_password",
+    wire_code="INVALID_PASSWORD",
+    message="The password is incorrect.",
+):
+    """A wrong current password (password change, sudo confirmation); 400, as
+    Better Auth answers it."""
 
 
-class InvalidCredentials(InvalidPassword, code="invalid_credentials", message="Incorrect email or password."):
+class InvalidCredentials(
+    InvalidPassword,
+    status=401,
+    code="invalid_credentials",
+    wire_code="INVALID_EMAIL_OR_PASSWORD",
+    message="Incorrect email or password.",
+):
     """A failed sign-in: unknown email, wrong password or disabled account all
     read the same, so nobody learns which accounts exist."""
 
 
 class PasswordPolicyError(
-    SessionAuthError, code="password_policy", message="The password does not meet the requirements."
+    SessionAuthError,
+    code="password_policy",
+    wire_code="VALIDATION_ERROR",
+    message="The password does not meet the requirements.",
 ):
     """A new password is too short, too long, or does not match its confirmation."""
 
 
-class NotSignedIn(SessionAuthError, status=401, code="unauthorized", message="Sign in to continue."):
+class PasswordTooShort(PasswordPolicyError, wire_code="PASSWORD_TOO_SHORT"):
+    """Shorter than ``SESSIONAUTH_PASSWORD_MIN_LENGTH``."""
+
+
+class PasswordTooLong(PasswordPolicyError, wire_code="PASSWORD_TOO_LONG"):
+    """Longer than ``SESSIONAUTH_PASSWORD_MAX_LENGTH``."""
+
+
+class NotSignedIn(
+    SessionAuthError, status=401, code="unauthorized", wire_code="UNAUTHORIZED", message="Sign in to continue."
+):
     """The operation needs a signed-in user (or the session ended meanwhile)."""
 
 
 class FreshLoginRequired(
-    SessionAuthError, status=403, code="fresh_login_required", message="Confirm your password to continue."
+    SessionAuthError,
+    status=403,
+    code="fresh_login_required",
+    wire_code="SESSION_NOT_FRESH",
+    message="Confirm your password to continue.",
 ):
     """Sudo mode: the password must be entered again first."""
 
@@ -64,16 +107,35 @@ class SessionNotFound(
 
 
 class CrossOriginRequest(
-    SessionAuthError, status=403, code="forbidden_origin", message="Cross-site requests are not allowed."
+    SessionAuthError,
+    status=403,
+    code="forbidden_origin",
+    wire_code="INVALID_ORIGIN",
+    message="Cross-site requests are not allowed.",
 ):
     """A state-changing request from another origin (CSRF, login CSRF, or a
     sibling subdomain): refused before anything is read."""
+
+
+class MissingOrigin(
+    CrossOriginRequest, wire_code="MISSING_OR_NULL_ORIGIN", message="Send an Origin header from an allowed origin."
+):
+    """An API call that does not say where it comes from (no ``Origin`` and no
+    ``Sec-Fetch-Site: same-origin``, or ``Origin: null``)."""
+
+
+class StateChangingNavigation(
+    CrossOriginRequest, message="This call changes something: send it with fetch(), not as a link or a page load."
+):
+    """A navigation, prefetch or ``<img>``/``<script>`` load of a GET route that
+    changes state (``Sec-Fetch-Mode`` other than ``cors``/``same-origin``)."""
 
 
 class StorageUnavailable(
     SessionAuthError,
     status=503,
     code="storage_unavailable",
+    wire_code="STORAGE_UNAVAILABLE",
     message="Sign-in is temporarily unavailable. Please try again shortly.",
 ):
     """Session storage could not be reached; the request must fail closed.
@@ -100,7 +162,7 @@ class ConfigurationError(
     a programming error, logged as one, not an outage."""
 
 
-class RateLimited(SessionAuthError, status=429, code="rate_limited"):
+class RateLimited(SessionAuthError, status=429, code="rate_limited", wire_code="TOO_MANY_REQUESTS"):
     """Too many failed attempts for this account or address."""
 
     def __init__(self, retry_after: int, message: str | None = None) -> None:

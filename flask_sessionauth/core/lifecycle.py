@@ -100,14 +100,23 @@ def apply(verdict: Verdict, now: dt.datetime) -> SessionRecord | None:
 
 
 def is_fresh(record: SessionRecord | None, now: dt.datetime, settings: Settings) -> bool:
-    """Whether the password was entered in this session within ``FRESH_AGE``."""
+    """Whether the password was entered in this session within ``FRESH_AGE``;
+    ``FRESH_AGE = 0`` turns the check off (every session is fresh), as Better
+    Auth's ``freshAge: 0`` does."""
+    if record is not None and settings.fresh_age == 0:
+        return True
     if record is None or record.authenticated_at is None:
         return False
     return (now - record.authenticated_at).total_seconds() < settings.fresh_age
 
 
+#: Browsers cap a cookie's lifetime at 400 days (RFC 6265bis); so do we.
+MAX_COOKIE_AGE = 400 * 86400
+
+
 def cookie_max_age(record: SessionRecord, now: dt.datetime) -> int | None:
-    """Max-Age for the cookie: ``None`` (browser session) unless remembered."""
+    """Max-Age for the cookie: ``None`` (browser session) unless remembered;
+    never above :data:`MAX_COOKIE_AGE`."""
     if not record.remember:
         return None
-    return max(int((record.expires_at - now).total_seconds()), 0)
+    return min(max(int((record.expires_at - now).total_seconds()), 0), MAX_COOKIE_AGE)

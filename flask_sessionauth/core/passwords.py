@@ -35,6 +35,8 @@ from passlib.context import CryptContext
 
 from .cost_book import CostBook
 from .errors import PasswordPolicyError
+from .errors import PasswordTooLong
+from .errors import PasswordTooShort
 from .legacy_hashes import WERKZEUG
 from .legacy_hashes import LegacyVerifier
 from .records import Verification
@@ -112,9 +114,9 @@ class PasswordHasher:
         if not isinstance(password, str):
             raise PasswordPolicyError("Enter a password.")
         if len(password) < self.min_length:
-            raise PasswordPolicyError(f"Use at least {self.min_length} characters.")
+            raise PasswordTooShort(f"Use at least {self.min_length} characters.")
         if len(password) > self.max_length:
-            raise PasswordPolicyError(f"Use at most {self.max_length} characters.")
+            raise PasswordTooLong(f"Use at most {self.max_length} characters.")
         if not _encodable(password):
             # NUL and lone surrogates: no hasher takes them (bcrypt refuses
             # NUL, UTF-8 cannot encode a surrogate), so no stored hash may.

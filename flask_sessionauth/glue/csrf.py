@@ -1,6 +1,6 @@
 """Cross-site request defences shared by the pages and the JSON API.
 
-Two checks, both on every state-changing request:
+The pages, on every state-changing request:
 
 1. **Same origin** (:func:`check_same_origin`), as Go's ``net/http``
    ``CrossOriginProtection`` and OWASP's Fetch Metadata guidance do it: a
@@ -12,9 +12,15 @@ Two checks, both on every state-changing request:
    token check. A sibling subdomain is *same-site* but not *same-origin*, so
    its forms cannot sign a victim in (login CSRF) or out.
 2. **CSRF token** (:func:`check_csrf_token`): Flask-WTF's signed token from
-   the form field or the ``X-CSRFToken`` header. Its secret is rotated
-   whenever a session is created or rotated (:func:`rotate_csrf_secret`), so
-   a token planted before sign-in is worthless after it.
+   the form field or a CSRF header. Its secret is rotated whenever a session
+   is created or rotated (:func:`rotate_csrf_secret`), so a token planted
+   before sign-in is worthless after it.
+
+The JSON API needs no token (Better Auth's client sends none; docs/api.md
+says why): :func:`check_api_origin` is stricter instead. A call must say where
+it comes from (an exact allowed ``Origin``, or ``Sec-Fetch-Site: same-origin``
+without one), and the API's few GET routes that change state also refuse
+navigations and ``no-cors`` loads (:func:`check_fetch_mode`).
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 
 from ..core.errors import CrossOriginRequest
+from ..core.errors import MissingOrigin
+from ..core.errors import StateChangingNavigation
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _DEFAULT_CSRF_HEADERS = ("X-CSRFToken", "X-CSRF-Token")
@@ -57,6 +65,34 @@ def is_same_origin_request() -> bool:
     return origin is None or origin == own_origin()
 
 
+def check_api_origin() -> None:
+    """The API's rule, for every call that changes state, cookie or not: an
+    ``Origin`` of this site (unless ``Sec-Fetch-Site`` says otherwise) or an
+    exact entry of ``SESSIONAUTH_TRUSTED_ORIGINS``; without ``Origin``, only
+    ``Sec-Fetch-Site: same-origin``. ``Origin: null`` and silence are refused."""
+    origin = request.headers.get("Origin")
+    site = request.headers.get("Sec-Fetch-Site")
+    if origin is None:
+        if site != "same-origin":
+            raise MissingOrigin()
+    elif origin == "null":
+        raise MissingOrigin()
+    elif origin not in trusted_origins() and (origin != own_origin() or site not in (None, "same-origin")):
+        raise CrossOriginRequest()
+
+
+#: ``Sec-Fetch-Mode`` values of a script's ``fetch``; absent in older browsers.
+_FETCH_MODES = frozenset({"cors", "same-origin"})
+
+
+def check_fetch_mode() -> None:
+    """For a GET that changes state: refuse navigations, prefetches and
+    ``<img>``/``<script>`` loads, which any page can trigger with the cookie."""
+    mode = request.headers.get("Sec-Fetch-Mode")
+    if mode is not None and mode not in _FETCH_MODES:
+        raise StateChangingNavigation()
+
+
 def check_same_origin() -> None:
     """Refuse a cross-origin state change (403) before anything is read."""
     if request.method not in SAFE_METHODS and not is_same_origin_request():
@@ -70,7 +106,7 @@ def csrf_enabled() -> bool:
 
 
 def submitted_csrf_token() -> str | None:
-    """The token from the form field, else from a CSRF header."""
+    """The token from the form field, else from a CSRF header (what Flask-WTF accepts)."""
     field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
     token = request.form.get(field) if request.mimetype in _FORM_TYPES else None
     if token:
@@ -106,7 +142,9 @@ def protect() -> None:
 
 
 __all__ = [
+    "check_api_origin",
     "check_csrf_token",
+    "check_fetch_mode",
     "check_same_origin",
     "csrf_enabled",
     "own_origin",

@@ -49,12 +49,17 @@ def wants_json() -> bool:
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
 
 
-def json_error(code: str, message: str, status: int, **headers: str) -> Response:
-    """The API's error body (one shape for every error)."""
-    response = jsonify(error={"code": code, "message": message})
-    response.status_code = status
-    for name, value in headers.items():
-        response.headers[name.replace("_", "-")] = value
+def json_error(error: SessionAuthError) -> Response:
+    """The API's error body, one shape for every error: Better Auth's
+    ``{"code", "message"}`` at the top level (``code`` is ``wire_code``), and,
+    deprecated and kept for one release, ``{"error": {"code", "message"}}``
+    with the older lower-case ``code``."""
+    response = jsonify(
+        code=error.wire_code,
+        message=error.message,
+        error={"code": error.code, "message": error.message},
+    )
+    response.status_code = error.status
     return response
 
 
@@ -63,6 +68,8 @@ def error_headers(error: SessionAuthError) -> dict[str, str]:
     retry_after = getattr(error, "retry_after", None)
     if retry_after is not None and isinstance(error, (RateLimited, StorageUnavailable)):
         headers["Retry-After"] = str(int(retry_after))
+        if isinstance(error, RateLimited):
+            headers["X-Retry-After"] = headers["Retry-After"]  # Better Auth's header
     return headers
 
 
@@ -89,7 +96,7 @@ def error_response(error: SessionAuthError) -> Response:
         if state is not None:
             state.set_record(None)
     if wants_json():
-        response = json_error(error.code, error.message, error.status)
+        response = json_error(error)
     else:
         title = _TITLES.get(error.status, "Something went wrong")
         response = error_page(error.status, title, error.message)

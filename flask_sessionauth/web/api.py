@@ -1,17 +1,21 @@
 """The JSON API: Better Auth's session endpoints for Flask apps.
 
-Paths, field names (camelCase) and client calls mirror Better Auth so code and
-habits carry over, without its flaw of listing raw session tokens: sessions are
-identified by their public id only. Every handler calls :mod:`..glue.actions`,
-so the pages, the CLI and this API follow the same rules, and every error is a
+Paths, request fields, answers, error codes and statuses are Better Auth's, so
+its unmodified client (``createAuthClient`` from ``better-auth/client``, and
+the ``useSession`` hooks built on it) works against a Flask back end; the
+``/user/...`` aliases serve the ``authClient.user.x()`` spelling. Never a
+credential in a body: where Better Auth puts a session ``token``, this API
+puts the public session id (``token: null`` after sign-in and password
+change). Every handler calls :mod:`..glue.actions`, so the pages, the CLI and
+this API follow the same rules, and every error is a
 :class:`~flask_sessionauth.SessionAuthError` answered by one handler.
 
-Cross-site request forgery is stopped twice for every state-changing call: the
-origin checks of :mod:`..glue.csrf` (here an ``Origin`` or ``Sec-Fetch-Site``
-header is required: API calls come from browsers' ``fetch`` or from clients
-that say where they come from) and Flask-WTF's token in ``X-CSRFToken``
-(whenever ``WTF_CSRF_ENABLED`` is on). Bodies must be flat JSON objects of
-the endpoint's fields, which a plain HTML form cannot send.
+Cross-site request forgery: every call that changes state must come from this
+site's origin or a trusted one (:func:`..glue.csrf.check_api_origin`; an
+``Origin`` header, or ``Sec-Fetch-Site: same-origin``), with a JSON body if it
+has one, and a flat JSON object of the endpoint's fields, which a plain HTML
+form cannot send. No token header (Better Auth's client sends none; see
+docs/api.md). Trusted other origins get CORS (:mod:`.cors`).
 """
 
 from __future__ import annotations
@@ -23,58 +27,56 @@ from flask import Flask
 from flask import jsonify
 from flask import request
 from flask.wrappers import Response
-from flask_wtf.csrf import CSRFError
 from flask_wtf.csrf import generate_csrf
-from flask_wtf.csrf import validate_csrf
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import RequestEntityTooLarge
-from wtforms import ValidationError
 
-from ..core.errors import CrossOriginRequest
 from ..core.errors import FreshLoginRequired
 from ..core.errors import InvalidCredentials
-from ..core.errors import InvalidPassword
 from ..core.errors import NotSignedIn
 from ..core.errors import SessionAuthError
-from ..core.errors import SessionNotFound
 from ..glue import actions
-from ..glue.csrf import SAFE_METHODS
-from ..glue.csrf import csrf_enabled
-from ..glue.csrf import is_same_origin_request
-from ..glue.csrf import submitted_csrf_token
+from ..glue.csrf import check_api_origin
+from ..glue.csrf import check_fetch_mode
 from ..glue.proxies import current_session
 from ..glue.proxies import current_user
 from ..glue.proxies import sensitive
 from ..glue.responses import error_response
-from ..glue.responses import json_error
 from ..glue.state import app_state
+from .cors import add_cors_headers
+from .cors import preflight
 from .openapi import build_openapi
-from .wire import CsrfInvalid
-from .wire import CsrfMissing
+from .wire import MAX_BODY
 from .wire import InvalidBody
+from .wire import MethodNotAllowed
+from .wire import NotFound
+from .wire import PayloadTooLarge
 from .wire import UnsupportedMediaType
 from .wire import boolean_field
 from .wire import json_body
 from .wire import session_and_user
 from .wire import session_json
+from .wire import session_reference
 from .wire import string_field
+from .wire import token_and_user
 
 #: Name of the API blueprint (``url_for("sessionauth_api.list_sessions")``).
 BLUEPRINT_NAME = "sessionauth_api"
-#: Largest request body the API reads, in bytes.
-MAX_BODY = 16 * 1024
+#: Better Auth's client sends ``authClient.user.revokeSessions()`` and
+#: ``.user.revokeOtherSessions()`` (no arguments) as GET: these GET routes
+#: change state, so they get the POST rules and more (see :func:`protect`).
+STATE_CHANGING_GETS = frozenset(
+    f"{BLUEPRINT_NAME}.{name}" for name in ("user_revoke_sessions", "user_revoke_other_sessions")
+)
 
 
 # -- request checks --------------------------------------------------------------
 
 
-def check_origin() -> None:
-    """Same-origin or trusted ``Origin``; unlike the pages, a call saying
-    nothing about where it comes from is refused too."""
-    if request.headers.get("Origin") is None and request.headers.get("Sec-Fetch-Site") is None:
-        raise CrossOriginRequest("Send an Origin header from an allowed origin.")
-    if not is_same_origin_request():
-        raise CrossOriginRequest()
+def changes_state() -> bool:
+    if request.method in ("GET", "HEAD"):  # Flask runs a GET view for HEAD too
+        return request.endpoint in STATE_CHANGING_GETS
+    return request.method != "OPTIONS"
 
 
 def check_content_type() -> None:
@@ -85,16 +87,21 @@ def check_content_type() -> None:
         raise UnsupportedMediaType()
 
 
-def check_csrf_token() -> None:
-    if not csrf_enabled():
-        return
-    token = submitted_csrf_token()
-    if token is None:
-        raise CsrfMissing()
-    try:
-        validate_csrf(token)
-    except ValidationError as exc:
-        raise CsrfInvalid(str(exc.args[0]) if exc.args else None) from None
+def protect() -> Response | None:
+    """Before every API view: answer CORS preflights; for a call that changes
+    state, cap the body, then check the origin (and, for a GET, that a script
+    sent it), then the content type."""
+    answer = preflight()
+    if answer is not None or not changes_state():
+        return answer
+    # Every body here is a few fields; never buffer more than this.
+    limit = request.max_content_length
+    request.max_content_length = MAX_BODY if limit is None else min(limit, MAX_BODY)
+    if request.method != "POST":
+        check_fetch_mode()
+    check_api_origin()
+    check_content_type()
+    return None
 
 
 def _signed_in() -> None:
@@ -112,17 +119,108 @@ def _fresh(body: dict[str, t.Any]) -> None:
         raise FreshLoginRequired()
     if not isinstance(password, str):
         raise InvalidBody("'password' must be a string.")
-    try:
-        actions.reauthenticate(password)
-    except InvalidPassword as exc:
-        raise _as_bad_request(exc) from None
+    actions.reauthenticate(password)
 
 
-def _as_bad_request(exc: SessionAuthError) -> SessionAuthError:
-    """A wrong current password is a 400 here, as Better Auth answers it."""
-    error = SessionAuthError(exc.message)
-    error.status, error.code = 400, exc.code
-    return error
+# -- the views -------------------------------------------------------------------
+
+
+def get_session() -> t.Any:
+    """Better Auth ``getSession``: the session and user, or ``null`` when signed
+    out. Query parameters (``disableCookieCache``, ...) are accepted and need
+    nothing: the API always reads storage."""
+    if not actions.is_authenticated():
+        return jsonify(None)
+    return jsonify(session_and_user(current_session._get_current_object(), current_user._get_current_object()))
+
+
+def list_sessions() -> t.Any:
+    """Better Auth ``listSessions``: the caller's active sessions, newest activity first."""
+    _signed_in()
+    current_id = current_session.id
+    return jsonify([session_json(obj, current_id) for obj in actions.list_sessions()])
+
+
+def revoke_session() -> t.Any:
+    """Better Auth ``revokeSession({token})`` (the listed ``token``, i.e. the
+    public id; ``{id}`` too). A session that is not the caller's is answered
+    like one that was revoked, and nothing changes (as in Better Auth)."""
+    _signed_in()
+    body = json_body("id", "token")
+    actions.revoke(None, [session_reference(body)], keep_current=False, reason="revoke")
+    return jsonify(status=True)
+
+
+def revoke_sessions() -> t.Any:
+    """Better Auth ``revokeSessions``: every session, this one included."""
+    _signed_in()
+    _fresh(json_body("password"))
+    return jsonify(status=True, revoked=actions.revoke(None, None, keep_current=False, reason="revoke_all"))
+
+
+def revoke_other_sessions() -> t.Any:
+    """Better Auth ``revokeOtherSessions``: every session but this one."""
+    _signed_in()
+    _fresh(json_body("password"))
+    return jsonify(status=True, revoked=actions.revoke(None, None, keep_current=True, reason="revoke_others"))
+
+
+def change_password() -> t.Any:
+    """Better Auth ``changePassword``; the current password is always required."""
+    _signed_in()
+    body = json_body("currentPassword", "newPassword", "revokeOtherSessions")
+    current_password = string_field(body, "currentPassword")
+    new_password = string_field(body, "newPassword")
+    revoke_others = boolean_field(body, "revokeOtherSessions", False)
+    user = current_user._get_current_object()
+    rotated = actions.change_password(user, current_password, new_password, revoke_others)
+    return jsonify(token_and_user(rotated or current_session._get_current_object(), user))
+
+
+def sign_in_email() -> t.Any:
+    """Better Auth ``signIn.email``. The cookie is the only place the token goes."""
+    body = json_body("email", "password", "rememberMe", "callbackURL")
+    email = string_field(body, "email")
+    password = string_field(body, "password")
+    remember = boolean_field(body, "rememberMe", True)
+    user = actions.authenticate(email, password)
+    if user is None:
+        # Same answer for unknown emails, wrong passwords and disabled accounts.
+        raise InvalidCredentials()
+    session_obj = actions.login_user(user, remember=remember)
+    return jsonify(redirect=False, **token_and_user(session_obj, user))
+
+
+def sign_out() -> t.Any:
+    """Better Auth ``signOut``: ends this session; harmless when signed out."""
+    json_body()
+    actions.logout_user()
+    return jsonify(success=True)
+
+
+def csrf_token() -> t.Any:
+    """Flask-WTF's token, for clients of older releases (the API no longer asks for it)."""
+    return jsonify(csrfToken=generate_csrf())
+
+
+def openapi() -> t.Any:
+    return jsonify(build_openapi(request.script_root + app_state().api_prefix, app_state().settings.cookie_name))
+
+
+#: ``(rule, view, methods, Better Auth's path too)``: the ``/user/...`` aliases
+#: serve ``authClient.user.x()``, which the real client turns into ``/user/x``.
+ROUTES: tuple[tuple[str, t.Callable[[], t.Any], tuple[str, ...], bool], ...] = (
+    ("/get-session", get_session, ("GET",), False),
+    ("/list-sessions", list_sessions, ("GET",), True),
+    ("/revoke-session", revoke_session, ("POST",), True),
+    ("/revoke-sessions", revoke_sessions, ("POST",), True),
+    ("/revoke-other-sessions", revoke_other_sessions, ("POST",), True),
+    ("/change-password", change_password, ("POST",), True),
+    ("/sign-in/email", sign_in_email, ("POST",), False),
+    ("/sign-out", sign_out, ("POST",), False),
+    ("/csrf-token", csrf_token, ("GET",), False),
+    ("/openapi.json", openapi, ("GET",), False),
+)
 
 
 # -- the blueprint -----------------------------------------------------------------
@@ -131,140 +229,60 @@ def _as_bad_request(exc: SessionAuthError) -> SessionAuthError:
 def create_api_blueprint(app: Flask) -> Blueprint:
     """Build the API blueprint; ``init_app`` registers it under ``SESSIONAUTH_API_PREFIX``."""
     bp = Blueprint(BLUEPRINT_NAME, __name__)
-    prefix = app.extensions["sessionauth.state"].api_prefix
-
-    @bp.before_request
-    def protect() -> None:
-        if request.method in SAFE_METHODS:
-            return
-        # Every body here is a few fields; never buffer more than this.
-        limit = request.max_content_length
-        request.max_content_length = MAX_BODY if limit is None else min(limit, MAX_BODY)
-        check_origin()
-        check_content_type()
-        check_csrf_token()
-
-    @bp.after_request
-    def no_store(response: Response) -> Response:
-        # Answers carry personal data and depend on the cookie; nosniff keeps
-        # a cross-site <script src> from reading JSON as script.
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.vary.add("Cookie")
-        return response
+    bp.before_request(protect)
 
     @bp.errorhandler(RequestEntityTooLarge)
     def too_large(error: RequestEntityTooLarge) -> Response:
-        return json_error("payload_too_large", f"The body must be at most {MAX_BODY} bytes.", 413)
+        return error_response(PayloadTooLarge())
 
     @bp.errorhandler(SessionAuthError)
     def api_error(error: SessionAuthError) -> Response:
         return error_response(error)
 
-    @bp.errorhandler(CSRFError)
-    def csrf_error(error: CSRFError) -> Response:
-        # Raised by an app-wide CSRFProtect that was set up after this
-        # blueprint (so it could not be exempted); answer in the API's format.
-        return json_error("csrf_invalid", str(error.description), 403)
-
-    def get_session() -> t.Any:
-        """Better Auth ``getSession``: the session and user, or ``null`` when signed out."""
-        if not actions.is_authenticated():
-            return jsonify(None)
-        return jsonify(session_and_user(current_session._get_current_object(), current_user._get_current_object()))
-
-    def list_sessions() -> t.Any:
-        """Better Auth ``listSessions``: the caller's active sessions, newest activity first."""
-        _signed_in()
-        current_id = current_session.id
-        return jsonify([session_json(obj, current_id) for obj in actions.list_sessions()])
-
-    def revoke_session() -> t.Any:
-        """Better Auth ``revokeSession`` (by public ``id``, not by token)."""
-        _signed_in()
-        body = json_body("id", "token")
-        session_id = string_field(body, "id")
-        if not actions.revoke(None, [session_id], keep_current=False, reason="revoke"):
-            raise SessionNotFound("No such session.")
-        return jsonify(status=True)
-
-    def revoke_sessions() -> t.Any:
-        """Better Auth ``revokeSessions``: every session, this one included."""
-        _signed_in()
-        body = json_body("password")
-        _fresh(body)
-        return jsonify(status=True, revoked=actions.revoke(None, None, keep_current=False, reason="revoke_all"))
-
-    def revoke_other_sessions() -> t.Any:
-        """Better Auth ``revokeOtherSessions``: every session but this one."""
-        _signed_in()
-        body = json_body("password")
-        _fresh(body)
-        return jsonify(status=True, revoked=actions.revoke(None, None, keep_current=True, reason="revoke_others"))
-
-    def change_password() -> t.Any:
-        """Better Auth ``changePassword``; the current password is always required."""
-        _signed_in()
-        body = json_body("currentPassword", "newPassword", "revokeOtherSessions")
-        current_password = string_field(body, "currentPassword")
-        new_password = string_field(body, "newPassword")
-        revoke_others = boolean_field(body, "revokeOtherSessions", False)
-        user = current_user._get_current_object()
-        try:
-            rotated = actions.change_password(user, current_password, new_password, revoke_others)
-        except InvalidPassword as exc:
-            raise _as_bad_request(exc) from None
-        session_obj = rotated or current_session._get_current_object()
-        return jsonify(session_and_user(session_obj, user))
-
-    def sign_in_email() -> t.Any:
-        """Better Auth ``signIn.email``. The cookie is the only place the token goes."""
-        body = json_body("email", "password", "rememberMe", "callbackURL")
-        email = string_field(body, "email")
-        password = string_field(body, "password")
-        remember = boolean_field(body, "rememberMe", True)
-        user = actions.authenticate(email, password)
-        if user is None:
-            # Same answer for unknown emails, wrong passwords and disabled accounts.
-            raise InvalidCredentials("Invalid email or password.")
-        session_obj = actions.login_user(user, remember=remember)
-        return jsonify(session_and_user(session_obj, user))
-
-    def sign_out() -> t.Any:
-        """Better Auth ``signOut``: ends this session; harmless when signed out."""
-        json_body()
-        actions.logout_user()
-        return jsonify(success=True)
-
-    def csrf_token() -> t.Any:
-        """The Flask-WTF token for the ``X-CSRFToken`` header (pages also carry
-        it in ``<meta name="csrf-token">``)."""
-        return jsonify(csrfToken=generate_csrf())
-
-    def openapi() -> t.Any:
-        return jsonify(build_openapi(request.script_root + prefix, app_state().settings.cookie_name))
-
-    for rule, view, method in (
-        ("/get-session", get_session, "GET"),
-        ("/list-sessions", list_sessions, "GET"),
-        ("/revoke-session", revoke_session, "POST"),
-        ("/revoke-sessions", revoke_sessions, "POST"),
-        ("/revoke-other-sessions", revoke_other_sessions, "POST"),
-        ("/change-password", change_password, "POST"),
-        ("/sign-in/email", sign_in_email, "POST"),
-        ("/sign-out", sign_out, "POST"),
-        ("/csrf-token", csrf_token, "GET"),
-        ("/openapi.json", openapi, "GET"),
-    ):
+    for rule, view, methods, aliased in ROUTES:
         # The API's session always comes from storage, never the cookie cache.
-        bp.add_url_rule(rule, view.__name__, sensitive(view), methods=[method])
+        bp.add_url_rule(rule, view.__name__, sensitive(view), methods=list(methods))
+        if aliased:
+            get_too = view in (revoke_sessions, revoke_other_sessions)
+            alias_methods = ["GET", *methods] if get_too else list(methods)
+            bp.add_url_rule(f"/user{rule}", f"user_{view.__name__}", view, methods=alias_methods)
 
-    csrf = app.extensions.get("csrf")
-    if csrf is not None:
-        # The API checks origin and token itself and answers in JSON.
-        csrf.exempt(bp)
+    prefix = app.extensions["sessionauth.state"].api_prefix
+    _exempt_from_csrf_protect(app, bp)
+    _api_headers(app, prefix)
     _json_routing_errors(app, prefix)
     return bp
+
+
+def _exempt_from_csrf_protect(app: Flask, bp: Blueprint) -> None:
+    """An app-wide Flask-WTF ``CSRFProtect`` would ask API calls for a token
+    that Better Auth's client never sends: exempt the blueprint, whether
+    ``CSRFProtect`` was set up before us (now) or after (on each request,
+    before its own check, which it registered after ours)."""
+
+    def exempt() -> None:
+        csrf = app.extensions.get("csrf")
+        if csrf is not None:
+            csrf.exempt(bp)
+
+    exempt()
+    app.before_request(exempt)
+
+
+def _api_headers(app: Flask, prefix: str) -> None:
+    """Headers of every answer under the prefix, the app's own error answers
+    (404, 405, 503, ...) included."""
+
+    @app.after_request
+    def api_headers(response: Response) -> Response:
+        if not request.path.startswith(prefix + "/"):
+            return response
+        # Answers carry personal data and depend on the cookie; nosniff keeps
+        # a cross-site <script src> from reading JSON as script.
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.vary.add("Cookie")
+        return add_cors_headers(response)
 
 
 def _json_routing_errors(app: Flask, prefix: str) -> None:
@@ -280,13 +298,10 @@ def _json_routing_errors(app: Flask, prefix: str) -> None:
         def handler(error: HTTPException) -> t.Any:
             if not request.path.startswith(prefix + "/"):
                 return error
-            response = json_error(
-                "not_found" if error.code == 404 else "method_not_allowed",
-                str(error.description),
-                int(error.code or 500),
-            )
-            if error.code == 405:
-                response.headers["Allow"] = ", ".join(getattr(error, "valid_methods", None) or [])
+            if error.code != 405:
+                return error_response(NotFound())
+            response = error_response(MethodNotAllowed())
+            response.headers["Allow"] = ", ".join(getattr(error, "valid_methods", None) or [])
             return response
 
         app.register_error_handler(status, handler)

@@ -6,6 +6,7 @@ reads and writes them the same way (and so do the docs and the OpenAPI file).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import typing as t
 
@@ -16,8 +17,13 @@ from ..core.presentation import iso
 from ..core.useragent import describe
 from ..glue.state import app_state
 
+#: Largest request body the API reads, in bytes.
+MAX_BODY = 16 * 1024
 
-class InvalidBody(SessionAuthError, code="invalid_body", message="The body must be a JSON object."):
+
+class InvalidBody(
+    SessionAuthError, code="invalid_body", wire_code="VALIDATION_ERROR", message="The body must be a JSON object."
+):
     """Not a flat JSON object of the endpoint's fields."""
 
 
@@ -27,23 +33,38 @@ class UnsupportedMediaType(
     """A form or text body, which a cross-site ``<form>`` could send."""
 
 
-class CsrfMissing(
-    SessionAuthError,
-    status=403,
-    code="csrf_missing",
-    message="The CSRF token is missing (send it in the X-CSRFToken header).",
+class PayloadTooLarge(SessionAuthError, status=413, code="payload_too_large"):
+    """A body over :data:`MAX_BODY` bytes (or the app's smaller limit)."""
+
+    def __init__(self) -> None:
+        super().__init__(f"The body must be at most {MAX_BODY} bytes.")
+
+
+class NotFound(SessionAuthError, status=404, code="not_found", message="There is no such endpoint."):
+    """An unknown path under the API prefix."""
+
+
+class MethodNotAllowed(
+    SessionAuthError, status=405, code="method_not_allowed", message="This endpoint does not accept that method."
 ):
-    """No token in the header."""
+    """A known path, another method (the answer lists the allowed ones in ``Allow``)."""
 
 
-class CsrfInvalid(SessionAuthError, status=403, code="csrf_invalid", message="The CSRF token is invalid."):
-    """A token that does not verify."""
+def _date(value: t.Any) -> str | None:
+    return iso(value) if isinstance(value, dt.datetime) else None
+
+
+def _string(value: t.Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def session_json(obj: t.Any, current_id: str | None) -> dict[str, t.Any]:
-    """A session as the API shows it: public fields only, never the secret or its hash."""
+    """A session as the API shows it: public fields only, never the secret or
+    its hash. ``token`` is Better Auth's name for what ``revokeSession({token})``
+    sends back: here the public id again, which authenticates nobody."""
     return {
         "id": obj.id,
+        "token": obj.id,
         "userId": str(obj.user_id),
         "expiresAt": iso(obj.expires_at),
         "ipAddress": obj.ip_address,
@@ -57,16 +78,27 @@ def session_json(obj: t.Any, current_id: str | None) -> dict[str, t.Any]:
 
 
 def user_json(user: t.Any) -> dict[str, t.Any]:
-    name = getattr(user, "name", None)
+    """Better Auth's User, from whichever of its columns the model has
+    (``name``, ``email_verified``, ``image``, ``created_at``, ``updated_at``)."""
     return {
         "id": str(user.id),
         "email": getattr(user, app_state().identity_attr),
-        "name": name if isinstance(name, str) else None,
+        "name": _string(getattr(user, "name", None)),
+        "emailVerified": bool(getattr(user, "email_verified", False)),
+        "image": _string(getattr(user, "image", None)),
+        "createdAt": _date(getattr(user, "created_at", None)),
+        "updatedAt": _date(getattr(user, "updated_at", None)),
     }
 
 
 def session_and_user(session_obj: t.Any, user: t.Any) -> dict[str, t.Any]:
     return {"session": session_json(session_obj, session_obj.id), "user": user_json(user)}
+
+
+def token_and_user(session_obj: t.Any, user: t.Any) -> dict[str, t.Any]:
+    """Sign-in and change-password: Better Auth's ``{token, user}`` plus the
+    session. ``token`` is always ``null``: the cookie is the only credential."""
+    return {"token": None, **session_and_user(session_obj, user)}
 
 
 def json_body(*fields: str) -> dict[str, t.Any]:
@@ -104,3 +136,9 @@ def boolean_field(body: dict[str, t.Any], key: str, default: bool) -> bool:
     if not isinstance(value, bool):
         raise InvalidBody(f"'{key}' must be true or false.")
     return value
+
+
+def session_reference(body: dict[str, t.Any]) -> str:
+    """revoke-session's session: Better Auth's ``token`` (the public id, as
+    listed), or ``id`` (this project's older name)."""
+    return string_field(body, "token" if "token" in body else "id")
