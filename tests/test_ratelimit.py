@@ -244,9 +244,13 @@ def test_json_clients_get_a_json_429(app: Flask, client: t.Any) -> None:
     resp = attempt(client, "nobody@example.com", headers={"Accept": "application/json"})
     assert resp.status_code == 429
     assert resp.headers["Retry-After"] == "900"
+    message = "Too many attempts. Please try again in 15 minutes."
     assert resp.json == {
-        "error": {"code": "rate_limited", "message": "Too many attempts. Please try again in 15 minutes."}
+        "code": "TOO_MANY_REQUESTS",
+        "message": message,
+        "error": {"code": "rate_limited", "message": message},
     }
+    assert resp.headers["X-Retry-After"] == "900"
 
 
 def test_the_wait_is_stated_in_words(app: Flask, client: t.Any, user: t.Any) -> None:
