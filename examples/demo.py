@@ -52,9 +52,9 @@ class User(db.Model):  # type: ignore[name-defined,misc]
 
 
 class SignupForm(FlaskForm):  # type: ignore[misc]
-    name = StringField("Name", validators=[DataRequired(), Length(max=100)])
-    email = EmailField("Email", validators=[DataRequired(), Length(max=320)])
-    password = PasswordField("Password", validators=[DataRequired()])
+    name = StringField("Name", validators=[DataRequired(), Length(max=100)], render_kw={"autocomplete": "name"})
+    email = EmailField("Email", validators=[DataRequired(), Length(max=320)], render_kw={"autocomplete": "username"})
+    password = PasswordField("Password", validators=[DataRequired()], render_kw={"autocomplete": "new-password"})
 
 
 class SignupTimer:
@@ -92,6 +92,7 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
         # browsers that refuse them on plain http; never do that in production.
         SESSIONAUTH_COOKIE_SECURE=os.environ.get("DEMO_INSECURE_COOKIES") != "1",
         SESSIONAUTH_HOME_ENDPOINT="home",
+        SESSIONAUTH_LOGIN_LINKS=[("Create an account", "signup")],
     )
     app.config.update(config or {})
     db.init_app(app)
