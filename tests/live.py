@@ -63,8 +63,8 @@ class QuietHandler(WSGIRequestHandler):
 
 
 @contextlib.contextmanager
-def live_server(app: Flask) -> t.Iterator[str]:
-    """Serve ``app`` on 127.0.0.1 (a free port) in a thread; yields the base URL."""
+def serve(app: Flask) -> t.Iterator[str]:
+    """Serve any WSGI ``app`` on 127.0.0.1 (a free port) in a thread; yields the base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -74,6 +74,15 @@ def live_server(app: Flask) -> t.Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(10)
+
+
+@contextlib.contextmanager
+def live_server(app: Flask) -> t.Iterator[str]:
+    """Serve the test ``app`` like :func:`serve`, then release its database."""
+    try:
+        with serve(app) as url:
+            yield url
+    finally:
         with app.app_context():
             db.session.remove()
             db.engine.dispose()

@@ -22,7 +22,6 @@ import os
 import shutil
 import socket
 import subprocess
-import threading
 import time
 import typing as t
 from pathlib import Path
@@ -30,15 +29,14 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask import send_from_directory
-from werkzeug.serving import make_server
 
 from tests.conftest import REQUIRE_SERVICES
 from tests.helpers import PASSWORD
 from tests.helpers import UA_CHROME
 from tests.helpers import UA_FIREFOX
-from tests.live import QuietHandler
 from tests.live import live_app
 from tests.live import live_server
+from tests.live import serve
 
 JS_DIR = Path(__file__).parent / "js"
 SUITE = "better-auth.test.mjs"
@@ -230,20 +228,6 @@ def add_client_page(app: Flask, bundle: Path) -> None:
 
     app.add_url_rule("/test/better-auth/", "better_auth_page", page)
     app.add_url_rule("/test/better-auth/<any('better-auth-client.mjs','page.mjs'):name>", "better_auth_module", module)
-
-
-@contextlib.contextmanager
-def serve(app: Flask) -> t.Iterator[str]:
-    """Serve a plain Flask app (no database) on 127.0.0.1; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
 
 
 def free_port() -> int:
