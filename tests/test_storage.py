@@ -180,3 +180,18 @@ def test_in_memory_sqlite_uses_the_engine_connection() -> None:
     login(client, "mem@example.com")
     assert client.get("/whoami").json["user_id"] is not None
     dispose(app)
+
+
+def test_sqlite_timestamp_fast_path_matches_the_type_and_falls_back() -> None:
+    """Trick #3: SQLite's text timestamps convert with one ``fromisoformat``;
+    text SQLAlchemy did not write (an offset, a ``T``) still parses right."""
+    import datetime as dt_
+
+    from flask_sessionauth.storage.converters import sqlite_utc
+
+    utc = dt_.timezone.utc
+    assert sqlite_utc("2026-03-01 12:00:00.000123") == dt_.datetime(2026, 3, 1, 12, 0, 0, 123, tzinfo=utc)
+    assert sqlite_utc("2026-03-01 12:00:00") == dt_.datetime(2026, 3, 1, 12, tzinfo=utc)
+    assert sqlite_utc("2026-03-01T14:00:00+02:00") == dt_.datetime(2026, 3, 1, 12, tzinfo=utc)
+    assert sqlite_utc("2026-03-01T12:00:00Z") == dt_.datetime(2026, 3, 1, 12, tzinfo=utc)
+    assert sqlite_utc("2026-03-01 12:00:00").tzinfo is utc

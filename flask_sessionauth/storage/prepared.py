@@ -6,25 +6,23 @@ Core result machinery); see :class:`Reader`. Only :mod:`.sql` uses this.
 
 from __future__ import annotations
 
-import datetime as dt
 import typing as t
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from .model import UTCDateTime
-
-_fromisoformat = dt.datetime.fromisoformat
+from .converters import params_function
+from .converters import result_processor
+from .converters import row_function
 
 
 class Prepared(t.NamedTuple):
-    """A statement compiled once for one dialect: SQL text plus value converters."""
+    """A statement compiled once for one dialect: SQL text plus value converters
+    (``params`` and ``row`` generated once, see :mod:`.converters`)."""
 
     sql: str
-    positional: tuple[str, ...] | None  # parameter order for ``?``-style drivers
-    binds: dict[str, t.Callable[[t.Any], t.Any]]
-    results: tuple[t.Callable[[t.Any], t.Any] | None, ...]
-    defaults: dict[str, t.Any]  # literal values the statement itself carries
+    params: t.Callable[[dict[str, t.Any]], t.Any]  # values -> the driver's parameters
+    row: t.Callable[[t.Sequence[t.Any]], tuple[t.Any, ...]]  # raw row -> converted values
 
     @classmethod
     def compile(cls, stmt: sa.Executable, dialect: sa.Dialect, *, convert: bool = True) -> Prepared:
@@ -36,22 +34,14 @@ class Prepared(t.NamedTuple):
                 binds[name] = processor
         results: tuple[t.Callable[[t.Any], t.Any] | None, ...] = ()
         if convert and isinstance(stmt, sa.Select):
-            results = tuple(_result_processor(col.type, dialect) for col in stmt.selected_columns)
+            results = tuple(result_processor(col.type, dialect) for col in stmt.selected_columns)
         positional = tuple(compiled.positiontup) if compiled.positiontup else None
         defaults = {name: bind.value for name, bind in compiled.binds.items() if not bind.required}
-        return cls(str(compiled), positional, binds, results, defaults)
-
-    def params(self, values: dict[str, t.Any]) -> t.Any:
-        if self.defaults:
-            values = {**self.defaults, **values}
-        binds = self.binds
-        converted = {k: binds[k](v) if k in binds else v for k, v in values.items()}
-        if self.positional is not None:
-            return tuple(converted[name] for name in self.positional)
-        return converted
-
-    def row(self, raw: t.Sequence[t.Any]) -> tuple[t.Any, ...]:
-        return tuple(v if p is None or v is None else p(v) for p, v in zip(self.results, raw, strict=True))
+        return cls(
+            str(compiled),
+            params_function(tuple(compiled.binds), positional, binds, defaults),
+            row_function(results),
+        )
 
 
 class Reader:
@@ -150,19 +140,6 @@ class Reader:
             ) from exc
         finally:
             connection.close()
-
-
-def _result_processor(type_: t.Any, dialect: sa.Dialect) -> t.Callable[[t.Any], t.Any] | None:
-    """The column type's own result converter; for the session timestamps on
-    SQLite (text written by SQLAlchemy in ISO format, always UTC) a direct
-    ``fromisoformat`` that does the same in a fraction of the time."""
-    if dialect.name == "sqlite" and isinstance(type_, UTCDateTime):
-        return _sqlite_utc
-    return t.cast(t.Callable[[t.Any], t.Any] | None, type_.dialect_impl(dialect).result_processor(dialect, None))
-
-
-def _sqlite_utc(value: str) -> dt.datetime:
-    return _fromisoformat(value).replace(tzinfo=dt.timezone.utc)
 
 
 def _in_memory(engine: Engine) -> bool:
