@@ -100,12 +100,13 @@ def test_hot_path_read_is_one_statement_on_the_wire(app: Flask, client: t.Any, u
     assert "SELECT" in text or "EXECUTE" in text
 
 
-def test_me_adds_one_read_for_the_user(app: Flask, client: t.Any, user: t.Any, tmp_path: t.Any) -> None:
+def test_me_is_one_statement_on_the_wire(app: Flask, client: t.Any, user: t.Any, tmp_path: t.Any) -> None:
+    """The user's columns come with the session read (``current_user`` costs no statement)."""
     login(client)
     client.get("/me")
     with wire(app, tmp_path) as sent:
         assert client.get("/me").json == {"email": "alice@example.com"}
-    assert len(statements(sent)) == 2, sent
+    assert len(statements(sent)) == 1, sent
     assert "BEGIN" not in "\n".join(sent).upper()
 
 

@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import make_transient_to_detached
 
 from ..core.records import RECORD_FIELDS
+from ..core.records import SessionRecord
+from . import orm_fastpath
 
 if t.TYPE_CHECKING:
     from .base import SessionStore
@@ -22,29 +24,36 @@ class Objects:
 
     def __init__(self, db: t.Any, model: t.Any, user_model: t.Any, user_attrs: list[str]) -> None:
         self.db = db
+        self.user_model = user_model
         self._user_mapper = sa.inspect(user_model)
         self._session_manager = sa.inspect(model).class_manager
         self._user_attrs = user_attrs
 
-    def load_user(self, store: SessionStore, user_id: t.Any) -> t.Any | None:
-        """The app's user as a persistent instance of ``db.session``, in one read.
+    def load_user(self, store: SessionStore, record: SessionRecord) -> t.Any | None:
+        """The app's user as a persistent instance of ``db.session``, without an ORM query.
 
-        The row is fetched like the session (no ORM query) and placed into the
-        session's identity map, so the object behaves exactly like one from
-        ``db.session.get``: attribute changes are flushed on commit,
-        relationships load on access, and ``db.session.get`` returns it.
+        The row comes with the session read when the store joined it
+        (trick #4: ``/me`` is one statement), else from one read of its own,
+        and is placed into the session's identity map, so the object behaves
+        exactly like one from ``db.session.get``: attribute changes are
+        flushed on commit, relationships and deferred columns load on
+        access, ``@reconstructor`` runs, and ``db.session.get`` returns it.
         """
-        session = self.db.session
+        session = self.db.session()  # the request's Session itself, not the scoped proxy
+        user_id = record.user_id
+        if not orm_fastpath.FAST:
+            return session.get(self.user_model, user_id)  # the public path
         key = self._user_mapper.identity_key_from_primary_key((user_id,))
         user = session.identity_map.get(key)
         if user is not None:
             return user
-        row = store.load_user_row(user_id)
+        row = getattr(record, "user_row", None)
         if row is None:
-            return None
-        user = _loaded(self._user_mapper.class_manager, zip(self._user_attrs, row, strict=True))
-        make_transient_to_detached(user)
-        session.add(user)
+            row = store.load_user_row(user_id)
+            if row is None:
+                return None
+        user = orm_fastpath.build(self._user_mapper.class_manager, self._user_attrs, row, key)
+        orm_fastpath.attach(session, user)
         return user
 
     def snapshot(self, values: t.Mapping[str, t.Any]) -> t.Any:
