@@ -9,6 +9,8 @@ from __future__ import annotations
 import typing as t
 
 import sqlalchemy as sa
+from flask import g
+from flask import has_app_context
 from sqlalchemy.orm import make_transient_to_detached
 
 from ..core.records import RECORD_FIELDS
@@ -28,6 +30,9 @@ class Objects:
         self._user_mapper = sa.inspect(user_model)
         self._session_manager = sa.inspect(model).class_manager
         self._user_attrs = user_attrs
+        # Relationships (every column is loaded): reading one attaches a pending user.
+        self._user_unloaded = [key for key in self._user_mapper.attrs.keys() if key not in user_attrs]  # noqa: SIM118
+        self._hooked = orm_fastpath.FAST and orm_fastpath.hook_creation(db.session, g, has_app_context)
 
     def load_user(self, store: SessionStore, record: SessionRecord) -> t.Any | None:
         """The app's user as a persistent instance of ``db.session``, without an ORM query.
@@ -39,21 +44,30 @@ class Objects:
         flushed on commit, relationships and deferred columns load on
         access, ``@reconstructor`` runs, and ``db.session.get`` returns it.
         """
-        session = self.db.session()  # the request's Session itself, not the scoped proxy
+        scoped = self.db.session
         user_id = record.user_id
         if not orm_fastpath.FAST:
-            return session.get(self.user_model, user_id)  # the public path
+            return scoped.get(self.user_model, user_id)  # the public path
         key = self._user_mapper.identity_key_from_primary_key((user_id,))
-        user = session.identity_map.get(key)
-        if user is not None:
-            return user
+        created = orm_fastpath.has_session(scoped)
+        if created:
+            user = scoped.identity_map.get(key)
+            if user is not None:
+                return user
         row = getattr(record, "user_row", None)
         if row is None:
             row = store.load_user_row(user_id)
             if row is None:
                 return None
         user = orm_fastpath.build(self._user_mapper.class_manager, self._user_attrs, row, key)
-        orm_fastpath.attach(session, user)
+        if created or not self._hooked:
+            orm_fastpath.attach(scoped(), user)
+        else:
+            # No db.session yet: attached when the app creates it or reads a
+            # relationship; a request that never does skips creating one.
+            orm_fastpath.pend(g, user)
+            if self._user_unloaded:
+                orm_fastpath.attach_on_load(user, self._user_unloaded, scoped)
         return user
 
     def snapshot(self, values: t.Mapping[str, t.Any]) -> t.Any:
