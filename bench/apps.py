@@ -27,9 +27,17 @@ from flask_sqlalchemy import SQLAlchemy
 
 EMAIL = "alice@example.com"
 # Its own database, so a benchmark never collides with a test run on ``test``.
+# Each PostgreSQL mode gets its own database, named after this one plus a
+# suffix (modes run side by side, and ``setup`` recreates the tables).
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/sessionauth_bench")
-REDIS_URL = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/14")
+# Keys live under ``REDIS_PREFIX<mode>:``; the harness deletes only those (no FLUSHDB).
+REDIS_URL = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/13")
+REDIS_PREFIX = os.environ.get("BENCH_REDIS_PREFIX", "sessionauth-bench:")
 COOKIE = "bench_session"
+# Long enough that no timed loop outlives a cache cookie: the cache modes
+# measure hits. The harness still follows re-issued cookies (as a browser
+# does) and counts them, so a miss is visible, never silently timed.
+COOKIE_CACHE_MAX_AGE = 3600
 
 MODES = (
     "plain",
@@ -41,14 +49,34 @@ MODES = (
     "sessionauth-sqlite",
     "sessionauth-postgres",
     "sessionauth-redis",
+    "sessionauth-redis-csc",
     "sessionauth-cookie-cache",
+    "sessionauth-cookie-cache-postgres",
 )
+POSTGRES_MODES = {"sessionauth-postgres": "", "sessionauth-cookie-cache-postgres": "_cc"}
+REDIS_MODES = ("sessionauth-redis", "sessionauth-redis-csc")
+COOKIE_CACHE_MODES = ("sessionauth-cookie-cache", "sessionauth-cookie-cache-postgres")
 
 
 def database_url(mode: str, data_dir: str) -> str:
-    if mode == "sessionauth-postgres":
-        return POSTGRES_URL
+    if mode in POSTGRES_MODES:
+        url = sa.make_url(POSTGRES_URL)
+        return url.set(database=f"{url.database}{POSTGRES_MODES[mode]}").render_as_string(hide_password=False)
     return f"sqlite:///{os.path.join(data_dir, mode + '.db')}"
+
+
+def redis_prefix(mode: str) -> str:
+    return f"{REDIS_PREFIX}{mode}:"
+
+
+def supports(mode: str) -> str | None:
+    """Why the installed flask-sessionauth cannot run ``mode`` (``None``: it can)."""
+    if mode == "sessionauth-redis-csc":
+        from flask_sessionauth.core.config import DEFAULTS
+
+        if "SESSIONAUTH_REDIS_CLIENT_CACHE" not in DEFAULTS:
+            return "this flask-sessionauth has no SESSIONAUTH_REDIS_CLIENT_CACHE"
+    return None
 
 
 def _base(mode: str, data_dir: str) -> tuple[Flask, SQLAlchemy, t.Any]:
@@ -100,8 +128,10 @@ def setup(mode: str, data_dir: str, extra_sessions: int = 0) -> Flask:
     app = create(mode, data_dir)
     db = app.extensions["bench_db"]
     User = app.extensions["bench_user_model"]
-    if mode == "sessionauth-postgres":
-        _create_database(POSTGRES_URL)
+    if mode in POSTGRES_MODES:
+        _create_database(database_url(mode, data_dir))
+    if mode in REDIS_MODES:
+        clear_redis(mode)
     with app.app_context():
         with db.engine.begin() as conn:
             conn.exec_driver_sql("DROP TABLE IF EXISTS hand_session")
@@ -117,6 +147,17 @@ def setup(mode: str, data_dir: str, extra_sessions: int = 0) -> Flask:
     return app
 
 
+def clear_redis(mode: str) -> None:
+    """Delete this mode's keys (and nothing else) from the benchmark's Redis DB."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=redis_prefix(mode) + "*", count=1000))
+    for start in range(0, len(keys), 1000):
+        client.delete(*keys[start : start + 1000])
+    client.close()
+
+
 def _create_database(url: str) -> None:
     target = sa.make_url(url)
     engine = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
@@ -127,8 +168,17 @@ def _create_database(url: str) -> None:
     engine.dispose()
 
 
-def _fill_sessions(app: Flask, count: int) -> None:
-    """Insert ``count`` other users' session rows (the 1M-row scale check)."""
+def _fill_sessions(app: Flask, count: int, sample: int = 1000) -> None:
+    """Insert ``count`` session rows of 1,000 other users (the scale check).
+
+    They share one secret, so ``app.extensions["bench_sample_cookies"]`` can
+    hold the ``Cookie`` headers of ``sample`` of them, drawn at random: the
+    scale check cycles through those, so it measures lookups spread over the
+    table, not one hot row.
+    """
+    import datetime as dt
+    import random
+
     db = app.extensions["bench_db"]
     User = app.extensions["bench_user_model"]
     model = app.extensions["sessionauth"].session_model
@@ -142,30 +192,39 @@ def _fill_sessions(app: Flask, count: int) -> None:
                 for i in range(2, users + 2)
             ],
         )
-    import datetime as dt
-
+    secret = secrets.token_urlsafe(32)
+    secret_hash = hashlib.sha256(secret.encode()).hexdigest()
     now = dt.datetime.now(dt.timezone.utc)
     later = now + dt.timedelta(days=7)
+    picked = set(random.sample(range(count), min(sample, count)))
+    cookie_name = app.config["SESSIONAUTH_COOKIE_NAME"]
+    cookies = []
     batch = 50_000
     for start in range(0, count, batch):
-        rows = [
-            {
-                "id": secrets.token_urlsafe(16),
-                "user_id": 2 + (i % users),
-                "secret_hash": "0" * 64,
-                "remember": True,
-                "expires_at": later,
-                "created_at": now,
-                "updated_at": now,
-                "last_active_at": now,
-                "authenticated_at": None,
-                "ip_address": "203.0.113.1",
-                "user_agent": "bench",
-            }
-            for i in range(start, min(start + batch, count))
-        ]
+        rows = []
+        for i in range(start, min(start + batch, count)):
+            sid = secrets.token_urlsafe(16)
+            if i in picked:
+                cookies.append(f"{cookie_name}={sid}.{secret}")
+            rows.append(
+                {
+                    "id": sid,
+                    "user_id": 2 + (i % users),
+                    "secret_hash": secret_hash,
+                    "remember": True,
+                    "expires_at": later,
+                    "created_at": now,
+                    "updated_at": now,
+                    "last_active_at": now,
+                    "authenticated_at": None,
+                    "ip_address": "203.0.113.1",
+                    "user_agent": "bench",
+                }
+            )
         with db.engine.begin() as conn:
             conn.execute(table.insert(), rows)
+    random.shuffle(cookies)
+    app.extensions["bench_sample_cookies"] = cookies
 
 
 # -- the peers --------------------------------------------------------------
@@ -391,10 +450,13 @@ def _sessionauth(app: Flask, db: SQLAlchemy, User: t.Any, mode: str) -> None:
         SESSIONAUTH_REGISTER_API=False,
         SESSIONAUTH_COOKIE_SECURE=False,
     )
-    if mode == "sessionauth-redis":
+    if mode in REDIS_MODES:
         app.config["SESSIONAUTH_REDIS_URL"] = REDIS_URL
-    if mode == "sessionauth-cookie-cache":
-        app.config["SESSIONAUTH_COOKIE_CACHE_MAX_AGE"] = 60
+        app.config["SESSIONAUTH_REDIS_PREFIX"] = redis_prefix(mode)
+    if mode == "sessionauth-redis-csc":
+        app.config["SESSIONAUTH_REDIS_CLIENT_CACHE"] = True
+    if mode in COOKIE_CACHE_MODES:
+        app.config["SESSIONAUTH_COOKIE_CACHE_MAX_AGE"] = COOKIE_CACHE_MAX_AGE
     db.init_app(app)
     auth = SessionAuth(app, db=db, user_model=User)
 

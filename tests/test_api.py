@@ -645,9 +645,9 @@ def test_get_session_sql_statements(app: Flask, client: t.Any, user: t.Any, coun
     with count_sql() as counter:
         resp = client.get(f"{API}/get-session")
     assert resp.json["user"]["email"] == "alice@example.com"
-    # The cookie's session (one statement, joined with the user's is_active,
-    # unless Redis has it) and the user.
-    assert len(counter.reads) == session_reads(storage) + 1, counter.statements
+    # One statement: the cookie's session joined with its user's columns, or
+    # (Redis has the session) the user alone.
+    assert len(counter.reads) == 1, counter.statements
     assert counter.writes == []
     anonymous = app.test_client()
     with count_sql() as counter:

@@ -176,3 +176,34 @@ def test_static_files_leave_the_cache_cookie_alone(app: Flask, client: t.Any, us
     assert resp.status_code == 200
     assert "Set-Cookie" not in resp.headers
     assert cache_cookie(client, app) == value
+
+
+def test_compact_mac_binds_key_identity_and_session_secret() -> None:
+    """Trick #13's format: keyed BLAKE2b over the payload and the secret's
+    hash, under a key derived from the secret key *and* the storage identity;
+    fallback keys verify; the cookie carries neither the secret nor its hash."""
+    import datetime as dt_
+
+    from flask_sessionauth.core import tokens
+    from flask_sessionauth.core.records import SessionRecord
+    from flask_sessionauth.storage.cookie_cache import CookieCache
+
+    token = tokens.generate()
+    now = dt_.datetime.now(dt_.timezone.utc).replace(microsecond=0)
+    record = SessionRecord(
+        token.session_id, 7, tokens.hash_secret(token.secret), True, now, now, now, None, now, "10.0.0.1", "UA ~ .x"
+    )
+    cache = CookieCache("sid", 60, "sqlite:///a.db|user_session|users")
+    cache.set_keys(("key",))
+    value = cache.dump(record)
+    assert record.secret_hash not in value and token.secret not in value
+    loaded = cache.load(value, token)
+    assert loaded is not None and tuple(loaded) == tuple(record)
+    other = CookieCache("sid", 60, "sqlite:///b.db|user_session|users")
+    other.set_keys(("key",))
+    assert other.load(value, token) is None  # same SECRET_KEY, another database
+    rotated = CookieCache("sid", 60, "sqlite:///a.db|user_session|users")
+    rotated.set_keys(("new-key", "key"))
+    assert rotated.load(value, token) is not None  # a fallback key still verifies
+    assert cache.load(value, tokens.generate()) is None  # another session cookie
+    assert cache.load(value.replace("~7~", "~8~"), token) is None  # tampered payload

@@ -203,6 +203,31 @@ def test_nothing_handed_out_carries_the_secret_hash(app: Flask, client: t.Any, u
         assert auth.login_user(db.session.get(User, user.id)).secret_hash is None
 
 
+def test_current_session_fields_read_from_the_record_until_the_object_is_needed(
+    app: Flask, client: t.Any, user: t.Any
+) -> None:
+    """Trick #6: ``current_session.<column>`` answers from the request's
+    record without building the snapshot; the values are the snapshot's, the
+    object itself is still a detached ``UserSession`` without the hash."""
+    from flask import g
+    from sqlalchemy import inspect as sa_inspect
+
+    from flask_sessionauth.glue.state import UNSET
+
+    sid = login(client)
+    with in_request(app, client):
+        state = g._sessionauth
+        fields = ("id", "user_id", "remember", "expires_at", "created_at", "last_active_at", "user_agent")
+        read = {name: getattr(current_session, name) for name in fields}
+        assert state.session_obj is UNSET  # no snapshot built for field reads
+        assert read["id"] == sid and read["user_id"] == user.id
+        assert current_session.secret_hash is None
+        obj = current_session._get_current_object()
+        assert type(obj).__name__ == "UserSession" and sa_inspect(obj).detached
+        assert {name: getattr(obj, name) for name in fields} == read
+        assert obj.secret_hash is None
+
+
 def test_api_works_in_a_bare_request_context(app: Flask, user: t.Any) -> None:
     """Like Flask-Login: no need to run the before-request hooks by hand."""
     auth = app.extensions["sessionauth"]

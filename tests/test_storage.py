@@ -38,7 +38,11 @@ def wire(app: Flask, tmp_path: t.Any) -> t.Iterator[list[str]]:
     """
     with app.app_context():
         engine = db.engine
-        pools = [engine.pool, store_of(app)._reader().pool]
+        reader = store_of(app)._reader()
+        pools = [engine.pool, reader.pool]
+    # Threads keep their hot-path connection (checked out once): start from
+    # none, so the block's statements open (and trace) fresh ones.
+    reader.dispose()
     sent: list[str] = []
     trace_file = tmp_path / "libpq.trace"
     handle = open(trace_file, "w")  # noqa: SIM115 - closed below, after the listeners are gone
@@ -67,6 +71,7 @@ def wire(app: Flask, tmp_path: t.Any) -> t.Iterator[list[str]]:
     try:
         yield sent
     finally:
+        reader.dispose()  # closes the traced thread connections before the trace file
         for pool in pools:
             if pool is not None:
                 sa.event.remove(pool, "checkout", on_checkout)
@@ -95,12 +100,13 @@ def test_hot_path_read_is_one_statement_on_the_wire(app: Flask, client: t.Any, u
     assert "SELECT" in text or "EXECUTE" in text
 
 
-def test_me_adds_one_read_for_the_user(app: Flask, client: t.Any, user: t.Any, tmp_path: t.Any) -> None:
+def test_me_is_one_statement_on_the_wire(app: Flask, client: t.Any, user: t.Any, tmp_path: t.Any) -> None:
+    """The user's columns come with the session read (``current_user`` costs no statement)."""
     login(client)
     client.get("/me")
     with wire(app, tmp_path) as sent:
         assert client.get("/me").json == {"email": "alice@example.com"}
-    assert len(statements(sent)) == 2, sent
+    assert len(statements(sent)) == 1, sent
     assert "BEGIN" not in "\n".join(sent).upper()
 
 
@@ -157,15 +163,84 @@ def test_naive_datetimes_are_refused() -> None:
         UTCDateTime().process_bind_param(dt.datetime(2030, 1, 1), sa.create_engine("sqlite://").dialect)
 
 
-def test_dispose_closes_the_autocommit_pool(app: Flask, client: t.Any, user: t.Any) -> None:
+def test_dispose_closes_the_thread_connections(app: Flask, client: t.Any, user: t.Any) -> None:
+    """Trick #1: each thread keeps one autocommit connection for the hot
+    path; ``engine.dispose()`` closes them all (no "too many clients")."""
     login(client)
     client.get("/whoami")
     with app.app_context():
-        pool = store_of(app)._reader().pool
-        assert pool is not None and pool.checkedin() >= 1
+        reader = store_of(app)._reader()
+        if reader.pool is None:
+            pytest.skip("in-memory SQLite reads through the engine")
+        held = list(reader._held)
+        assert len(held) == 1 and held[0].conn is not None
         db.engine.dispose()
-        assert pool.checkedin() == 0
+        assert held[0].conn is None and not list(reader._held)
     assert client.get("/whoami").json == {"user_id": user.id}  # reconnects
+    with app.app_context():
+        assert len(list(store_of(app)._reader()._held)) == 1
+
+
+def test_thread_connections_one_per_thread_closed_at_thread_exit(app: Flask, client: t.Any, user: t.Any) -> None:
+    import gc
+    import threading
+    import weakref
+
+    login(client)
+    with app.app_context():
+        reader = store_of(app)._reader()
+    if reader.pool is None:
+        pytest.skip("in-memory SQLite reads through the engine")
+    seen: list[t.Any] = []
+
+    def worker() -> None:
+        for _ in range(3):
+            assert client.get("/whoami").json == {"user_id": user.id}
+        held = reader._local.held
+        seen.extend((weakref.ref(held), held.conn))
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    gc.collect()
+    ref, conn = seen
+    assert ref() is None  # the thread's local went, and with it its holder
+    with pytest.raises(Exception, match="(?i)closed"):
+        conn.cursor().execute("SELECT 1")  # which closed the connection
+    client.get("/whoami")
+    assert len(list(reader._held)) == 1  # this thread's own
+
+
+def test_forked_child_forgets_the_parents_connections(app: Flask, client: t.Any, user: t.Any) -> None:
+    """After a fork the child must neither use nor close the parent's sockets."""
+    login(client)
+    client.get("/whoami")
+    with app.app_context():
+        reader = store_of(app)._reader()
+    if reader.pool is None:
+        pytest.skip("in-memory SQLite reads through the engine")
+    (held,) = list(reader._held)
+    conn = held.conn
+    reader.dispose(close=False)  # what the at-fork hook runs in the child
+    assert held.conn is None
+    with contextlib.closing(conn.cursor()) as cursor:  # not closed: still the parent's to use
+        cursor.execute("SELECT 1")
+    assert client.get("/whoami").json == {"user_id": user.id}
+    conn.close()
+
+
+def test_a_driver_error_drops_the_thread_connection(app: Flask, client: t.Any, user: t.Any) -> None:
+    login(client)
+    client.get("/whoami")
+    with app.app_context():
+        reader = store_of(app)._reader()
+        if reader.pool is None:
+            pytest.skip("in-memory SQLite reads through the engine")
+        (held,) = list(reader._held)
+        with pytest.raises(sa.exc.DBAPIError):
+            reader.run("broken", lambda: sa.text("SELECT * FROM no_such_table"), {}, fetch=True)
+        assert held.conn is None
+    assert client.get("/whoami").json == {"user_id": user.id}
 
 
 def test_in_memory_sqlite_uses_the_engine_connection() -> None:
@@ -180,3 +255,18 @@ def test_in_memory_sqlite_uses_the_engine_connection() -> None:
     login(client, "mem@example.com")
     assert client.get("/whoami").json["user_id"] is not None
     dispose(app)
+
+
+def test_sqlite_timestamp_fast_path_matches_the_type_and_falls_back() -> None:
+    """Trick #3: SQLite's text timestamps convert with one ``fromisoformat``;
+    text SQLAlchemy did not write (an offset, a ``T``) still parses right."""
+    import datetime as dt_
+
+    from flask_sessionauth.storage.converters import sqlite_utc
+
+    utc = dt_.timezone.utc
+    assert sqlite_utc("2026-03-01 12:00:00.000123") == dt_.datetime(2026, 3, 1, 12, 0, 0, 123, tzinfo=utc)
+    assert sqlite_utc("2026-03-01 12:00:00") == dt_.datetime(2026, 3, 1, 12, tzinfo=utc)
+    assert sqlite_utc("2026-03-01T14:00:00+02:00") == dt_.datetime(2026, 3, 1, 12, tzinfo=utc)
+    assert sqlite_utc("2026-03-01T12:00:00Z") == dt_.datetime(2026, 3, 1, 12, tzinfo=utc)
+    assert sqlite_utc("2026-03-01 12:00:00").tzinfo is utc

@@ -558,3 +558,32 @@ def test_an_app_overrides_one_template_and_the_base(app: Flask, client: t.Any, u
     login(client)
     body = text(client.get("/account/devices"))
     assert body.startswith("<html><body>APP LAYOUT") and 'id="session-list"' in body
+
+
+def test_login_required_runs_async_views_through_ensure_sync(app: Flask, client: t.Any, user: t.Any) -> None:
+    """Sync views are called directly (no ``ensure_sync`` per request); a
+    coroutine view still goes through ``app.ensure_sync``."""
+    import asyncio
+    import inspect
+
+    from flask_sessionauth import login_required as login_required_
+
+    calls: list[t.Any] = []
+
+    def ensure_sync(func: t.Any) -> t.Any:
+        if not inspect.iscoroutinefunction(func):
+            return func
+        calls.append(func)
+        return lambda *a, **k: asyncio.run(func(*a, **k))
+
+    @app.get("/async-me")
+    @login_required_
+    async def async_me() -> str:
+        return "async ok"
+
+    app.ensure_sync = ensure_sync  # type: ignore[method-assign]
+    assert client.get("/async-me").status_code in (302, 401)
+    login(client)
+    resp = client.get("/async-me")
+    assert resp.status_code == 200 and resp.get_data(as_text=True) == "async ok"
+    assert any(getattr(f, "__name__", "") == "async_me" for f in calls)

@@ -8,6 +8,7 @@ app, so the per-request hook never looks keys up in ``app.config``.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import typing as t
 
 #: Default values. The README documents each key; keep the two in step.
@@ -111,6 +112,22 @@ class Settings:
     max_sessions_per_user: int | None
     password_min_length: int
     password_max_length: int
+    # Derived once (trick #11: the hot path builds no timedelta per request).
+    refresh_gap: dt.timedelta = dataclasses.field(init=False)  # expires_in - update_age
+    short_refresh_gap: dt.timedelta = dataclasses.field(init=False)
+    absolute_delta: dt.timedelta | None = dataclasses.field(init=False)
+    activity_delta: dt.timedelta | None = dataclasses.field(init=False)  # None: no touches
+
+    def __post_init__(self) -> None:
+        absolute = self.absolute_lifetime
+        derived = {
+            "refresh_gap": dt.timedelta(seconds=self.expires_in - self.update_age),
+            "short_refresh_gap": dt.timedelta(seconds=self.short_expires_in - self.short_update_age),
+            "absolute_delta": None if absolute is None else dt.timedelta(seconds=absolute),
+            "activity_delta": dt.timedelta(seconds=self.activity_resolution) if self.activity_resolution > 0 else None,
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
 
     @classmethod
     def from_config(cls, config: t.Mapping[str, t.Any]) -> Settings:

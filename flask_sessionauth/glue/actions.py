@@ -47,7 +47,7 @@ def load_user(state: RequestState) -> t.Any:
     app = state.app_state
     try:
         with storage_errors():
-            user = app.objects.load_user(app.store, record.user_id)
+            user = app.objects.load_user(app.store, record)
     except StorageUnavailable:
         state.set_record(None)
         raise

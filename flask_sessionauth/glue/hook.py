@@ -19,6 +19,7 @@ from ..core import lifecycle
 from ..core import tokens
 from ..services.sessions import validate
 from ..storage.cookie_cache import CachedRecord
+from .cookies import vary_cookie
 from .cookies import write_cache_cookie
 from .cookies import write_cookie
 from .state import STATE_KEY
@@ -41,7 +42,8 @@ def session_cookie_value(name: str) -> str | None:
     one (cookie tossing): that fails closed. Look-alike names
     (``x__Host-sessionauth``) are someone else's cookies.
     """
-    raw = request.headers.get("Cookie")
+    # The WSGI value itself (cheap: no EnvironHeaders object per request).
+    raw = request.environ.get("HTTP_COOKIE")
     if not raw or name not in raw:
         return None
     found: str | None = None
@@ -155,7 +157,7 @@ def after_request(response: Response) -> Response:
     if cookie is not None:
         write_cookie(response, settings, settings.cookie_name, cookie.value, cookie.max_age)
     elif state.accessed:
-        response.vary.add("Cookie")
+        vary_cookie(response)
     if app_state.cookie_cache is not None:
         app_state.cookie_cache.set_keys(_secret_keys())
         write_cache_cookie(response, state, app_state.cookie_cache, request.cookies)
@@ -171,15 +173,18 @@ def request_state() -> RequestState | None:
     ``app.test_request_context()``, a shell), the hook runs now, so the API
     behaves the same there as in a real request.
     """
+    # Trick #7: one attribute read of ``g`` on the hot path (the hook set it
+    # in this request's app context) instead of has_request_context() + g.get().
+    try:
+        return t.cast(RequestState, g._sessionauth)
+    except (AttributeError, RuntimeError):
+        pass
     if not has_request_context():
         return None
-    state = g.get("_sessionauth")
-    if state is None:
-        if STATE_KEY not in current_app.extensions:
-            return None
-        before_request()
-        state = g.get("_sessionauth")
-    return t.cast("RequestState | None", state)
+    if STATE_KEY not in current_app.extensions:
+        return None
+    before_request()
+    return t.cast("RequestState | None", g.get("_sessionauth"))
 
 
 def current_app_state() -> AppState:

@@ -4,15 +4,17 @@ A second cookie, ``<session cookie name>_cache`` with the same attributes,
 carries a signed copy of the session record, so a request presenting a fresh
 one skips storage entirely. It is:
 
-* signed with itsdangerous using the app's ``SECRET_KEY``; keys listed in
-  ``SECRET_KEY_FALLBACKS`` still verify (rotation: the new key signs);
-* bound to the session cookie: it names the session id and holds the hash of
-  the session's secret, which the presented session cookie must match. It
-  never holds the secret itself;
-* short-lived: the signature's timestamp must be at most ``max_age`` old;
-* bound to the app and database: the signing salt names the database URL and
-  the session and user tables, so a cache cookie of another app, even one
-  sharing the ``SECRET_KEY``, never verifies here.
+* authenticated with keyed BLAKE2b under a key derived from the app's
+  ``SECRET_KEY``; keys listed in ``SECRET_KEY_FALLBACKS`` still verify
+  (rotation: the new key signs);
+* bound to the session cookie: it names the session id, and its MAC covers
+  the hash of the session's secret, so it verifies only beside the session
+  cookie it was issued with. It holds neither the secret nor its hash;
+* short-lived: its issue time (inside the MAC) must be at most ``max_age`` old;
+* bound to the app and database: the key derivation takes the storage
+  identity (the database URL and the session and user tables) with the
+  secret key, so a cache cookie of another app, even one sharing the
+  ``SECRET_KEY`` (current or fallback), never verifies here.
 
 **Enabling the cache makes ``SECRET_KEY`` (and every key in
 ``SECRET_KEY_FALLBACKS``) an impersonation key**: whoever holds one can mint a
@@ -31,22 +33,22 @@ and so does every view marked :func:`flask_sessionauth.sensitive`.
 
 from __future__ import annotations
 
-import json
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import hmac
+import time
 import typing as t
-
-from itsdangerous import BadData
-from itsdangerous import BadSignature
-from itsdangerous import SignatureExpired
-from itsdangerous import TimestampSigner
-from itsdangerous.encoding import base64_decode
-from itsdangerous.encoding import base64_encode
 
 from ..core import tokens
 from ..core.records import SessionRecord
-from ..core.records import record_from_json
-from ..core.records import record_to_json
 
-SALT = "flask-sessionauth.cookie-cache"
+SALT = b"flask-sessionauth.cookie-cache.v2"  # the BLAKE2b key of the key derivation
+_MAC_BYTES = 16  # 128-bit tag
+_VERSION = "2"
+_new = tuple.__new__  # a NamedTuple from a tuple, without the keyword constructor
+_fromisoformat = dt.datetime.fromisoformat
 
 
 class CachedRecord(SessionRecord):
@@ -59,57 +61,119 @@ class CachedRecord(SessionRecord):
 class CookieCache:
     """Reads and writes the cache cookie of one app.
 
-    The value is ``base64url(JSON record) . timestamp . signature``: an
-    itsdangerous :class:`~itsdangerous.TimestampSigner` signature over a
-    compact payload. Signers are built once per key set (not per request),
-    and the payload is not compressed: this runs on every request.
+    The value is ``payload . MAC``: ``payload`` is the record as
+    ``~``-separated fields (issue time first; timestamps in ISO form; IP and
+    User-Agent base64url; no secret hash), all cookie-safe characters, and
+    the MAC is keyed BLAKE2b (128 bits, under a key derived once per
+    ``SECRET_KEY`` and storage identity) over the payload *and* SHA-256 of
+    the session cookie's secret.
+
+    Trick #13 (vs itsdangerous over base64 JSON): ~100k instructions per
+    hit: no per-call key derivation, a one-call keyed hash instead of an HMAC
+    construction, and ``str.split`` plus ``fromisoformat`` instead of base64
+    + JSON + list fix-ups.
     """
 
     def __init__(self, session_cookie_name: str, max_age: int, storage_identity: str) -> None:
         self.name = f"{session_cookie_name}_cache"
         self.max_age = max_age
-        self.salt = f"{SALT}|{storage_identity}"
-        self._keys: tuple[t.Any, ...] = ()
-        self._signers: list[TimestampSigner] = []
+        identity = storage_identity.encode()
+        self._identity = b"%d:%s" % (len(identity), identity)
+        self._secrets: tuple[t.Any, ...] = ()
+        self._keys: list[bytes] = []
 
-    def set_keys(self, keys: tuple[t.Any, ...]) -> None:
-        """The app's ``SECRET_KEY`` then its fallbacks; signers are rebuilt only
-        when they change (key rotation), not per request."""
-        if keys != self._keys:
-            if not keys or not keys[0]:
+    def set_keys(self, secrets: tuple[t.Any, ...]) -> None:
+        """The app's ``SECRET_KEY`` then its fallbacks; MAC keys are derived
+        again only when they change (key rotation), not per request."""
+        if secrets != self._secrets:
+            if not secrets or not secrets[0]:
                 raise RuntimeError("SESSIONAUTH_COOKIE_CACHE_MAX_AGE needs the app's SECRET_KEY.")
-            self._signers = [TimestampSigner(key, salt=self.salt) for key in keys]
-            self._keys = keys
-
-    def signers(self) -> list[TimestampSigner]:
-        """Newest key first."""
-        return self._signers
+            self._keys = [
+                hashlib.blake2b(
+                    self._identity + (k.encode() if isinstance(k, str) else bytes(k)), key=SALT, digest_size=64
+                ).digest()
+                for k in secrets
+            ]
+            self._secrets = secrets
 
     def load(self, value: str | None, token: tokens.Token) -> CachedRecord | None:
-        """The record in ``value`` if it is genuine, fresh and names ``token``'s
-        session; else ``None``. The secret is checked by ``lifecycle.evaluate``."""
-        if not value:
+        """The record in ``value`` if it is genuine, fresh and was issued with
+        ``token``'s session cookie; else ``None``."""
+        if not value or len(value) > 4096:
             return None
-        for signer in self.signers():
-            try:
-                payload = signer.unsign(value, max_age=self.max_age)
+        payload, _, mac = value.rpartition(".")
+        secret_hash = tokens.hash_secret(token.secret)
+        message = f"{payload}.{secret_hash}".encode()
+        try:
+            presented = base64.urlsafe_b64decode(mac + "==")
+        except (binascii.Error, ValueError):
+            return None
+        for key in self._keys:
+            if hmac.compare_digest(_mac(key, message), presented):
                 break
-            except SignatureExpired:
-                return None
-            except BadSignature:
-                continue
         else:
             return None
-        try:
-            record = record_from_json(json.loads(base64_decode(payload)), CachedRecord)
-        except (TypeError, ValueError, BadData):
+        f = payload.split("~")
+        if len(f) != 12 or f[0] != _VERSION:
             return None
-        # Bound to this session cookie: the id must match here, and the
-        # caller's lifecycle.evaluate checks the secret against the hash.
+        try:
+            if not 0 <= time.time() - int(f[1]) <= self.max_age:
+                return None
+            uid = f[3]
+            record = _new(
+                CachedRecord,
+                (
+                    f[2],
+                    int(uid) if uid[:1] != "'" else _unb64(uid[1:]),
+                    secret_hash,  # the MAC proved it: evaluate() checks the secret against it
+                    f[4] == "1",
+                    _fromisoformat(f[5]),
+                    _fromisoformat(f[6]),
+                    _fromisoformat(f[7]),
+                    _fromisoformat(f[8]) if f[8] else None,
+                    _fromisoformat(f[9]) if f[9] else None,
+                    _unb64(f[10]) if f[10] else None,
+                    _unb64(f[11][:-1]) if len(f[11]) > 1 else None,
+                    f[11][-1:] == "1",
+                ),
+            )
+        except (TypeError, ValueError, binascii.Error):
+            return None
+        # Bound to this session cookie: the id must match here (the MAC
+        # already covered the secret's hash).
         if record.id != token.session_id:
             return None
         return record
 
     def dump(self, record: SessionRecord) -> str:
-        payload = base64_encode(json.dumps(record_to_json(record), separators=(",", ":")))
-        return self.signers()[0].sign(payload).decode("ascii")
+        uid = record.user_id
+        fields = [
+            _VERSION,
+            str(int(time.time())),
+            record.id,
+            str(uid) if isinstance(uid, int) and not isinstance(uid, bool) else "'" + _b64(str(uid)),
+            "1" if record.remember else "0",
+            record.expires_at.isoformat(),
+            record.created_at.isoformat(),
+            record.updated_at.isoformat(),
+            record.last_active_at.isoformat() if record.last_active_at else "",
+            record.authenticated_at.isoformat() if record.authenticated_at else "",
+            _b64(record.ip_address) if record.ip_address else "",
+            # The active flag rides on the last field (one split fewer).
+            (_b64(record.user_agent) if record.user_agent else "") + ("1" if record.user_active else "0"),
+        ]
+        payload = "~".join(fields)
+        mac = _mac(self._keys[0], f"{payload}.{record.secret_hash}".encode())
+        return f"{payload}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
+def _mac(key: bytes, message: bytes) -> bytes:
+    return hashlib.blake2b(message, key=key, digest_size=_MAC_BYTES).digest()
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> str:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()

@@ -9,9 +9,13 @@ from __future__ import annotations
 import typing as t
 
 import sqlalchemy as sa
+from flask import g
+from flask import has_app_context
 from sqlalchemy.orm import make_transient_to_detached
 
 from ..core.records import RECORD_FIELDS
+from ..core.records import SessionRecord
+from . import orm_fastpath
 
 if t.TYPE_CHECKING:
     from .base import SessionStore
@@ -22,29 +26,48 @@ class Objects:
 
     def __init__(self, db: t.Any, model: t.Any, user_model: t.Any, user_attrs: list[str]) -> None:
         self.db = db
+        self.user_model = user_model
         self._user_mapper = sa.inspect(user_model)
         self._session_manager = sa.inspect(model).class_manager
         self._user_attrs = user_attrs
+        # Relationships (every column is loaded): reading one attaches a pending user.
+        self._user_unloaded = [key for key in self._user_mapper.attrs.keys() if key not in user_attrs]  # noqa: SIM118
+        self._hooked = orm_fastpath.FAST and orm_fastpath.hook_creation(db.session, g, has_app_context)
 
-    def load_user(self, store: SessionStore, user_id: t.Any) -> t.Any | None:
-        """The app's user as a persistent instance of ``db.session``, in one read.
+    def load_user(self, store: SessionStore, record: SessionRecord) -> t.Any | None:
+        """The app's user as a persistent instance of ``db.session``, without an ORM query.
 
-        The row is fetched like the session (no ORM query) and placed into the
-        session's identity map, so the object behaves exactly like one from
-        ``db.session.get``: attribute changes are flushed on commit,
-        relationships load on access, and ``db.session.get`` returns it.
+        The row comes with the session read when the store joined it
+        (trick #4: ``/me`` is one statement), else from one read of its own,
+        and is placed into the session's identity map, so the object behaves
+        exactly like one from ``db.session.get``: attribute changes are
+        flushed on commit, relationships and deferred columns load on
+        access, ``@reconstructor`` runs, and ``db.session.get`` returns it.
         """
-        session = self.db.session
+        scoped = self.db.session
+        user_id = record.user_id
+        if not orm_fastpath.FAST:
+            return scoped.get(self.user_model, user_id)  # the public path
         key = self._user_mapper.identity_key_from_primary_key((user_id,))
-        user = session.identity_map.get(key)
-        if user is not None:
-            return user
-        row = store.load_user_row(user_id)
+        created = orm_fastpath.has_session(scoped)
+        if created:
+            user = scoped.identity_map.get(key)
+            if user is not None:
+                return user
+        row = getattr(record, "user_row", None)
         if row is None:
-            return None
-        user = _loaded(self._user_mapper.class_manager, zip(self._user_attrs, row, strict=True))
-        make_transient_to_detached(user)
-        session.add(user)
+            row = store.load_user_row(user_id)
+            if row is None:
+                return None
+        user = orm_fastpath.build(self._user_mapper.class_manager, self._user_attrs, row, key)
+        if created or not self._hooked:
+            orm_fastpath.attach(scoped(), user)
+        else:
+            # No db.session yet: attached when the app creates it or reads a
+            # relationship; a request that never does skips creating one.
+            orm_fastpath.pend(g, user)
+            if self._user_unloaded:
+                orm_fastpath.attach_on_load(user, self._user_unloaded, scoped)
         return user
 
     def snapshot(self, values: t.Mapping[str, t.Any]) -> t.Any:
