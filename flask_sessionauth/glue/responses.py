@@ -17,6 +17,7 @@ from flask import request
 from flask import url_for
 from flask.wrappers import Response
 from jinja2 import TemplateNotFound
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import Unauthorized
 
 from ..core.errors import FreshLoginRequired
@@ -25,6 +26,7 @@ from ..core.errors import RateLimited
 from ..core.errors import SessionAuthError
 from ..core.errors import StorageUnavailable
 from ..core.redirects import safe_redirect
+from ..storage.errors import classify
 from .state import STATE_KEY
 
 #: Page titles for errors answered as HTML.
@@ -35,6 +37,13 @@ _TITLES = {
     403: "Confirm your password",
     404: "Not found",
 }
+
+
+def storage_error_response(error: SQLAlchemyError) -> Response:
+    """A database failure the extension's own views did not expect (e.g. an
+    expired attribute reloading after a commit, while storage went away): the
+    same logged, typed 503 as any storage error, never a 500."""
+    return error_response(classify(error))
 
 
 def wants_json() -> bool:

@@ -28,6 +28,7 @@ from flask import jsonify
 from flask import request
 from flask.wrappers import Response
 from flask_wtf.csrf import generate_csrf
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -42,6 +43,7 @@ from ..glue.proxies import current_session
 from ..glue.proxies import current_user
 from ..glue.proxies import sensitive
 from ..glue.responses import error_response
+from ..glue.responses import storage_error_response
 from ..glue.state import app_state
 from .cors import add_cors_headers
 from .cors import preflight
@@ -238,6 +240,8 @@ def create_api_blueprint(app: Flask) -> Blueprint:
     @bp.errorhandler(SessionAuthError)
     def api_error(error: SessionAuthError) -> Response:
         return error_response(error)
+
+    bp.register_error_handler(SQLAlchemyError, storage_error_response)
 
     for rule, view, methods, aliased in ROUTES:
         # The API's session always comes from storage, never the cookie cache.

@@ -22,6 +22,7 @@ from flask import url_for
 from flask.wrappers import Response
 from flask_wtf.csrf import CSRFError
 from flask_wtf.csrf import generate_csrf
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..core import lifecycle
 from ..core import messages
@@ -41,6 +42,7 @@ from ..glue.proxies import current_user
 from ..glue.proxies import login_required
 from ..glue.proxies import sensitive
 from ..glue.responses import error_page
+from ..glue.responses import storage_error_response
 from ..glue.state import app_state
 from .forms import ChangePasswordForm
 from .forms import ConfirmPasswordForm
@@ -125,6 +127,7 @@ def create_blueprint(app: Flask) -> Blueprint:
     app.jinja_env.globals["sessionauth_icon"] = icon
     bp.before_request(protect)
     bp.register_error_handler(CSRFError, _csrf_error)
+    bp.register_error_handler(SQLAlchemyError, storage_error_response)
     init_headers(bp)
 
     # App-wide, so an app's own pages can extend the shipped layout too.
