@@ -8,6 +8,7 @@ the hasher cannot take all cost the same work, and every one is rate limited.
 
 from __future__ import annotations
 
+import dataclasses
 import typing as t
 import weakref
 
@@ -32,30 +33,23 @@ def is_inactive(user: t.Any) -> bool:
     return getattr(user, "is_active", True) is False
 
 
+@dataclasses.dataclass(eq=False)
 class Accounts:
     """The account operations of one app."""
 
-    def __init__(
-        self,
-        db: t.Any,
-        user_model: t.Any,
-        identity_attr: str,
-        password_attr: str,
-        hasher: PasswordHasher,
-        limiter: Limiter,
-        sessions: Sessions,
-        app: t.Any,
-    ) -> None:
-        self.db = db
-        self.user_model = user_model
-        self.identity_attr = identity_attr
-        self.password_attr = password_attr
-        self.hasher = hasher
-        self.limiter = limiter
-        self.sessions = sessions
-        mapper = sa.inspect(user_model)
-        self._active_column = mapper.columns.get("is_active")
-        self._password_column = getattr(user_model, password_attr)
+    db: t.Any
+    user_model: t.Any
+    identity_attr: str
+    password_attr: str
+    hasher: PasswordHasher
+    limiter: Limiter
+    sessions: Sessions
+    #: The app, as sender of signals; held weakly so this per-app object never keeps it alive.
+    app: dataclasses.InitVar[t.Any]
+
+    def __post_init__(self, app: t.Any) -> None:
+        self._active_column = sa.inspect(self.user_model).columns.get("is_active")
+        self._password_column = getattr(self.user_model, self.password_attr)
         self._app = weakref.ref(app)
 
     # -- users ------------------------------------------------------------------
