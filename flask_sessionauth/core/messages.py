@@ -5,7 +5,6 @@ from __future__ import annotations
 from .presentation import devices_phrase
 
 SIGNED_OUT = "You have been signed out."
-SIGN_IN_FAILED = "Incorrect email or password."
 CURRENT_PASSWORD_WRONG = "The current password is incorrect."
 PASSWORD_WRONG = "The password is incorrect."
 PASSWORD_CHANGED = "Your password has been changed."

@@ -149,7 +149,7 @@ def login_user(user: t.Any, remember: bool = True, *, fresh: bool = True) -> t.A
     app = app_state()
     user = unproxy(user)
     if is_inactive(user):
-        raise InvalidCredentials("This account is disabled.")
+        raise InvalidCredentials()  # the same answer as any failed sign-in
     state = request_state()
     verified = state.verified if state is not None else None
     verified_hash = verified[1] if verified is not None and verified[0] == user.id else None

@@ -23,7 +23,6 @@ from .cookies import vary_cookie
 from .cookies import write_cache_cookie
 from .cookies import write_cookie
 from .state import STATE_KEY
-from .state import AppState
 from .state import CookieAction
 from .state import RequestState
 
@@ -185,10 +184,6 @@ def request_state() -> RequestState | None:
         return None
     before_request()
     return t.cast("RequestState | None", g.get("_sessionauth"))
-
-
-def current_app_state() -> AppState:
-    return t.cast(AppState, current_app.extensions[STATE_KEY])
 
 
 def _secret_keys() -> tuple[t.Any, ...]:

@@ -183,8 +183,8 @@ def login() -> t.Any:
         actions.login_user(user, remember=bool(form.remember.data))
     except RateLimited as exc:
         return _rate_limited("sessionauth/login.html", exc, **context)
-    except InvalidCredentials:
-        return _page("sessionauth/login.html", 401, login_error=messages.SIGN_IN_FAILED, **context)
+    except InvalidCredentials as exc:  # always the one generic message: no enumeration
+        return _page("sessionauth/login.html", 401, login_error=exc.message, **context)
     return redirect(target or _home())
 
 
