@@ -163,15 +163,22 @@ def test_naive_datetimes_are_refused() -> None:
         UTCDateTime().process_bind_param(dt.datetime(2030, 1, 1), sa.create_engine("sqlite://").dialect)
 
 
+def thread_reader(app: Flask) -> t.Any:
+    """The hot path's ``Reader`` of ``app`` (skip where in-memory SQLite has none of its own)."""
+    with app.app_context():
+        reader = store_of(app)._reader()
+    if reader.pool is None:
+        pytest.skip("in-memory SQLite reads through the engine")
+    return reader
+
+
 def test_dispose_closes_the_thread_connections(app: Flask, client: t.Any, user: t.Any) -> None:
     """Trick #1: each thread keeps one autocommit connection for the hot
     path; ``engine.dispose()`` closes them all (no "too many clients")."""
     login(client)
     client.get("/whoami")
+    reader = thread_reader(app)
     with app.app_context():
-        reader = store_of(app)._reader()
-        if reader.pool is None:
-            pytest.skip("in-memory SQLite reads through the engine")
         held = list(reader._held)
         assert len(held) == 1 and held[0].conn is not None
         db.engine.dispose()
@@ -187,10 +194,7 @@ def test_thread_connections_one_per_thread_closed_at_thread_exit(app: Flask, cli
     import weakref
 
     login(client)
-    with app.app_context():
-        reader = store_of(app)._reader()
-    if reader.pool is None:
-        pytest.skip("in-memory SQLite reads through the engine")
+    reader = thread_reader(app)
     seen: list[t.Any] = []
 
     def worker() -> None:
@@ -215,10 +219,7 @@ def test_forked_child_forgets_the_parents_connections(app: Flask, client: t.Any,
     """After a fork the child must neither use nor close the parent's sockets."""
     login(client)
     client.get("/whoami")
-    with app.app_context():
-        reader = store_of(app)._reader()
-    if reader.pool is None:
-        pytest.skip("in-memory SQLite reads through the engine")
+    reader = thread_reader(app)
     (held,) = list(reader._held)
     conn = held.conn
     reader.dispose(close=False)  # what the at-fork hook runs in the child
@@ -232,10 +233,8 @@ def test_forked_child_forgets_the_parents_connections(app: Flask, client: t.Any,
 def test_a_driver_error_drops_the_thread_connection(app: Flask, client: t.Any, user: t.Any) -> None:
     login(client)
     client.get("/whoami")
+    reader = thread_reader(app)
     with app.app_context():
-        reader = store_of(app)._reader()
-        if reader.pool is None:
-            pytest.skip("in-memory SQLite reads through the engine")
         (held,) = list(reader._held)
         with pytest.raises(sa.exc.DBAPIError):
             reader.run("broken", lambda: sa.text("SELECT * FROM no_such_table"), {}, fetch=True)
