@@ -189,6 +189,7 @@ def test_cookie_cache_verifies_across_spellings_and_a_rotation(
         login(client)
         header = cookies(old, client)
         assert "_cache=" in header
+        assert get(new, "/whoami", header).json == {"user_id": 1}  # its first use reads the deployment id
         with new.app_context():
             counter = StatementCounter(db.engine)
         with counter:
@@ -247,15 +248,20 @@ def test_two_processes_creating_the_id_at_once_agree(
     with old.app_context():
         engine = db.engine
 
+    raced: list[str] = []
+
     def competitor(_conn: t.Any, _cursor: t.Any, statement: str, *args: t.Any) -> None:
-        if statement.lstrip().upper().startswith("INSERT") and TABLE in statement:
-            sa.event.remove(engine, "before_cursor_execute", competitor)
+        if not raced and statement.lstrip().upper().startswith("INSERT") and TABLE in statement:
             with new.app_context():
-                store_of(new).key("x")  # the new worker stores its id first
+                raced.append(store_of(new).key("x"))  # the new worker stores its id first
 
     sa.event.listen(engine, "before_cursor_execute", competitor)
-    with old.app_context():
-        old_key = store_of(old).key("x")
+    try:
+        with old.app_context():
+            old_key = store_of(old).key("x")
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", competitor)
+    assert raced == [old_key]
     with new.app_context():
         assert store_of(new).key("x") == old_key
         rows = db.session.execute(sa.text(f"SELECT count(*) FROM {TABLE}")).scalar_one()
