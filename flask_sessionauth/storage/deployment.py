@@ -31,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..core.errors import StorageUnavailable
 from .errors import classify
+from .model import table_once
 
 if t.TYPE_CHECKING:
     from .prepared import Reader
@@ -40,13 +41,10 @@ TABLE_NAME = "sessionauth_deployment"
 
 
 def create_table(metadata: sa.MetaData) -> sa.Table:
-    """The deployment table on the app's metadata, so ``db.create_all()`` and
-    migrations see it; defined once per metadata."""
-    if TABLE_NAME in metadata.tables:
-        return metadata.tables[TABLE_NAME]
-    return sa.Table(
-        TABLE_NAME,
+    """The deployment table on the app's metadata."""
+    return table_once(
         metadata,
+        TABLE_NAME,
         # "<session table>|<user table>": one deployment per pair in a database.
         sa.Column("tables", sa.String(255), primary_key=True),
         sa.Column("id", sa.String(64), nullable=False),
@@ -57,7 +55,9 @@ class Deployment:
     """The deployment id of one app (:attr:`value`, derived again with the
     table names, so one explicit id serves several session tables apart)."""
 
-    def __init__(self, metadata: sa.MetaData, reader: t.Callable[[], Reader], tables: tuple[str, str], explicit: t.Any):
+    def __init__(
+        self, metadata: sa.MetaData, reader: t.Callable[[], Reader], tables: tuple[str, str], explicit: t.Any
+    ) -> None:
         self.table = create_table(metadata)
         self.reader = reader
         self.key = "|".join(tables)
