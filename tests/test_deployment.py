@@ -234,6 +234,11 @@ def test_a_missing_deployment_table_is_a_configuration_error(
         assert "not set up correctly" in resp.get_data(as_text=True)
         logged = " ".join(r.getMessage() for r in caplog.records)
         assert TABLE in logged and "db.create_all()" in logged, logged
+        with fresh.app_context():
+            db.create_all()  # the fix: the same process recovers, nothing was remembered
+        client = device(fresh)
+        login(client)
+        assert accepted_on_me(new, cookies(fresh, client))
     finally:
         dispose(fresh)
 
