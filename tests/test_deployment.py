@@ -21,6 +21,7 @@ import sqlalchemy as sa
 import time_machine
 from flask import Flask
 
+from tests.conftest import User
 from tests.conftest import create_app
 from tests.conftest import db
 from tests.conftest import dispose
@@ -250,6 +251,10 @@ def test_two_processes_creating_the_id_at_once_agree(
     after the new worker's (injected between its read and its write); both
     end up with the one stored id."""
     new, old = redis_deployment("localhost", "rotating")
+    with new.app_context():
+        assert db.session.execute(sa.text(f"SELECT count(*) FROM {TABLE}")).scalar_one() == 1  # create_all stored it
+        db.session.execute(sa.text(f"DELETE FROM {TABLE}"))  # as a migration without the row leaves it
+        db.session.commit()
     with old.app_context():
         engine = db.engine
 
@@ -272,3 +277,30 @@ def test_two_processes_creating_the_id_at_once_agree(
         rows = db.session.execute(sa.text(f"SELECT count(*) FROM {TABLE}")).scalar_one()
     assert rows == 1
     assert state_of(new).limiter.counters.prefix == state_of(old).limiter.counters.prefix
+
+
+def test_a_fresh_process_can_deactivate_a_user_before_the_id_is_stored(tmp_path: t.Any, private_redis: t.Any) -> None:
+    """SQLite, a table a migration created without its row, and a process
+    whose first use of Redis is deactivating a user (inside the ORM flush,
+    which holds the database's write lock): nothing was ever cached, so the
+    rows go alone, at once, and the id is stored by the next sign-in."""
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    plain = create_app({"SQLALCHEMY_DATABASE_URI": url})  # no Redis: caches nothing
+    with plain.app_context():
+        db.create_all()
+        db.session.execute(sa.text(f"DELETE FROM {TABLE}"))
+        db.session.commit()
+        plain.extensions["sessionauth"].create_user("alice@example.com", PASSWORD)
+    login(device(plain))
+    admin = create_app({"SQLALCHEMY_DATABASE_URI": url, **private_redis.config})
+    try:
+        with admin.app_context():
+            model = state_of(admin).model
+            alice = db.session.execute(sa.select(User).where(User.email == "alice@example.com")).scalar_one()
+            alice.is_active = False
+            db.session.commit()
+            assert db.session.execute(sa.select(sa.func.count()).select_from(model)).scalar_one() == 0
+            assert db.session.execute(sa.text(f"SELECT count(*) FROM {TABLE}")).scalar_one() == 0
+    finally:
+        dispose(admin)
+        dispose(plain)

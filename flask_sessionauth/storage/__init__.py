@@ -36,6 +36,8 @@ def build(config: t.Mapping[str, t.Any], settings: Settings, db: t.Any, model: t
     on first use (see :mod:`.deployment`)."""
     active = sa.inspect(user_model).columns.get("is_active")
     tables = (model.__table__.fullname, user_model.__table__.fullname)
+    # Read on first use, on the store's connections (``store`` is set below).
+    deployment = Deployment(model.metadata, lambda: store._reader(), tables, config["SESSIONAUTH_DEPLOYMENT_ID"])
     store: SQLStore
     counters: Counters
     window = int(config["SESSIONAUTH_RATE_LIMIT_WINDOW"])
@@ -45,8 +47,7 @@ def build(config: t.Mapping[str, t.Any], settings: Settings, db: t.Any, model: t
         from . import redis as redis_tier
 
         client = redis_tier.connect(url)
-        # ``deployment`` (below) is asked on first use, not now.
-        prefix = redis_tier.Prefix(config["SESSIONAUTH_REDIS_PREFIX"], lambda: deployment.value()[:20])
+        prefix = redis_tier.Prefix(config["SESSIONAUTH_REDIS_PREFIX"], deployment)
         fallback = config["SESSIONAUTH_REDIS_FALLBACK"]
         store = redis_tier.RedisStore(db, model, user_model, active, client=client, prefix=prefix, fallback=fallback)
         sql_counters = SQLCounters(db, store._reader, window)
@@ -54,7 +55,6 @@ def build(config: t.Mapping[str, t.Any], settings: Settings, db: t.Any, model: t
     else:
         store = SQLStore(db, model, user_model, active)
         counters = SQLCounters(db, store._reader, window)
-    deployment = Deployment(model.metadata, store._reader, tables, config["SESSIONAUTH_DEPLOYMENT_ID"])
     max_age = settings.cookie_cache_max_age
     cache = CookieCache(settings.cookie_name, max_age, deployment.value) if max_age > 0 else None
     objects = Objects(db, model, user_model, store.user_attrs)

@@ -40,15 +40,30 @@ if t.TYPE_CHECKING:
 TABLE_NAME = "sessionauth_deployment"
 
 
+#: ``Table.info`` key: the rows :func:`_seed` inserts when the table is created.
+_KEYS = "sessionauth_keys"
+
+
 def create_table(metadata: sa.MetaData) -> sa.Table:
     """The deployment table on the app's metadata."""
-    return table_once(
+    table = table_once(
         metadata,
         TABLE_NAME,
         # "<session table>|<user table>": one deployment per pair in a database.
         sa.Column("tables", sa.String(255), primary_key=True),
         sa.Column("id", sa.String(64), nullable=False),
     )
+    if not sa.event.contains(table, "after_create", _seed):
+        sa.event.listen(table, "after_create", _seed)
+    return table
+
+
+def _seed(table: sa.Table, connection: sa.Connection, **_: t.Any) -> None:
+    """``db.create_all()`` stores the ids with the table, in its transaction:
+    no request then ever writes one (on SQLite a first write inside a flush,
+    e.g. deactivating a user, would wait for the flush's own lock)."""
+    for key in sorted(table.info.get(_KEYS, ())):
+        connection.execute(table.insert().values(tables=key, id=secrets.token_hex(16)))
 
 
 class Deployment:
@@ -64,23 +79,38 @@ class Deployment:
         self._value: str | None = None
         if explicit:
             self._value = self._derive(str(explicit))
+        else:
+            self.table.info.setdefault(_KEYS, set()).add(self.key)
 
     def _derive(self, raw: str) -> str:
         return hashlib.sha256(f"{raw}|{self.key}".encode()).hexdigest()[:24]
 
     def value(self) -> str:
-        """The id, read (or created) on first use; raises
-        :class:`~flask_sessionauth.core.errors.StorageUnavailable` (or
-        ``ConfigurationError`` when the table is missing) and is asked again
+        """The id, read (or, for a table a migration created, inserted) on
+        first use; raises :class:`~flask_sessionauth.core.errors.StorageUnavailable`
+        (``ConfigurationError`` when the table is missing) and is asked again
         next time when the database cannot tell."""
         value = self._value
         if value is None:
-            try:
-                raw = self._read() or self._create()
-            except SQLAlchemyError as exc:
-                raise classify(exc, missing=TABLE_NAME) from exc
-            value = self._value = self._derive(raw)
+            value = self.stored()
+            if value is None:
+                value = self._value = self._derive(self._guarded(self._create))
         return value
+
+    def stored(self) -> str | None:
+        """The id if it is known or stored, never writing: ``None`` means no
+        process ever used this deployment's Redis keys or cookie cache."""
+        if self._value is None:
+            raw = self._guarded(self._read)
+            if raw is not None:
+                self._value = self._derive(raw)
+        return self._value
+
+    def _guarded(self, step: t.Callable[[], t.Any]) -> t.Any:
+        try:
+            return step()
+        except SQLAlchemyError as exc:
+            raise classify(exc, missing=TABLE_NAME) from exc
 
     def _read(self) -> str | None:
         c = self.table.c

@@ -55,6 +55,8 @@ from .throttle import SQLCounters
 if t.TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+    from .deployment import Deployment
+
 log = logging.getLogger("flask_sessionauth")
 
 TOMBSTONE = b"-"
@@ -76,19 +78,26 @@ class Prefix:
     """``<SESSIONAUTH_REDIS_PREFIX><namespace>:``; the namespace (from the
     deployment id) is asked for on first use, once per process."""
 
-    __slots__ = ("base", "_namespace", "_value")
+    __slots__ = ("base", "deployment", "_value")
 
-    def __init__(self, base: str, namespace: t.Callable[[], str] | None = None) -> None:
+    def __init__(self, base: str, deployment: Deployment | None = None) -> None:
         self.base = base
-        self._namespace = namespace
-        self._value: str | None = base if namespace is None else None
+        self.deployment = deployment
+        self._value: str | None = base if deployment is None else None
 
     def __call__(self) -> str:
         value = self._value
         if value is None:
-            assert self._namespace is not None
-            value = self._value = f"{self.base}{self._namespace()}:"
+            assert self.deployment is not None
+            value = self._value = f"{self.base}{self.deployment.value()[:20]}:"
         return value
+
+    def known(self) -> str | None:
+        """The prefix if the deployment id is stored, without ever writing it
+        (``None``: nothing was ever cached under it)."""
+        if self._value is None and self.deployment is not None and self.deployment.stored() is not None:
+            return self()
+        return self._value
 
 
 def encode(record: SessionRecord) -> str:
@@ -217,6 +226,7 @@ class RedisStore(SQLStore):
             raise StorageUnavailable() from exc
 
     def delete(self, user_id: t.Any, session_ids: t.Iterable[str] | None = None, keep: str | None = None) -> list[str]:
+        self._prefix()  # the namespace before the transaction (its first use may write the id)
         if session_ids is None:
             # Ending all of a user's sessions also retires every copy the user
             # index knows, including rows someone deleted with plain SQL.
@@ -234,7 +244,12 @@ class RedisStore(SQLStore):
         except redis.RedisError as exc:
             log.warning("Redis unreachable, user index not updated: %s", exc)
 
+    def replace(self, old_id: str, values: dict[str, t.Any]) -> bool:
+        self._prefix()
+        return super().replace(old_id, values)
+
     def create(self, values: dict[str, t.Any], max_sessions: int | None, guard: Guard | None = None) -> list[str]:
+        self._prefix()  # the namespace before the transaction (its first use may write the id)
         evicted = super().create(values, max_sessions, guard)
         if evicted:
             self._unindex(values["user_id"], evicted)
@@ -244,7 +259,12 @@ class RedisStore(SQLStore):
 
     def end_user_sessions(self, connection: Connection, user_id: t.Any) -> None:
         """A deleted or deactivated user: every copy goes, those only the user
-        index knows included, before the rows (inside the same flush)."""
+        index knows included, before the rows (inside the same flush). With no
+        deployment id stored yet nothing was ever cached: the rows go alone
+        (a flush must not write the id on a second connection)."""
+        if self._prefix.known() is None:
+            connection.execute(self.table.delete().where(self.table.c.user_id == user_id))
+            return
         indexed = self._indexed(user_id)
         if indexed:
             self.forget(indexed)
