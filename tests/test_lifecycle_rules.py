@@ -356,7 +356,7 @@ def test_validate_rejects_when_the_session_was_revoked_before_the_extend() -> No
 
 def test_validate_never_resurrects_a_session_revoked_before_the_touch() -> None:
     store = FakeStore(session(), gone_on_write=True)
-    check(store, T0 + 10 * MINUTE)
+    assert check(store, T0 + 10 * MINUTE) == REJECTED  # the touch matched no row: the session is over
     assert store.records == {}
     assert check(store, T0 + 11 * MINUTE) == REJECTED
 

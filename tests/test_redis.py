@@ -175,6 +175,26 @@ def test_bulk_sql_then_revoke_sessions_purges_the_cache(
     assert second_client.get("/whoami").json == {"user_id": None}
 
 
+@pytest.mark.parametrize("later", [dt.timedelta(minutes=6), dt.timedelta(days=1, minutes=1)], ids=["touch", "extend"])
+def test_a_write_that_matches_no_row_rejects_and_drops_the_copy(
+    app: Flask, client: t.Any, user: t.Any, redis_client: t.Any, later: dt.timedelta
+) -> None:
+    """The row went behind Redis's back (plain SQL, or a revoke that wrote its
+    tombstones elsewhere): the next activity stamp (touch) or refresh (extend)
+    finds no row, so the session is over and its cached copy goes with it."""
+    t0 = dt.datetime(2030, 2, 3, 8, 0, tzinfo=dt.timezone.utc)
+    with time_machine.travel(t0, tick=False) as clock:
+        sid = login(client)
+        assert client.get("/whoami").json == {"user_id": user.id}
+        with app.app_context():
+            db.session.execute(sa.text("DELETE FROM user_session"))
+            db.session.commit()
+        clock.shift(later)  # a write is due: the cached copy is older than the resolution
+        assert client.get("/whoami").json == {"user_id": None}
+        assert redis_client.get(entry_key(app, sid)) in (None, TOMBSTONE)
+        assert not redis_client.sismember(store_of(app).user_key(user.id), sid)
+
+
 def test_logout_and_rotation_tombstone_the_old_id(app: Flask, client: t.Any, user: t.Any, redis_client: t.Any) -> None:
     sid = login(client)
     new_sid = login(client)  # signing in again replaces the session

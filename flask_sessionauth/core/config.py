@@ -38,6 +38,9 @@ DEFAULTS: dict[str, t.Any] = {
     "SESSIONAUTH_REDIS_PREFIX": "sessionauth:",
     # What to do when Redis is unreachable: "database" (fall back) or "fail" (503).
     "SESSIONAUTH_REDIS_FALLBACK": "database",
+    # Names the deployment for Redis keys and the cookie cache (None = a random
+    # id stored once in the sessionauth_deployment table).
+    "SESSIONAUTH_DEPLOYMENT_ID": None,
     "SESSIONAUTH_URL_PREFIX": "/account",
     "SESSIONAUTH_REGISTER_BLUEPRINT": True,
     "SESSIONAUTH_API_PREFIX": "/api/auth",

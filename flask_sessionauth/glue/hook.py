@@ -17,8 +17,10 @@ from flask.wrappers import Response
 
 from ..core import lifecycle
 from ..core import tokens
+from ..core.errors import StorageUnavailable
 from ..services.sessions import validate
 from ..storage.cookie_cache import CachedRecord
+from ..storage.cookie_cache import CookieCache
 from .cookies import vary_cookie
 from .cookies import write_cache_cookie
 from .cookies import write_cookie
@@ -157,12 +159,26 @@ def after_request(response: Response) -> Response:
         write_cookie(response, settings, settings.cookie_name, cookie.value, cookie.max_age)
     elif state.accessed:
         vary_cookie(response)
-    if app_state.cookie_cache is not None:
-        app_state.cookie_cache.set_keys(_secret_keys())
-        write_cache_cookie(response, state, app_state.cookie_cache, request.cookies)
+    cache = app_state.cookie_cache
+    if cache is not None and _cache_keys_ready(cache, state):
+        write_cache_cookie(response, state, cache, request.cookies)
     if state.signed_out and app_state.clear_site_data:
         response.headers["Clear-Site-Data"] = app_state.clear_site_data
     return response
+
+
+def _cache_keys_ready(cache: CookieCache, state: RequestState) -> bool:
+    """Derive the cache's keys when this response signs a record. Only then:
+    the first derivation reads the deployment id, which an anonymous request
+    must never need. ``False`` if storage could not tell it (logged): the
+    cookie is then not issued, and the next request reads storage."""
+    if state.record is None or isinstance(state.record, CachedRecord):
+        return True
+    try:
+        cache.set_keys(_secret_keys())
+    except StorageUnavailable:
+        return False
+    return True
 
 
 def request_state() -> RequestState | None:

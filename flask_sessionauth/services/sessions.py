@@ -67,8 +67,8 @@ def validate(
             if not store.extend(record):
                 return REJECTED  # revoked meanwhile: never resurrect
             return Validation(record, extended=True)
-        if verdict.action is lifecycle.Action.TOUCH:
-            store.touch(record)
+        if verdict.action is lifecycle.Action.TOUCH and not store.touch(record):
+            return REJECTED  # the row is gone: a copy (Redis) outlived it
     return Validation(record)
 
 

@@ -3,7 +3,6 @@ and the rate limiter's counters. Built once per app by :func:`build`."""
 
 from __future__ import annotations
 
-import hashlib
 import typing as t
 
 import sqlalchemy as sa
@@ -11,6 +10,7 @@ import sqlalchemy as sa
 from ..core.config import Settings
 from .base import SessionStore
 from .cookie_cache import CookieCache
+from .deployment import Deployment
 from .errors import classify
 from .errors import storage_errors
 from .orm import Objects
@@ -30,17 +30,14 @@ class Storage(t.NamedTuple):
     objects: Objects
 
 
-def storage_identity(engine: sa.Engine, *tables: str) -> str:
-    """A stable name for "this database and these tables" (no password in it)."""
-    url = engine.url.render_as_string(hide_password=True)
-    return hashlib.sha256("|".join([url, *tables]).encode()).hexdigest()[:24]
-
-
 def build(config: t.Mapping[str, t.Any], settings: Settings, db: t.Any, model: t.Any, user_model: t.Any) -> Storage:
-    """The stores for one app: SQL, or Redis in front of it when configured."""
+    """The stores for one app: SQL, or Redis in front of it when configured.
+    Redis keys and the cookie cache are namespaced by the deployment id, read
+    on first use (see :mod:`.deployment`)."""
     active = sa.inspect(user_model).columns.get("is_active")
-    tables = (model.__table__.name, user_model.__table__.name)
-    identity = storage_identity(db.engine, *tables)
+    tables = (model.__table__.fullname, user_model.__table__.fullname)
+    # Read on first use, on the store's connections (``store`` is set below).
+    deployment = Deployment(model.metadata, lambda: store._reader(), tables, config["SESSIONAUTH_DEPLOYMENT_ID"])
     store: SQLStore
     counters: Counters
     window = int(config["SESSIONAUTH_RATE_LIMIT_WINDOW"])
@@ -50,7 +47,7 @@ def build(config: t.Mapping[str, t.Any], settings: Settings, db: t.Any, model: t
         from . import redis as redis_tier
 
         client = redis_tier.connect(url)
-        prefix = f"{config['SESSIONAUTH_REDIS_PREFIX']}{redis_tier.namespace(config['SECRET_KEY'], identity)}:"
+        prefix = redis_tier.Prefix(config["SESSIONAUTH_REDIS_PREFIX"], deployment)
         fallback = config["SESSIONAUTH_REDIS_FALLBACK"]
         store = redis_tier.RedisStore(db, model, user_model, active, client=client, prefix=prefix, fallback=fallback)
         sql_counters = SQLCounters(db, store._reader, window)
@@ -59,6 +56,6 @@ def build(config: t.Mapping[str, t.Any], settings: Settings, db: t.Any, model: t
         store = SQLStore(db, model, user_model, active)
         counters = SQLCounters(db, store._reader, window)
     max_age = settings.cookie_cache_max_age
-    cache = CookieCache(settings.cookie_name, max_age, identity) if max_age > 0 else None
+    cache = CookieCache(settings.cookie_name, max_age, deployment.value) if max_age > 0 else None
     objects = Objects(db, model, user_model, store.user_attrs)
     return Storage(store, counters, cache, objects)

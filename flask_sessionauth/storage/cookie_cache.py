@@ -11,10 +11,11 @@ one skips storage entirely. It is:
   the hash of the session's secret, so it verifies only beside the session
   cookie it was issued with. It holds neither the secret nor its hash;
 * short-lived: its issue time (inside the MAC) must be at most ``max_age`` old;
-* bound to the app and database: the key derivation takes the storage
-  identity (the database URL and the session and user tables) with the
-  secret key, so a cache cookie of another app, even one sharing the
-  ``SECRET_KEY`` (current or fallback), never verifies here.
+* bound to the deployment: the key derivation takes the deployment id
+  (:mod:`.deployment`: one per database and tables, the same in every
+  process whatever its URL spelling or key set) with the secret key, so a
+  cache cookie of another app, even one sharing the ``SECRET_KEY`` (current
+  or fallback), never verifies here, while every process of this one does.
 
 **Enabling the cache makes ``SECRET_KEY`` (and every key in
 ``SECRET_KEY_FALLBACKS``) an impersonation key**: whoever holds one can mint a
@@ -65,7 +66,7 @@ class CookieCache:
     ``~``-separated fields (issue time first; timestamps in ISO form; IP and
     User-Agent base64url; no secret hash), all cookie-safe characters, and
     the MAC is keyed BLAKE2b (128 bits, under a key derived once per
-    ``SECRET_KEY`` and storage identity) over the payload *and* SHA-256 of
+    ``SECRET_KEY`` and deployment id) over the payload *and* SHA-256 of
     the session cookie's secret.
 
     Trick #13 (vs itsdangerous over base64 JSON): ~100k instructions per
@@ -74,23 +75,27 @@ class CookieCache:
     + JSON + list fix-ups.
     """
 
-    def __init__(self, session_cookie_name: str, max_age: int, storage_identity: str) -> None:
+    def __init__(self, session_cookie_name: str, max_age: int, identity: str | t.Callable[[], str]) -> None:
         self.name = f"{session_cookie_name}_cache"
         self.max_age = max_age
-        identity = storage_identity.encode()
-        self._identity = b"%d:%s" % (len(identity), identity)
+        #: The deployment id, or how to get it (asked once, on first use).
+        self._identity_of = identity
         self._secrets: tuple[t.Any, ...] = ()
         self._keys: list[bytes] = []
 
     def set_keys(self, secrets: tuple[t.Any, ...]) -> None:
         """The app's ``SECRET_KEY`` then its fallbacks; MAC keys are derived
-        again only when they change (key rotation), not per request."""
+        again only when they change (key rotation), not per request. The
+        first derivation reads the deployment id (may raise ``StorageUnavailable``)."""
         if secrets != self._secrets:
             if not secrets or not secrets[0]:
                 raise RuntimeError("SESSIONAUTH_COOKIE_CACHE_MAX_AGE needs the app's SECRET_KEY.")
+            found = self._identity_of
+            raw = (found if isinstance(found, str) else found()).encode()
+            identity = b"%d:%s" % (len(raw), raw)
             self._keys = [
                 hashlib.blake2b(
-                    self._identity + (k.encode() if isinstance(k, str) else bytes(k)), key=SALT, digest_size=64
+                    identity + (k.encode() if isinstance(k, str) else bytes(k)), key=SALT, digest_size=64
                 ).digest()
                 for k in secrets
             ]

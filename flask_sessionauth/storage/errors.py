@@ -16,17 +16,19 @@ log = logging.getLogger("flask_sessionauth")
 _SCHEMA_ERRORS = ("no such table", "no such column", "does not exist", "undefinedtable", "undefinedcolumn")
 
 
-def classify(exc: SQLAlchemyError, action: str | None = None) -> StorageUnavailable:
+def classify(exc: SQLAlchemyError, action: str | None = None, *, missing: str | None = None) -> StorageUnavailable:
     """The typed error for a database failure, logged with its cause (the
     driver's message, never statement parameters). A missing table or column
-    is a programming error, told apart from an outage in the log and the message."""
+    is a programming error, told apart from an outage in the log and the
+    message; ``missing`` names the table the failed statement needed."""
     orig = getattr(exc, "orig", None) or exc
     cause = f"{type(orig).__name__}: {str(orig).splitlines()[0] if str(orig) else ''}"
     if any(marker in cause.lower() for marker in _SCHEMA_ERRORS):
         log.error(
-            "flask-sessionauth: the database schema is missing a table or column (%s). "
-            "Run db.create_all() or your migrations.",
+            "flask-sessionauth: the database schema is missing %s (%s). Run db.create_all() or your migrations%s.",
+            f"the table {missing!r}" if missing else "a table or column",
             cause,
+            " (see docs/storage.md, Migrations)" if missing else "",
         )
         return ConfigurationError()
     log.error("flask-sessionauth: session storage is unavailable (%s)", cause)

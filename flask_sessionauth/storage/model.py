@@ -50,6 +50,14 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 _cache_attr = "_sessionauth_models"
 
 
+def table_once(metadata: sa.MetaData, name: str, *columns: sa.Column[t.Any]) -> sa.Table:
+    """One of the extension's small tables on the app's metadata, so
+    ``db.create_all()`` and migrations see it; defined once per metadata."""
+    if name in metadata.tables:
+        return metadata.tables[name]
+    return sa.Table(name, metadata, *columns)
+
+
 def create_session_model(db: t.Any, user_model: t.Any, table_name: str = "user_session") -> t.Any:
     """Return the ``UserSession`` model for ``db``, creating it once per table name."""
     cache: dict[str, t.Any] = db.__dict__.setdefault(_cache_attr, {})

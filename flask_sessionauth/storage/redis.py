@@ -3,10 +3,12 @@
 The database stays the source of truth; Redis holds copies of session
 records so the request hook needs one Redis round trip and no SQL:
 
-Keys live under ``<prefix><namespace>:``, where the namespace is an HMAC of
-the database URL and table names under the app's ``SECRET_KEY``: two apps on
-one Redis database (different databases or keys, same prefix) never see each
-other's entries, user indexes, tombstones or rate-limit counters.
+Keys live under ``<prefix><namespace>:``, where the namespace is the app's
+deployment id (:mod:`.deployment`: stored once per database and tables, or
+``SESSIONAUTH_DEPLOYMENT_ID``): two apps on one Redis database (different
+databases, same prefix) never see each other's entries, user indexes,
+tombstones or rate-limit counters, and every process of one app shares them,
+whatever its database URL spelling or ``SECRET_KEY`` (rotation).
 
 * ``<prefix>s:<id>``: the session record (JSON), with a TTL of the time left
   until it expires, or a *tombstone* ``"-"`` for a session that was deleted;
@@ -35,8 +37,6 @@ does an outage let a request through that the database would reject.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import json
 import logging
 import typing as t
@@ -55,6 +55,8 @@ from .throttle import SQLCounters
 if t.TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+    from .deployment import Deployment
+
 log = logging.getLogger("flask_sessionauth")
 
 TOMBSTONE = b"-"
@@ -72,13 +74,30 @@ return 0
 """
 
 
-def namespace(secret_key: str | bytes, database_url: str, *tables: str) -> str:
-    """The app's key namespace: an HMAC under ``SECRET_KEY`` of the database it
-    caches (URL without password) and its tables, so an entry is only ever read
-    back by the app and database it was written for."""
-    key = secret_key.encode() if isinstance(secret_key, str) else secret_key
-    message = "|".join([database_url, *tables]).encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()[:20]
+class Prefix:
+    """``<SESSIONAUTH_REDIS_PREFIX><namespace>:``; the namespace (from the
+    deployment id) is asked for on first use, once per process."""
+
+    __slots__ = ("base", "deployment", "_value")
+
+    def __init__(self, base: str, deployment: Deployment | None = None) -> None:
+        self.base = base
+        self.deployment = deployment
+        self._value: str | None = base if deployment is None else None
+
+    def __call__(self) -> str:
+        value = self._value
+        if value is None:
+            assert self.deployment is not None
+            value = self._value = f"{self.base}{self.deployment.value()[:20]}:"
+        return value
+
+    def known(self) -> str | None:
+        """The prefix if the deployment id is stored, without ever writing it
+        (``None``: nothing was ever cached under it)."""
+        if self._value is None and self.deployment is not None and self.deployment.stored() is not None:
+            return self()
+        return self._value
 
 
 def encode(record: SessionRecord) -> str:
@@ -100,20 +119,24 @@ class RedisStore(SQLStore):
     ``cached_db``): it overrides the hot path, creation and :meth:`forget`;
     listings and management reads go to the database, the source of truth."""
 
-    def __init__(self, *args: t.Any, client: redis.Redis[bytes], prefix: str, fallback: str) -> None:
+    def __init__(self, *args: t.Any, client: redis.Redis[bytes], prefix: str | Prefix, fallback: str) -> None:
         super().__init__(*args)
         if fallback not in ("database", "fail"):
             raise ValueError("SESSIONAUTH_REDIS_FALLBACK must be 'database' or 'fail'")
         self.client = client
-        self.prefix = prefix
+        self._prefix = prefix if isinstance(prefix, Prefix) else Prefix(prefix)
         self.fallback = fallback
         self._refresh = client.register_script(_REFRESH)
 
+    @property
+    def prefix(self) -> str:
+        return self._prefix()
+
     def key(self, session_id: str) -> str:
-        return f"{self.prefix}s:{session_id}"
+        return f"{self._prefix()}s:{session_id}"
 
     def user_key(self, user_id: t.Any) -> str:
-        return f"{self.prefix}u:{user_id}"
+        return f"{self._prefix()}u:{user_id}"
 
     # -- hot path ---------------------------------------------------------
 
@@ -149,15 +172,29 @@ class RedisStore(SQLStore):
 
     def extend(self, record: SessionRecord) -> bool:
         if not super().extend(record):
+            self._drop(record)
             return False
         self._refresh_entry(record)
         return True
 
     def touch(self, record: SessionRecord) -> bool:
         if not super().touch(record):
+            self._drop(record)
             return False
         self._refresh_entry(record)
         return True
+
+    def _drop(self, record: SessionRecord) -> None:
+        """The row is gone (revoked meanwhile, or deleted behind the cache's
+        back): so is the copy, tombstoned so no late populate brings it back.
+        Best effort: the next write due rejects the session again."""
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.set(self.key(record.id), TOMBSTONE, ex=TOMBSTONE_TTL)
+            pipe.srem(self.user_key(record.user_id), record.id)
+            pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("Redis unreachable, copy of an ended session not dropped: %s", exc)
 
     def _refresh_entry(self, record: SessionRecord) -> None:
         """Store the written values; a missed refresh only leaves an older,
@@ -189,6 +226,7 @@ class RedisStore(SQLStore):
             raise StorageUnavailable() from exc
 
     def delete(self, user_id: t.Any, session_ids: t.Iterable[str] | None = None, keep: str | None = None) -> list[str]:
+        self._prefix()  # the namespace before the transaction (its first use may write the id)
         if session_ids is None:
             # Ending all of a user's sessions also retires every copy the user
             # index knows, including rows someone deleted with plain SQL.
@@ -206,7 +244,12 @@ class RedisStore(SQLStore):
         except redis.RedisError as exc:
             log.warning("Redis unreachable, user index not updated: %s", exc)
 
+    def replace(self, old_id: str, values: dict[str, t.Any]) -> bool:
+        self._prefix()
+        return super().replace(old_id, values)
+
     def create(self, values: dict[str, t.Any], max_sessions: int | None, guard: Guard | None = None) -> list[str]:
+        self._prefix()  # the namespace before the transaction (its first use may write the id)
         evicted = super().create(values, max_sessions, guard)
         if evicted:
             self._unindex(values["user_id"], evicted)
@@ -216,7 +259,12 @@ class RedisStore(SQLStore):
 
     def end_user_sessions(self, connection: Connection, user_id: t.Any) -> None:
         """A deleted or deactivated user: every copy goes, those only the user
-        index knows included, before the rows (inside the same flush)."""
+        index knows included, before the rows (inside the same flush). With no
+        deployment id stored yet nothing was ever cached: the rows go alone
+        (a flush must not write the id on a second connection)."""
+        if self._prefix.known() is None:
+            connection.execute(self.table.delete().where(self.table.c.user_id == user_id))
+            return
         indexed = self._indexed(user_id)
         if indexed:
             self.forget(indexed)
@@ -236,11 +284,17 @@ class RedisCounters:
     TTL is the window. When Redis is unreachable the database counters take
     over (``SESSIONAUTH_REDIS_FALLBACK = "database"``) or the check fails closed."""
 
-    def __init__(self, client: redis.Redis[bytes], prefix: str, fallback: SQLCounters | None, window: int) -> None:
+    def __init__(
+        self, client: redis.Redis[bytes], prefix: str | Prefix, fallback: SQLCounters | None, window: int
+    ) -> None:
         self.client = client
-        self.prefix = f"{prefix}throttle:"
+        self._prefix = prefix if isinstance(prefix, Prefix) else Prefix(prefix)
         self.fallback = fallback
         self.window = window
+
+    @property
+    def prefix(self) -> str:
+        return f"{self._prefix()}throttle:"
 
     def _unreachable(self, exc: Exception) -> SQLCounters:
         if self.fallback is None:

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..core.errors import StorageUnavailable
 from .errors import storage_errors
+from .model import table_once
 
 if t.TYPE_CHECKING:
     from .prepared import Reader
@@ -38,13 +39,10 @@ class Counters(t.Protocol):
 
 
 def create_table(metadata: sa.MetaData) -> sa.Table:
-    """The counter table on the app's metadata, so ``db.create_all()`` and
-    migrations see it; defined once per metadata."""
-    if TABLE_NAME in metadata.tables:
-        return metadata.tables[TABLE_NAME]
-    return sa.Table(
-        TABLE_NAME,
+    """The counter table on the app's metadata."""
+    return table_once(
         metadata,
+        TABLE_NAME,
         sa.Column("key", sa.String(80), primary_key=True),
         sa.Column("count", sa.Integer, nullable=False),
         # Unix seconds: the same comparison on every database, no time zones.
