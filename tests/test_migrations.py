@@ -59,6 +59,12 @@ APP_SOURCE = textwrap.dedent(
         is_active = sa.Column(sa.Boolean, nullable=False, default=True)
 
 
+    def render_email_as_unicode(kind, obj, autogen_context):  # the app's own render_item
+        if kind == "type" and isinstance(obj, sa.String) and obj.length == 320:
+            return "sa.Unicode(length=320)"
+        return False
+
+
     def create_app():
         app = Flask(__name__)
         app.config["SECRET_KEY"] = "migrations-test"
@@ -67,7 +73,8 @@ APP_SOURCE = textwrap.dedent(
             "argon2__memory_cost": 1024, "argon2__time_cost": 1, "argon2__parallelism": 1
         }
         db.init_app(app)
-        migrate.init_app(app, db)
+        hooks = {"render_item": render_email_as_unicode} if os.environ.get("RENDER_ITEM") else {}
+        migrate.init_app(app, db, **hooks)
         auth.init_app(app, db=db, user_model=User)
         return app
     """
@@ -102,9 +109,9 @@ def load_app_module(path: pathlib.Path) -> t.Any:
     return module
 
 
-def flask_db(tmp_path: pathlib.Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def flask_db(tmp_path: pathlib.Path, url: str, *args: str, **env_vars: str) -> subprocess.CompletedProcess[str]:
     """``flask --app migrating_app db …`` in ``tmp_path``, as a user types it."""
-    env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(tmp_path)}
+    env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(tmp_path), **env_vars}
     command = [sys.executable, "-m", "flask", "--app", "migrating_app:create_app", "db", *args]
     return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
 
@@ -165,6 +172,20 @@ def test_flask_db_init_migrate_upgrade_downgrade(
     down = flask_db(tmp_path, database_url, "downgrade", "base")
     assert down.returncode == 0, down.stderr
     assert table_names(database_url) == {"alembic_version"}
+
+
+def test_an_apps_own_render_item_still_applies(tmp_path: pathlib.Path) -> None:
+    """Our rendering is chained in front of the app's ``render_item``, never instead of it."""
+    (tmp_path / "migrating_app.py").write_text(APP_SOURCE)
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    for step in (["init"], ["migrate"], ["upgrade"]):
+        result = flask_db(tmp_path, url, *step, RENDER_ITEM="1")
+        assert result.returncode == 0, f"flask db {step[0]}:\n{result.stdout}\n{result.stderr}"
+    [script] = (tmp_path / "migrations" / "versions").glob("*.py")
+    source = script.read_text()
+    assert "sa.Column('email', sa.Unicode(length=320)" in source
+    assert "sa.Column('expires_at', sa.DateTime(timezone=True)" in source
+    assert "UTCDateTime" not in source
 
 
 def documented_migration() -> str:
