@@ -13,6 +13,7 @@ import typing as t
 import sqlalchemy as sa
 
 from ..types import UTCDateTime
+from .migrations import register_autogenerate_hook
 
 IP_LENGTH = 45
 USER_AGENT_LENGTH = 512
@@ -62,7 +63,5 @@ def create_session_model(db: t.Any, user_model: t.Any, table_name: str = "user_s
     model = type("UserSession", (db.Model,), namespace)
     cache[table_name] = model
     if "alembic" in sys.modules:  # Flask-Migrate or Alembic is in use: teach autogenerate our types
-        from .migrations import register_autogenerate_hook
-
         register_autogenerate_hook()
     return model
