@@ -20,7 +20,14 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "flask_sessionauth"
 LAYERS = ["core", "storage", "services", "glue", "web", "extension"]
 #: Top-level modules and the layer they belong to.
-TOP_LEVEL = {"extension": "extension", "flask_login": "web", "__init__": "extension"}
+TOP_LEVEL = {
+    "extension": "extension",
+    "flask_login": "web",
+    "testing": "web",
+    "pytest_plugin": "web",
+    "types": "storage",
+    "__init__": "extension",
+}
 
 
 def module_name(path: pathlib.Path) -> str:

@@ -19,6 +19,8 @@ import sqlalchemy as sa
 import time_machine
 from flask import Flask
 
+from flask_sessionauth.testing import SessionAuthClient
+
 UTC = dt.timezone.utc
 PASSWORD = "correct horse battery"
 NEW_PASSWORD = "a brand new passphrase"
@@ -71,8 +73,9 @@ def db_of(app: Flask) -> t.Any:
 
 
 def device(app: Flask, user_agent: str = UA_CHROME, remote_addr: str = "127.0.0.1") -> t.Any:
-    """A test client that presents itself as one browser on one address."""
-    c = app.test_client()
+    """A test client that presents itself as one browser on one address
+    (``client.sign_in(user)`` signs it in without the form)."""
+    c = SessionAuthClient(app, app.response_class, use_cookies=True)
     c.environ_base.update(HTTP_USER_AGENT=user_agent, REMOTE_ADDR=remote_addr)
     return c
 

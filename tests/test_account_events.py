@@ -12,6 +12,7 @@ from flask_sessionauth import session_revoked
 from tests.conftest import User
 from tests.conftest import db
 from tests.helpers import PASSWORD
+from tests.helpers import device
 from tests.helpers import login
 from tests.helpers import session_ids
 
@@ -19,18 +20,18 @@ from tests.helpers import session_ids
 def test_deleting_a_user_ends_all_their_sessions(
     app: Flask, client: t.Any, second_client: t.Any, user: t.Any, other_user: t.Any
 ) -> None:
-    login(client)
-    login(second_client)
-    bystander = app.test_client()
-    login(bystander, "bob@example.com")
+    client.sign_in(user)
+    second_client.sign_in(user)
+    bystander = device(app)
+    bystander.sign_in(other_user)
     assert len(session_ids(app, user.id)) == 2
     with app.app_context():
         db.session.delete(db.session.get(User, user.id))
         db.session.commit()
     assert session_ids(app, user.id) == set()
-    for device in (client, second_client):
-        assert device.get("/me").status_code in (302, 401)
-        assert device.get("/whoami").json == {"user_id": None}
+    for signed_out in (client, second_client):
+        assert signed_out.get("/me").status_code in (302, 401)
+        assert signed_out.get("/whoami").json == {"user_id": None}
     # Other users keep theirs.
     assert len(session_ids(app, other_user.id)) == 1
     assert bystander.get("/me").json == {"email": "bob@example.com"}
@@ -39,10 +40,10 @@ def test_deleting_a_user_ends_all_their_sessions(
 def test_deactivating_a_user_ends_all_their_sessions(
     app: Flask, client: t.Any, second_client: t.Any, user: t.Any, other_user: t.Any
 ) -> None:
-    login(client)
-    login(second_client)
-    bystander = app.test_client()
-    login(bystander, "bob@example.com")
+    client.sign_in(user)
+    second_client.sign_in(user)
+    bystander = device(app)
+    bystander.sign_in(other_user)
     with app.app_context():
         db.session.get(User, user.id).is_active = False
         db.session.commit()
@@ -69,7 +70,7 @@ def test_a_deactivated_user_cannot_sign_in(app: Flask, client: t.Any, user: t.An
 
 
 def test_unrelated_user_update_keeps_sessions(app: Flask, client: t.Any, user: t.Any) -> None:
-    login(client)
+    client.sign_in(user)
     with app.app_context():
         db.session.get(User, user.id).name = "Alice Liddell"
         db.session.commit()
@@ -79,7 +80,7 @@ def test_unrelated_user_update_keeps_sessions(app: Flask, client: t.Any, user: t
 
 def test_deactivation_rolled_back_keeps_sessions(app: Flask, client: t.Any, user: t.Any) -> None:
     """The revocation runs in the same transaction as the change: a rollback undoes both."""
-    login(client)
+    client.sign_in(user)
     with app.app_context():
         db.session.get(User, user.id).is_active = False
         db.session.flush()
@@ -115,8 +116,8 @@ def test_set_password_revokes_all_sessions(
 
 
 def test_set_password_can_keep_sessions(app: Flask, client: t.Any, second_client: t.Any, user: t.Any) -> None:
-    login(client)
-    login(second_client)
+    client.sign_in(user)
+    second_client.sign_in(user)
     before = session_ids(app, user.id)
     auth = app.extensions["sessionauth"]
     with app.app_context():

@@ -20,7 +20,7 @@ import typing as t
 
 import sqlalchemy as sa
 
-from .model import UTCDateTime
+from ..types import UTCDateTime
 
 UTC = dt.timezone.utc
 _fromisoformat = dt.datetime.fromisoformat

@@ -7,44 +7,16 @@ table like any other model of the app.
 
 from __future__ import annotations
 
-import datetime as dt
+import sys
 import typing as t
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
 
-UTC = dt.timezone.utc
+from ..types import UTCDateTime
+from .migrations import register_autogenerate_hook
+
 IP_LENGTH = 45
 USER_AGENT_LENGTH = 512
-
-
-class UTCDateTime(TypeDecorator[dt.datetime]):
-    """Timezone-aware UTC datetimes on every database.
-
-    PostgreSQL stores ``timestamptz``; SQLite has no zone, so UTC is stored
-    naive and re-labelled on load. Code always sees aware UTC values.
-    """
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> t.Any:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given; pass an aware UTC datetime")
-        value = value.astimezone(UTC)
-        if dialect.name == "sqlite":
-            return value.replace(tzinfo=None)
-        return value
-
-    def process_result_value(self, value: t.Any, dialect: Dialect) -> dt.datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return t.cast(dt.datetime, value.replace(tzinfo=UTC))
-        return t.cast(dt.datetime, value.astimezone(UTC))
 
 
 _cache_attr = "_sessionauth_models"
@@ -98,4 +70,6 @@ def create_session_model(db: t.Any, user_model: t.Any, table_name: str = "user_s
     }
     model = type("UserSession", (db.Model,), namespace)
     cache[table_name] = model
+    if "alembic" in sys.modules:  # Flask-Migrate or Alembic is in use: teach autogenerate our types
+        register_autogenerate_hook()
     return model
