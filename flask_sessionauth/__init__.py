@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .core.anonymous import AnonymousSession
 from .core.anonymous import AnonymousUser
+from .core.anonymous import CurrentUser
 from .core.anonymous import UserMixin
 from .core.errors import ConfigurationError
 from .core.errors import CrossOriginRequest
@@ -28,15 +29,19 @@ from .glue.proxies import current_user
 from .glue.proxies import fresh_login_required
 from .glue.proxies import login_required
 from .glue.proxies import sensitive
+from .storage.model import IssuedSession
+from .storage.model import UserSession
 
 __all__ = [
     "AnonymousSession",
     "AnonymousUser",
     "ConfigurationError",
     "CrossOriginRequest",
+    "CurrentUser",
     "FreshLoginRequired",
     "InvalidCredentials",
     "InvalidPassword",
+    "IssuedSession",
     "NotSignedIn",
     "PasswordPolicyError",
     "RateLimited",
@@ -46,6 +51,7 @@ __all__ = [
     "StorageUnavailable",
     "LegacyVerifier",
     "UserMixin",
+    "UserSession",
     "Verification",
     "current_session",
     "current_user",

@@ -9,36 +9,37 @@ from flask import Flask
 from flask import current_app
 from flask import has_app_context
 
+from .core.anonymous import CurrentUser
 from .core.config import Settings
 from .core.errors import SessionAuthError
 from .core.passwords import PasswordHasher
 from .glue import actions
+from .glue import proxies
 from .glue.events import listen_user_events
 from .glue.hook import after_request
 from .glue.hook import before_request
-from .glue.proxies import current_session
-from .glue.proxies import current_user
 from .glue.responses import error_response
 from .glue.state import EXTENSION_KEY
 from .glue.state import STATE_KEY
 from .glue.state import AppState
 from .glue.state import app_state
+from .storage import model
 from .web.api import create_api_blueprint
 from .web.cli import sessionauth_cli
 from .web.pages import create_blueprint
 
 
-class SessionAuth:
+class SessionAuth(t.Generic[model.UserT]):
     """Revocable, database-backed login sessions for Flask.
 
-    ``SessionAuth(app, db=db, user_model=User)`` or, with an app factory,
+    ``SessionAuth(app, db=db, user_model=User)`` (a ``SessionAuth[User]``) or, with an app factory,
     ``auth = SessionAuth()`` then ``auth.init_app(app, db=db, user_model=User)``.
     One object serves any number of apps; per-app state lives in
     ``app.extensions``. Every ``SESSIONAUTH_*`` key it reads is listed, with its
     default and meaning, in :mod:`flask_sessionauth.core.config` and the README.
     """
 
-    def __init__(self, app: Flask | None = None, db: t.Any = None, user_model: t.Any = None) -> None:
+    def __init__(self, app: Flask | None = None, db: t.Any = None, user_model: type[model.UserT] | None = None) -> None:
         self.db = db
         self.user_model = user_model
         self._last_model: t.Any = None
@@ -47,7 +48,7 @@ class SessionAuth:
         if app is not None:
             self.init_app(app)
 
-    def init_app(self, app: Flask, db: t.Any = None, user_model: t.Any = None) -> None:
+    def init_app(self, app: Flask, db: t.Any = None, user_model: type[model.UserT] | None = None) -> None:
         if EXTENSION_KEY in app.extensions:
             raise RuntimeError("SessionAuth is already registered on this app.")
         db = db or self.db or app.extensions.get("sqlalchemy")
@@ -63,7 +64,7 @@ class SessionAuth:
         app.before_request(before_request)
         app.after_request(after_request)
         app.register_error_handler(SessionAuthError, error_response)
-        app.context_processor(lambda: {"current_user": current_user, "current_session": current_session})
+        app.context_processor(proxies.template_context)
         listen_user_events(state.user_model, state.model, state.store)
         app.cli.add_command(sessionauth_cli)
         if app.config["SESSIONAUTH_REGISTER_BLUEPRINT"]:
@@ -78,11 +79,11 @@ class SessionAuth:
         return t.cast(AppState, app.extensions[STATE_KEY])
 
     @property
-    def session_model(self) -> t.Any:
+    def session_model(self) -> type[model.UserSession]:
         """The ``UserSession`` model class (of the current app, if in its context)."""
         if has_app_context() and STATE_KEY in current_app.extensions:
             return app_state().model
-        return self._last_model
+        return t.cast("type[model.UserSession]", self._last_model)
 
     @property
     def hasher(self) -> PasswordHasher:
@@ -109,7 +110,7 @@ class SessionAuth:
 
     # -- sessions --------------------------------------------------------------
 
-    def login_user(self, user: t.Any, remember: bool = True, *, fresh: bool = True) -> t.Any:
+    def login_user(self, user: model.UserT, remember: bool = True, *, fresh: bool = True) -> model.IssuedSession:
         """Start a new session for ``user`` and send its cookie.
 
         A session already present in this request is deleted first, so signing
@@ -124,23 +125,23 @@ class SessionAuth:
         """End this request's session: delete its row and clear the cookie."""
         actions.logout_user()
 
-    def get_session(self) -> t.Any | None:
+    def get_session(self) -> model.UserSession | None:
         """The current request's ``UserSession`` (a detached snapshot) or ``None``."""
-        return current_session._get_current_object() or None
+        return proxies.session_proxy._get_current_object() or None
 
-    def list_sessions(self, user: t.Any = None) -> list[t.Any]:
+    def list_sessions(self, user: model.UserT | CurrentUser | None = None) -> list[model.UserSession]:
         """Active sessions of ``user`` (default: the current one), most recently active first."""
         return actions.list_sessions(user)
 
-    def revoke_session(self, session_id: str, user: t.Any = None) -> bool:
+    def revoke_session(self, session_id: str, user: model.UserT | CurrentUser | None = None) -> bool:
         """Sign out one session of ``user``. ``False`` if it is not theirs or unknown."""
         return bool(actions.revoke(user, [session_id], keep_current=False, reason="revoke"))
 
-    def revoke_sessions(self, user: t.Any = None) -> int:
+    def revoke_sessions(self, user: model.UserT | CurrentUser | None = None) -> int:
         """Sign out every session of ``user``, the current one included."""
         return actions.revoke(user, None, keep_current=False, reason="revoke_all")
 
-    def revoke_other_sessions(self, user: t.Any = None) -> int:
+    def revoke_other_sessions(self, user: model.UserT | CurrentUser | None = None) -> int:
         """Sign out every session of ``user`` except the current request's."""
         return actions.revoke(user, None, keep_current=True, reason="revoke_others")
 
@@ -150,26 +151,26 @@ class SessionAuth:
 
     # -- accounts ----------------------------------------------------------------
 
-    def authenticate(self, email: str, password: str) -> t.Any | None:
+    def authenticate(self, email: str, password: str) -> model.UserT | None:
         """The user whose credentials these are, or ``None``; the same work and
         answer for unknown emails, wrong passwords and disabled accounts. Raises
         :class:`RateLimited` when a limit is reached."""
         return actions.authenticate(email, password)
 
-    def reauthenticate(self, password: str) -> t.Any:
+    def reauthenticate(self, password: str) -> model.IssuedSession:
         """Sudo mode: check the signed-in user's password, rotate the token and
         mark the session fresh. Raises :class:`InvalidPassword`."""
         return actions.reauthenticate(password)
 
     def change_password(
         self,
-        user: t.Any,
+        user: model.UserT | CurrentUser,
         current_password: str,
         new_password: str,
         revoke_other_sessions: bool = False,
         *,
         confirm_password: str | None = None,
-    ) -> t.Any | None:
+    ) -> model.IssuedSession | None:
         """Change ``user``'s password after checking the current one; with
         ``revoke_other_sessions`` every other session ends in the same
         transaction. Returns the current session, rotated (``None`` outside a
@@ -178,22 +179,22 @@ class SessionAuth:
             user, current_password, new_password, revoke_other_sessions, confirm_password=confirm_password
         )
 
-    def set_password(self, user: t.Any, new_password: str, revoke_sessions: bool = True) -> int:
+    def set_password(self, user: model.UserT | CurrentUser, new_password: str, revoke_sessions: bool = True) -> int:
         """Admin reset without the current password; ends all of the user's
         sessions unless ``revoke_sessions=False``. Returns how many."""
         return actions.set_password(user, new_password, revoke_sessions)
 
-    def find_user(self, email: str) -> t.Any | None:
+    def find_user(self, email: str) -> model.UserT | None:
         return app_state().accounts.find(email)
 
-    def create_user(self, email: str, password: str, **fields: t.Any) -> t.Any:
+    def create_user(self, email: str, password: str, **fields: t.Any) -> model.UserT:
         """Create and commit a user with a hashed password and a normalised email."""
-        return app_state().accounts.create(email, password, **fields)
+        return t.cast(model.UserT, app_state().accounts.create(email, password, **fields))
 
     def hash_password(self, password: str) -> str:
         """Hash with the first configured scheme; raises :class:`PasswordPolicyError`."""
         return app_state().hasher.hash(password)
 
-    def verify_password(self, user: t.Any, password: str) -> bool:
+    def verify_password(self, user: model.UserT | CurrentUser, password: str) -> bool:
         """Check ``password`` against ``user``'s hash, upgrading an outdated hash on success."""
         return app_state().accounts.verify(actions.unproxy(user), password, None)

@@ -42,6 +42,22 @@ class AnonymousSession(_Nobody):
     remember = False
 
 
+class CurrentUser(t.Protocol):
+    """What a type checker knows of ``current_user``: the four Flask-Login
+    attributes every user answers (the anonymous one too) and ``Any`` for the
+    model's own fields. A proxy cannot know the app's model; where a view
+    needs it, ``t.cast(User, current_user)`` (after ``login_required``)."""
+
+    @property
+    def is_authenticated(self) -> bool: ...
+    @property
+    def is_active(self) -> bool: ...
+    @property
+    def is_anonymous(self) -> bool: ...
+    def get_id(self) -> str | None: ...
+    def __getattr__(self, name: str) -> t.Any: ...
+
+
 class UserMixin:
     """Optional mixin for the app's ``User`` model (Flask-Login compatible names)."""
 

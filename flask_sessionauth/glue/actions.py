@@ -17,6 +17,8 @@ from ..core.errors import StorageUnavailable
 from ..services.accounts import is_inactive
 from ..services.sessions import Issued
 from ..storage import storage_errors
+from ..storage.model import IssuedSession
+from ..storage.model import UserSession
 from .csrf import rotate_csrf_secret
 from .hook import request_state
 from .hook import verify_with_storage
@@ -107,14 +109,14 @@ def current_id_of(user_id: t.Any) -> str | None:
     return state.record.id
 
 
-def _adopt(state: RequestState, issued: Issued, user: t.Any) -> t.Any:
+def _adopt(state: RequestState, issued: Issued, user: t.Any) -> IssuedSession:
     """Make ``issued`` this request's session and send its cookie; the caller
     gets the snapshot with the cookie value on ``.token`` (never stored)."""
     state.set_record(issued.record, user)
     state.session_obj = issued.session
     rotate_csrf_secret()
     state.cookie = CookieAction(issued.token.value, lifecycle.cookie_max_age(issued.record, issued.record.updated_at))
-    returned = state.app_state.objects.snapshot(issued.record._asdict())
+    returned: IssuedSession = state.app_state.objects.snapshot(issued.record._asdict())
     returned.token = issued.token.value
     return returned
 
@@ -144,7 +146,7 @@ def authenticate(email: t.Any, password: t.Any) -> t.Any | None:
     return user
 
 
-def login_user(user: t.Any, remember: bool = True, *, fresh: bool = True) -> t.Any:
+def login_user(user: t.Any, remember: bool = True, *, fresh: bool = True) -> IssuedSession:
     """Start a new session for ``user`` (see :meth:`SessionAuth.login_user`)."""
     app = app_state()
     user = unproxy(user)
@@ -162,8 +164,9 @@ def login_user(user: t.Any, remember: bool = True, *, fresh: bool = True) -> t.A
         guard=app.accounts.guard(user, verified_hash),
     )
     if state is None:
-        issued.session.token = issued.token.value
-        return issued.session
+        session: IssuedSession = issued.session
+        session.token = issued.token.value
+        return session
     return _adopt(state, issued, user)
 
 
@@ -178,7 +181,7 @@ def logout_user() -> None:
     state.signed_out = True
 
 
-def rotate(*, fresh: bool) -> t.Any | None:
+def rotate(*, fresh: bool) -> IssuedSession | None:
     """Give the current session a new token (sudo mode, password change)."""
     state = request_state()
     if state is None or state.record is None:
@@ -190,7 +193,7 @@ def rotate(*, fresh: bool) -> t.Any | None:
     return _adopt(state, issued, state.user)
 
 
-def reauthenticate(password: t.Any) -> t.Any:
+def reauthenticate(password: t.Any) -> IssuedSession:
     """Sudo mode: check the signed-in user's password, rotate, mark fresh."""
     state = request_state()
     user = load_user(state) if state is not None and state.record is not None else ANONYMOUS_USER
@@ -207,7 +210,7 @@ def reauthenticate(password: t.Any) -> t.Any:
 # -- sessions -------------------------------------------------------------------------
 
 
-def list_sessions(user: t.Any = None) -> list[t.Any]:
+def list_sessions(user: t.Any = None) -> list[UserSession]:
     return app_state().sessions.list(current_user_id(user))
 
 
@@ -229,7 +232,7 @@ def change_password(
     revoke_other_sessions: bool = False,
     *,
     confirm_password: str | None = None,
-) -> t.Any | None:
+) -> IssuedSession | None:
     app = app_state()
     user = unproxy(user)
     keep = current_id_of(user.id)

@@ -15,7 +15,9 @@ import typing as t
 from flask import current_app
 from werkzeug.local import LocalProxy
 
+from ..core.anonymous import CurrentUser
 from ..core.records import RECORD_FIELDS
+from ..storage.model import UserSession
 from .actions import is_authenticated
 from .actions import is_fresh
 from .actions import load_user
@@ -47,7 +49,7 @@ def _lazy(attr: str, load: t.Callable[[RequestState], t.Any], anonymous: t.Any) 
 
 
 #: The signed-in user (the app's model instance), or a falsy anonymous user.
-current_user: t.Any = LocalProxy(_lazy("user", load_user, ANONYMOUS_USER))
+current_user: CurrentUser = t.cast(CurrentUser, LocalProxy(_lazy("user", load_user, ANONYMOUS_USER)))
 #: The session columns ``current_session.<name>`` may answer from the record
 #: (never ``secret_hash``: the snapshot holds ``None`` there, and so must this).
 _RECORD_ATTRS = frozenset(RECORD_FIELDS) - {"secret_hash"}
@@ -77,8 +79,11 @@ class _SessionProxy(LocalProxy):  # type: ignore[type-arg]
         return getattr(self._get_current_object(), name)
 
 
-#: The current ``UserSession`` (a detached snapshot), or a falsy anonymous session.
-current_session: t.Any = _SessionProxy(_lazy("session_obj", session_object, ANONYMOUS_SESSION))
+session_proxy = _SessionProxy(_lazy("session_obj", session_object, ANONYMOUS_SESSION))
+#: The current ``UserSession`` (a detached snapshot), or a falsy anonymous session
+#: whose columns are ``None`` (typed for the signed-in case, as views behind
+#: ``login_required`` read it).
+current_session: UserSession = t.cast(UserSession, session_proxy)
 
 
 def login_required(view: F) -> F:
@@ -122,3 +127,8 @@ def sensitive(view: F) -> F:
     or innermost; it only sets an attribute on the view."""
     setattr(view, SENSITIVE_ATTR, True)
     return view
+
+
+def template_context() -> dict[str, t.Any]:
+    """``current_user`` and ``current_session`` in every template."""
+    return {"current_user": current_user, "current_session": current_session}

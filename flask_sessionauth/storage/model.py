@@ -7,10 +7,13 @@ table like any other model of the app.
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 import typing as t
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Mapped
+from typing_extensions import TypeVar
 
 from ..types import UTCDateTime
 from .migrations import register_autogenerate_hook
@@ -21,6 +24,36 @@ USER_AGENT_LENGTH = 512
 
 _cache_attr = "_sessionauth_models"
 
+#: The app's user model, as ``SessionAuth[User]`` knows it (``Any`` when not inferred).
+UserT = TypeVar("UserT", default=t.Any)
+
+
+class UserSession(t.Protocol):
+    """The type of the ``UserSession`` model built below (``auth.session_model``)
+    and of its instances, which the extension returns as detached snapshots.
+    Each column is a ``ClassVar[Mapped[...]]``: on the class it is a column
+    expression (``select(auth.session_model).where(auth.session_model.user_id == 1)``),
+    on an instance its value."""
+
+    id: t.ClassVar[Mapped[str]]
+    user_id: t.ClassVar[Mapped[t.Any]]
+    secret_hash: t.ClassVar[Mapped[str]]
+    remember: t.ClassVar[Mapped[bool]]
+    expires_at: t.ClassVar[Mapped[dt.datetime]]
+    created_at: t.ClassVar[Mapped[dt.datetime]]
+    updated_at: t.ClassVar[Mapped[dt.datetime]]
+    last_active_at: t.ClassVar[Mapped[dt.datetime | None]]
+    authenticated_at: t.ClassVar[Mapped[dt.datetime | None]]
+    ip_address: t.ClassVar[Mapped[str | None]]
+    user_agent: t.ClassVar[Mapped[str | None]]
+
+
+class IssuedSession(UserSession, t.Protocol):
+    """A session just issued (``login_user``, ``reauthenticate``,
+    ``change_password``): the snapshot with the cookie value, never stored."""
+
+    token: str
+
 
 def table_once(metadata: sa.MetaData, name: str, *columns: sa.Column[t.Any]) -> sa.Table:
     """One of the extension's small tables on the app's metadata, so
@@ -30,11 +63,11 @@ def table_once(metadata: sa.MetaData, name: str, *columns: sa.Column[t.Any]) -> 
     return sa.Table(name, metadata, *columns)
 
 
-def create_session_model(db: t.Any, user_model: t.Any, table_name: str = "user_session") -> t.Any:
+def create_session_model(db: t.Any, user_model: t.Any, table_name: str = "user_session") -> type[UserSession]:
     """Return the ``UserSession`` model for ``db``, creating it once per table name."""
     cache: dict[str, t.Any] = db.__dict__.setdefault(_cache_attr, {})
     if table_name in cache:
-        return cache[table_name]
+        return t.cast(type[UserSession], cache[table_name])
 
     user_table: sa.Table = user_model.__table__  # type: ignore[attr-defined]
     pk_columns = list(user_table.primary_key.columns)
@@ -72,4 +105,4 @@ def create_session_model(db: t.Any, user_model: t.Any, table_name: str = "user_s
     cache[table_name] = model
     if "alembic" in sys.modules:  # Flask-Migrate or Alembic is in use: teach autogenerate our types
         register_autogenerate_hook()
-    return model
+    return t.cast(type[UserSession], model)

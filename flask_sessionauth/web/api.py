@@ -42,6 +42,7 @@ from ..glue.csrf import check_fetch_mode
 from ..glue.proxies import current_session
 from ..glue.proxies import current_user
 from ..glue.proxies import sensitive
+from ..glue.proxies import session_proxy
 from ..glue.responses import error_response
 from ..glue.responses import storage_error_response
 from ..glue.state import app_state
@@ -133,7 +134,7 @@ def get_session() -> t.Any:
     nothing: the API always reads storage."""
     if not actions.is_authenticated():
         return jsonify(None)
-    return jsonify(session_and_user(current_session._get_current_object(), current_user._get_current_object()))
+    return jsonify(session_and_user(session_proxy._get_current_object(), current_user._get_current_object()))
 
 
 def list_sessions() -> t.Any:
@@ -176,7 +177,7 @@ def change_password() -> t.Any:
     revoke_others = boolean_field(body, "revokeOtherSessions", False)
     user = current_user._get_current_object()
     rotated = actions.change_password(user, current_password, new_password, revoke_others)
-    return jsonify(token_and_user(rotated or current_session._get_current_object(), user))
+    return jsonify(token_and_user(rotated or session_proxy._get_current_object(), user))
 
 
 def sign_in_email() -> t.Any:
