@@ -3,7 +3,9 @@ one writer, so their attributes can never drift apart."""
 
 from __future__ import annotations
 
+import functools
 import typing as t
+from urllib.parse import quote
 
 from flask.wrappers import Response
 
@@ -13,6 +15,39 @@ from ..storage.cookie_cache import CookieCache
 
 if t.TYPE_CHECKING:
     from .state import RequestState
+
+
+@functools.lru_cache(maxsize=64)
+def mounted_name(name: str, script_name: str) -> str:
+    """``name`` for an app served under ``script_name`` (``request.script_root``).
+
+    A ``__Host-`` cookie must have ``Path=/``, so two apps on one host (at
+    ``/a`` and ``/b``: ``DispatcherMiddleware``, a proxy prefix) would share it
+    and sign each other out. Under a mount point the name gains it, quoted:
+    ``__Host-sessionauth-a``, ``__Host-session-a%2Fb`` for ``/a/b``. Quoting
+    the path's bytes (all but letters, digits and ``_.-~`` as ``%XX``; ``%``
+    is a cookie-name character) keeps distinct mount points apart and the
+    name valid. The app at the root keeps ``name``. Cached: the mount point comes
+    from the server, rarely more than a few per process (bounded all the same).
+    """
+    root = script_name.rstrip("/")
+    if not root:
+        return name
+    raw = root[1:] if root[0] == "/" else root
+    # WSGI strings carry the path's bytes as latin-1: quote those bytes.
+    return f"{name}-{quote(raw.encode('latin-1', 'backslashreplace'), safe='')}"
+
+
+def session_cookie_name(state: RequestState, environ: t.Mapping[str, t.Any]) -> str:
+    """This request's session cookie name: per mount point unless the app set
+    ``SESSIONAUTH_COOKIE_NAME`` (two mounts then share the session on purpose)."""
+    app_state = state.app_state
+    name = app_state.settings.cookie_name
+    if app_state.cookie_name_per_mount:
+        script_name = environ.get("SCRIPT_NAME")
+        if script_name:
+            return mounted_name(name, script_name)
+    return name
 
 
 def write_cookie(
@@ -57,14 +92,15 @@ def write_cache_cookie(
     session. It lives like the session cookie: a browser-session cookie when
     the session is not remembered (its signature still expires in ``max_age``)."""
     settings = state.app_state.settings
+    cache_name = state.cookie_name + "_cache"
     record = state.record
     if isinstance(record, CachedRecord):
         return
     if record is None:
         # Only with the session cookie itself: requests that never looked at
         # the session (static files, an outage) leave the cache cookie alone.
-        if cache.name not in cookies or state.cookie is None or state.cookie.value is not None:
+        if cache_name not in cookies or state.cookie is None or state.cookie.value is not None:
             return
-        write_cookie(response, settings, cache.name, None)
+        write_cookie(response, settings, cache_name, None)
     else:
-        write_cookie(response, settings, cache.name, cache.dump(record), cache.max_age if record.remember else None)
+        write_cookie(response, settings, cache_name, cache.dump(record), cache.max_age if record.remember else None)

@@ -21,6 +21,7 @@ from ..core.errors import StorageUnavailable
 from ..services.sessions import validate
 from ..storage.cookie_cache import CachedRecord
 from ..storage.cookie_cache import CookieCache
+from .cookies import session_cookie_name
 from .cookies import vary_cookie
 from .cookies import write_cache_cookie
 from .cookies import write_cookie
@@ -104,7 +105,10 @@ def before_request() -> None:
     g._sessionauth = state
     if request.method == "POST" and request.scheme == "http":
         _warn_insecure_transport()
-    value = session_cookie_value(state.app_state.settings.cookie_name)
+    environ = request.environ
+    if environ.get("SCRIPT_NAME"):
+        state.cookie_name = session_cookie_name(state, environ)
+    value = session_cookie_value(state.cookie_name)
     if value is None or _is_static():
         return
     token = tokens.parse(value)
@@ -121,7 +125,7 @@ def authenticate_request(state: RequestState, token: tokens.Token, *, use_cache:
     cache = app_state.cookie_cache
     if cache is not None and use_cache:
         cache.set_keys(_secret_keys())
-        cached = cache.load(request.cookies.get(cache.name), token)
+        cached = cache.load(request.cookies.get(state.cookie_name + "_cache"), token)
     now = lifecycle.utcnow()
     result = validate(token, now, app_state.store, app_state.settings, cached)
     if result.record is None:
@@ -141,7 +145,7 @@ def verify_with_storage(state: RequestState) -> None:
     """
     if not isinstance(state.record, CachedRecord):
         return
-    token = tokens.parse(session_cookie_value(state.app_state.settings.cookie_name))
+    token = tokens.parse(session_cookie_value(state.cookie_name))
     if token is None:
         state.clear()
         return
@@ -156,7 +160,7 @@ def after_request(response: Response) -> Response:
     settings = app_state.settings
     cookie = state.cookie
     if cookie is not None:
-        write_cookie(response, settings, settings.cookie_name, cookie.value, cookie.max_age)
+        write_cookie(response, settings, state.cookie_name, cookie.value, cookie.max_age)
     elif state.accessed:
         vary_cookie(response)
     cache = app_state.cookie_cache

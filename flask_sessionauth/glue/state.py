@@ -18,6 +18,7 @@ from flask import Flask
 from flask import current_app
 from flask import has_request_context
 from flask import request
+from flask.sessions import SecureCookieSessionInterface
 
 from ..core.anonymous import AnonymousSession
 from ..core.anonymous import AnonymousUser
@@ -37,6 +38,7 @@ from ..storage import build as build_storage
 from ..storage.model import IP_LENGTH
 from ..storage.model import USER_AGENT_LENGTH
 from ..storage.model import create_session_model
+from .cookies import mounted_name
 
 #: Where ``init_app`` keeps the app's :class:`AppState`.
 EXTENSION_KEY = "sessionauth"
@@ -52,6 +54,8 @@ class AppState:
 
     def __init__(self, app: Flask, db: t.Any, user_model: t.Any) -> None:
         config = app.config
+        #: An app that names its cookie keeps that name under a mount point.
+        self.cookie_name_per_mount = "SESSIONAUTH_COOKIE_NAME" not in config
         for key, value in DEFAULTS.items():
             config.setdefault(key, copy.deepcopy(value))
         if not config.get("SECRET_KEY"):
@@ -61,7 +65,7 @@ class AppState:
             )
         self.settings = settings = Settings.from_config(config)
         if settings.cookie_secure and config["SESSIONAUTH_HOST_PREFIX_FLASK_SESSION"]:
-            host_prefix_flask_session(config)
+            host_prefix_flask_session(app)
         self.db = db
         self.user_model = user_model
         self.model = create_session_model(db, user_model, config["SESSIONAUTH_TABLE_NAME"])
@@ -109,16 +113,30 @@ class AppState:
         self.unauthorized_callback: t.Callable[[], t.Any] | None = None
 
 
-def host_prefix_flask_session(config: t.Any) -> None:
+def host_prefix_flask_session(app: Flask) -> None:
     """Rename Flask's default ``session`` cookie to ``__Host-session`` (Secure,
     Path=/, no Domain): it holds the CSRF secret, and a sibling subdomain can
     overwrite a plain cookie but never a ``__Host-`` one. An app that chose
-    its own name or a Domain keeps it."""
+    its own name or a Domain keeps it. With Flask's own cookie sessions, an
+    app under a mount point uses ``__Host-session-a`` (:func:`.cookies.mounted_name`),
+    so another app on the host cannot replace its CSRF secret."""
+    config = app.config
     if config.get("SESSION_COOKIE_NAME", "session") != "session" or config.get("SESSION_COOKIE_DOMAIN"):
         return
     config["SESSION_COOKIE_NAME"] = "__Host-session"
     config["SESSION_COOKIE_SECURE"] = True
     config["SESSION_COOKIE_PATH"] = "/"
+    if type(app.session_interface) is SecureCookieSessionInterface:
+        app.session_interface = MountedCookieSessionInterface()
+
+
+class MountedCookieSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, the cookie named per mount point."""
+
+    def get_cookie_name(self, app: Flask) -> str:
+        name = super().get_cookie_name(app)
+        script_name = request.environ.get("SCRIPT_NAME") if has_request_context() else None
+        return mounted_name(name, script_name) if script_name else name
 
 
 def app_state() -> AppState:
@@ -134,10 +152,22 @@ class CookieAction(t.NamedTuple):
 class RequestState:
     """What this request knows about its session; lives on ``g._sessionauth``."""
 
-    __slots__ = ("app_state", "record", "user", "session_obj", "cookie", "accessed", "signed_out", "verified")
+    __slots__ = (
+        "app_state",
+        "cookie_name",
+        "record",
+        "user",
+        "session_obj",
+        "cookie",
+        "accessed",
+        "signed_out",
+        "verified",
+    )
 
     def __init__(self, app_state: AppState) -> None:
         self.app_state = app_state
+        #: The session cookie's name for this request (per mount point, see the hook).
+        self.cookie_name = app_state.settings.cookie_name
         self.record: SessionRecord | None = None
         self.user: t.Any = ANONYMOUS_USER
         self.session_obj: t.Any = ANONYMOUS_SESSION

@@ -39,6 +39,7 @@ from ..core.errors import SessionAuthError
 from ..glue import actions
 from ..glue.csrf import check_api_origin
 from ..glue.csrf import check_fetch_mode
+from ..glue.hook import request_state
 from ..glue.proxies import current_session
 from ..glue.proxies import current_user
 from ..glue.proxies import sensitive
@@ -207,7 +208,9 @@ def csrf_token() -> t.Any:
 
 
 def openapi() -> t.Any:
-    return jsonify(build_openapi(request.script_root + app_state().api_prefix, app_state().settings.cookie_name))
+    state = request_state()
+    name = state.cookie_name if state is not None else app_state().settings.cookie_name
+    return jsonify(build_openapi(request.script_root + app_state().api_prefix, name))
 
 
 #: ``(rule, view, methods, Better Auth's path too)``: the ``/user/...`` aliases
