@@ -35,7 +35,7 @@ log = logging.getLogger("flask_sessionauth")
 SENSITIVE_ATTR = "_sessionauth_sensitive"
 
 
-def session_cookie_value(name: str) -> str | None:
+def session_cookie_value(name: str, environ: t.Mapping[str, t.Any] | None = None) -> str | None:
     """The session cookie's value, or ``None``; ``""`` if it is ambiguous.
 
     The raw ``Cookie`` header is split the way browsers write it (``; ``
@@ -45,7 +45,7 @@ def session_cookie_value(name: str) -> str | None:
     (``x__Host-sessionauth``) are someone else's cookies.
     """
     # The WSGI value itself (cheap: no EnvironHeaders object per request).
-    raw = request.environ.get("HTTP_COOKIE")
+    raw = (request.environ if environ is None else environ).get("HTTP_COOKIE")
     if not raw or name not in raw:
         return None
     found: str | None = None
@@ -108,7 +108,7 @@ def before_request() -> None:
     environ = request.environ
     if environ.get("SCRIPT_NAME"):
         state.cookie_name = session_cookie_name(state, environ)
-    value = session_cookie_value(state.cookie_name)
+    value = session_cookie_value(state.cookie_name, environ)
     if value is None or _is_static():
         return
     token = tokens.parse(value)
