@@ -25,6 +25,7 @@ from werkzeug.security import generate_password_hash
 
 from flask_sessionauth import LegacyVerifier
 from flask_sessionauth import Verification
+from flask_sessionauth.core.cost_book import CostBook
 from flask_sessionauth.core.passwords import PasswordHasher
 from tests.conftest import FAST_HASH
 from tests.conftest import User
@@ -46,8 +47,10 @@ class Meter:
     def __init__(self, hasher: PasswordHasher, monkeypatch: pytest.MonkeyPatch) -> None:
         self.hasher = hasher
         self.now = 1000.0
+        self.cpu = 0.0  # hashing advances both clocks, sleeping only ``now``
         self.ops: list[tuple[t.Any, ...]] = []
         monkeypatch.setattr(hasher, "clock", lambda: self.now)
+        monkeypatch.setattr(hasher, "cpu_clock", lambda: self.cpu)
         monkeypatch.setattr(hasher, "sleep", self._sleep)
         context = hasher.context
         real_verify, real_dummy = context.verify_and_update, context.dummy_verify
@@ -67,6 +70,9 @@ class Meter:
         monkeypatch.setattr(context, "verify_and_update", verify_and_update)
         monkeypatch.setattr(context, "dummy_verify", dummy_verify)
         monkeypatch.setattr(werkzeug.security, "check_password_hash", check_password_hash)
+        # forget the real timings taken when the hasher was built; time the current scheme again, simulated
+        monkeypatch.setattr(hasher, "_costs", CostBook(hasher._costs.max_age, hasher._costs.cap))
+        hasher.calibrate([], rounds=1)
 
     def _call(self, real: t.Callable[..., t.Any], op: tuple[t.Any, ...], *args: t.Any, **kw: t.Any) -> t.Any:
         """Run the real operation; charge its simulated cost only if it did the work.
@@ -85,6 +91,7 @@ class Meter:
     def _op(self, kind: str, scheme: str, parameters: str, secret: str | None) -> None:
         self.ops.append((kind, scheme, parameters, secret))
         self.now += COSTS[scheme]
+        self.cpu += COSTS[scheme]
 
     def _sleep(self, seconds: float) -> None:
         assert seconds > 0
