@@ -30,12 +30,12 @@ The floor, and why it cannot be turned into a denial of service
     (``margin`` 1.25, ``cap`` ``SESSIONAUTH_PASSWORD_FAILURE_FLOOR_MAX``): one
     legacy account can raise what every failure costs up to the cap, never
     beyond, and an app with argon2 hashes only pays 1.25 × one argon2
-    verification. A failure then lasts ``floor × slowdown`` wall seconds,
-    where ``slowdown`` is its own verification's wall time over its CPU time
-    (at least 1, at most :data:`MAX_SLOWDOWN`): on a loaded machine every path
-    is slowed alike and stays alike, and no state carries the load over to
-    later requests. A padded failure holds a worker for at most
-    ``floor / (its own CPU time)`` times as long as the verification alone.
+    verification. A failure then sleeps until ``min(cap, floor × slowdown)``
+    wall seconds have passed, where ``slowdown`` is its own work's wall time
+    over its CPU time (at least 1): on a loaded machine every path below the
+    cap is slowed alike and stays alike, no state carries the load over to
+    later requests, and padding never holds a request past the cap (a
+    verification that takes longer by itself is not padded at all).
 
     The current scheme's class is timed once when the hasher is built and
     *pinned* (it never drops out), so the first failure in a fresh process is
@@ -59,14 +59,11 @@ import typing as t
 
 log = logging.getLogger(__name__)
 
-#: A failure waits at most this many times the floor, however starved its thread was.
-MAX_SLOWDOWN = 4.0
 
-
-def padding(floor: float, wall: float, cpu: float) -> float:
+def padding(floor: float, cap: float, wall: float, cpu: float) -> float:
     """Seconds to sleep after ``wall`` seconds (``cpu`` of them on this thread) of work."""
-    slowdown = min(max(wall / cpu, 1.0), MAX_SLOWDOWN) if cpu > 0 else 1.0
-    return floor * slowdown - wall
+    slowdown = max(wall / cpu, 1.0) if cpu > 0 else 1.0
+    return min(cap, floor * slowdown) - wall
 
 
 class CostBook:

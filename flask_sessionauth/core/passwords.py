@@ -309,7 +309,8 @@ class PasswordHasher:
 
     def _fail(self, started: tuple[float, float]) -> Verification:
         """Pad a failure to the floor, so every failure path lasts as long."""
-        remaining = padding(self.failure_floor(), self.clock() - started[0], self.cpu_clock() - started[1])
+        wall, cpu = self.clock() - started[0], self.cpu_clock() - started[1]
+        remaining = padding(self.failure_floor(), self._costs.cap, wall, cpu)
         if remaining > 0:
             self.sleep(remaining)
         return Verification(False)
