@@ -35,7 +35,14 @@ from tests.helpers import PASSWORD
 WRONG = "wrong horse battery staple"
 CURRENT_PARAMS = "m=1024,t=1,p=1"  # conftest's FAST_HASH
 # Simulated seconds per verification: bcrypt slower and PBKDF2 faster than argon2, as in production.
-COSTS = {"argon2": 0.020, "bcrypt": 0.240, "pbkdf2_sha256": 0.008, "werkzeug": 0.097, "sha256salted": 0.001, "slow": 0.8}
+COSTS = {
+    "argon2": 0.020,
+    "bcrypt": 0.240,
+    "pbkdf2_sha256": 0.008,
+    "werkzeug": 0.097,
+    "sha256salted": 0.001,
+    "slow": 0.8,
+}
 UNPROCESSABLE = ["\ud800", "pass\udfffword here", "nul\x00password", "x" * 257, "x" * 10_000]
 API = "/api/auth"
 ORIGIN = "http://localhost"

@@ -60,12 +60,6 @@ import typing as t
 log = logging.getLogger(__name__)
 
 
-def padding(floor: float, cap: float, wall: float, cpu: float) -> float:
-    """Seconds to sleep after ``wall`` seconds (``cpu`` of them on this thread) of work."""
-    slowdown = max(wall / cpu, 1.0) if cpu > 0 else 1.0
-    return min(cap, floor * slowdown) - wall
-
-
 class CostBook:
     """Recent CPU timings per cost class; :meth:`slowest` is the largest live estimate.
 
@@ -111,6 +105,11 @@ class CostBook:
                 key,
                 seconds * 1e3,
             )
+
+    def padding(self, floor: float, wall: float, cpu: float) -> float:
+        """Seconds to sleep after ``wall`` seconds (``cpu`` of them on this thread) of work."""
+        slowdown = max(wall / cpu, 1.0) if cpu > 0 else 1.0
+        return min(self.cap, floor * slowdown) - wall
 
     def slowest(self, now: float) -> float:
         return max(self.estimates(now).values(), default=0.0)

@@ -35,7 +35,6 @@ import typing as t
 from passlib.context import CryptContext
 
 from .cost_book import CostBook
-from .cost_book import padding
 from .errors import PasswordPolicyError
 from .errors import PasswordTooLong
 from .errors import PasswordTooShort
@@ -309,8 +308,7 @@ class PasswordHasher:
 
     def _fail(self, started: tuple[float, float]) -> Verification:
         """Pad a failure to the floor, so every failure path lasts as long."""
-        wall, cpu = self.clock() - started[0], self.cpu_clock() - started[1]
-        remaining = padding(self.failure_floor(), self._costs.cap, wall, cpu)
+        remaining = self._costs.padding(self.failure_floor(), self.clock() - started[0], self.cpu_clock() - started[1])
         if remaining > 0:
             self.sleep(remaining)
         return Verification(False)
