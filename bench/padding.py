@@ -56,7 +56,12 @@ def build(data_dir: str) -> tuple[Flask, SessionAuth]:
         is_active = sa.Column(sa.Boolean, nullable=False, default=True)
 
     app = Flask("bench_padding")
-    app.config.update(SECRET_KEY="bench-padding", SQLALCHEMY_DATABASE_URI=f"sqlite:///{data_dir}/padding.db")
+    app.config.update(
+        SECRET_KEY="bench-padding",
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{data_dir}/padding.db",
+        # authenticate() keeps its connection during the verification: one each for the burst
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 64},
+    )
     with app.app_context():
         db.init_app(app)
         db.create_all()
