@@ -63,12 +63,12 @@ def create_app() -> t.Any:
     )
     auth = SessionAuth()
     db.init_app(app)
+    auth.init_app(app, db=db, user_model=User)
     with app.app_context():
         db.create_all()
         if db.session.query(User).count() == 0:
             db.session.add(User(email=LEGACY, password_hash=generate_password_hash("right password", "pbkdf2")))
             db.session.commit()
-    auth.init_app(app, db=db, user_model=User)
 
     @app.get("/health")
     def health() -> str:
@@ -76,9 +76,9 @@ def create_app() -> t.Any:
 
     @app.post("/fail")
     def fail() -> t.Any:
-        started = time.thread_time()
+        wall, cpu = time.perf_counter(), time.thread_time()
         assert auth.authenticate(request.form["email"], "wrong password") is None
-        return {"cpu_ms": (time.thread_time() - started) * 1e3}
+        return {"wall_ms": (time.perf_counter() - wall) * 1e3, "cpu_ms": (time.thread_time() - cpu) * 1e3}
 
     return app
 
@@ -97,11 +97,11 @@ def get(url: str) -> float:
 
 
 def post_fail(base: str, email: str) -> tuple[float, float]:
-    started = time.perf_counter()
+    """One failed sign-in: (wall ms, CPU ms) inside the view."""
     data = f"email={email}".encode()
     with urllib.request.urlopen(urllib.request.Request(f"{base}/fail", data=data), timeout=60) as response:
         body = json.loads(response.read())
-    return (time.perf_counter() - started) * 1e3, float(body["cpu_ms"])
+    return float(body["wall_ms"]), float(body["cpu_ms"])
 
 
 def probe(base: str, seconds: float) -> list[float]:
@@ -120,7 +120,19 @@ def run(seconds: float, attackers: int, workers: int) -> None:
         os.environ["BENCH_PADDING_DB"] = f"{tmp}/bench.db"
         create_app()  # the database and the account, before the workers start
         env = {**os.environ, "PYTHONPATH": ROOT}
-        cmd = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "sync", "-b", f"127.0.0.1:{port}"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            str(workers),
+            "-k",
+            "sync",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--control-socket",
+            f"{tmp}/ctl",
+        ]
         server = subprocess.Popen([*cmd, "bench.padding_workers:create_app()"], cwd=ROOT, env=env)
         try:
             for _ in range(300):
@@ -157,7 +169,7 @@ def run(seconds: float, attackers: int, workers: int) -> None:
     print(f"/health p50 under attack:   {statistics.median(loaded):.1f} ms (n={len(loaded)})")
     wall = statistics.median(w for w, _ in attacks)
     cpu = statistics.median(c for _, c in attacks)
-    print(f"attacker's failures:        wall {wall:.1f} ms, CPU in the view {cpu:.1f} ms (n={len(attacks)})")
+    print(f"attacker's failures, in the view: wall {wall:.1f} ms, CPU {cpu:.1f} ms (n={len(attacks)})")
 
 
 def main(argv: t.Sequence[str] | None = None) -> None:
