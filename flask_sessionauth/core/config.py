@@ -65,6 +65,9 @@ DEFAULTS: dict[str, t.Any] = {
     # Every failed password check lasts at least this long (seconds), besides
     # the floor measured from the slowest hash format seen.
     "SESSIONAUTH_PASSWORD_MIN_FAILURE_SECONDS": 0.0,
+    # The measured floor never exceeds this (CPU seconds): one slow legacy
+    # hash cannot make every failure hold a worker longer.
+    "SESSIONAUTH_PASSWORD_FAILURE_FLOOR_MAX": 0.3,
     # Time the configured formats at init_app, so even the first failure of a
     # slow legacy format is padded like the others (costs ~1 s at start-up).
     "SESSIONAUTH_PASSWORD_CALIBRATE": False,

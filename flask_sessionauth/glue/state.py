@@ -79,13 +79,20 @@ class AppState:
         self.store = storage.store
         self.cookie_cache = storage.cookie_cache
         self.objects = storage.objects
+        min_failure = float(config["SESSIONAUTH_PASSWORD_MIN_FAILURE_SECONDS"])
+        floor_max = float(config["SESSIONAUTH_PASSWORD_FAILURE_FLOOR_MAX"])
+        if not 0 <= min_failure <= floor_max:
+            raise ValueError(
+                "SESSIONAUTH_PASSWORD_MIN_FAILURE_SECONDS must be between 0 and SESSIONAUTH_PASSWORD_FAILURE_FLOOR_MAX"
+            )
         self.hasher = PasswordHasher(
             config["SESSIONAUTH_PASSWORD_SCHEMES"],
             config["SESSIONAUTH_PASSWORD_CONTEXT_OPTIONS"],
             settings.password_min_length,
             settings.password_max_length,
             legacy_verifiers=config["SESSIONAUTH_PASSWORD_LEGACY_VERIFIERS"],
-            min_failure_seconds=float(config["SESSIONAUTH_PASSWORD_MIN_FAILURE_SECONDS"]),
+            min_failure_seconds=min_failure,
+            max_failure_seconds=floor_max,
         )
         if config["SESSIONAUTH_PASSWORD_CALIBRATE"]:
             self.hasher.calibrate()
