@@ -27,7 +27,6 @@ from flask_sessionauth import login_failed
 from flask_sessionauth.core.errors import wait_in_words
 from flask_sessionauth.services.ratelimit import ACCOUNT
 from flask_sessionauth.services.ratelimit import ADDRESS
-from flask_sessionauth.services.ratelimit import DEVICE
 from flask_sessionauth.services.ratelimit import DEVICE_SESSIONS
 from flask_sessionauth.services.ratelimit import NEW_SESSIONS
 from flask_sessionauth.services.ratelimit import PAIR
@@ -382,10 +381,10 @@ def test_reauthenticate_limited_per_session(app: Flask, client: t.Any, user: t.A
     assert resp.headers["Retry-After"]
     # Still signed in: a lockout ends no session.
     assert client.get("/me").status_code == 200
-    # Counted for this session (and per address and device): no sign-in counter moved.
+    # Counted for this session (and per address): no sign-in counter moved.
     rows = throttle_rows(app)
     assert counter_key(app, SESSION, "alice@example.com", session_id) in rows
-    assert {key.split(":")[0] for key in rows} == {SESSION, REAUTH_ADDRESS, DEVICE, NEW_SESSIONS}
+    assert {key.split(":")[0] for key in rows} == {SESSION, REAUTH_ADDRESS, NEW_SESSIONS}
 
 
 def test_a_stolen_cookie_buys_five_guesses_from_any_address(app: Flask, client: t.Any, user: t.Any) -> None:

@@ -205,9 +205,7 @@ def reauthenticate(password: t.Any) -> t.Any:
     user = load_user(state) if state is not None and state.record is not None else ANONYMOUS_USER
     if not user or state is None or state.record is None:
         raise NotSignedIn("No user is signed in.")
-    accounts = state.app_state.accounts
-    device = state.app_state.devices.nonce(accounts.identity(user))
-    if not accounts.verify(user, password, client(), state.record.id, device):
+    if not state.app_state.accounts.verify(user, password, client(), state.record.id):
         raise InvalidPassword()
     rotated = rotate(fresh=True)
     if rotated is None:

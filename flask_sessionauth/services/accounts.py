@@ -146,7 +146,7 @@ class Accounts:
         if client is None:
             keys: list[Key] = []
         elif session_id is not None:
-            keys = self.limiter.check(self.limiter.reauth_keys(identity, session_id, client, device))
+            keys = self.limiter.check(self.limiter.reauth_keys(identity, session_id, client))
         else:
             keys = self.limiter.check(self.limiter.sign_in_keys(identity, client, device))
         return self._check(user, password, keys, identity, "password")

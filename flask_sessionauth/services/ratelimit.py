@@ -20,9 +20,11 @@ client costs nothing:
 
 A signed-in owner re-entering the password (sudo confirm, password change) is
 limited per **(account, session)** and, with a higher limit, per address
-(``SESSIONAUTH_RATE_LIMIT_REAUTH_IP``, 50; a known device is exempt from the
-latter). New sessions are counted per address
-(``SESSIONAUTH_RATE_LIMIT_SESSIONS_IP``, 30), or per known device.
+(``SESSIONAUTH_RATE_LIMIT_REAUTH_IP``, 50). New sessions are counted per
+address (``SESSIONAUTH_RATE_LIMIT_SESSIONS_IP``, 30); a known device is
+refused only by its own count (``SESSIONAUTH_RATE_LIMIT_DEVICE``). Nonces come
+from sign-ins, so one address gets at most 30 new devices, and
+30 × (1 + 10) sessions, per window.
 
 Only failures (and new sessions) count; a correct password clears that
 account's pair, session and device counters. Keys are HMAC-SHA256 under a key
@@ -71,7 +73,7 @@ UNKNOWN_ADDRESS = UNKNOWN
 #: Counters anyone can fill: a trusted known device is not refused by them.
 FILLABLE = frozenset({PAIR, ACCOUNT, ADDRESS, NETWORK, REAUTH_ADDRESS, REAUTH_NETWORK, NEW_SESSIONS})
 #: Kinds whose limit is another kind's.
-SHARED_LIMIT = {SESSION: PAIR, DEVICE_SESSIONS: NEW_SESSIONS, REAUTH_NETWORK: NETWORK}
+SHARED_LIMIT = {SESSION: PAIR, DEVICE_SESSIONS: DEVICE, REAUTH_NETWORK: NETWORK}
 _WARNINGS = {
     UNKNOWN: "a request has no client address (a UNIX socket?); all such requests share one rate-limit bucket. "
     "Behind a proxy, set SESSIONAUTH_TRUSTED_PROXIES (Werkzeug's ProxyFix).",
@@ -142,16 +144,16 @@ class Limiter:
             keys += self._device_key(DEVICE, account, device)
         return keys
 
-    def reauth_keys(
-        self, identity: str, session_id: str | None, client: Client | None = None, device: str | None = None
-    ) -> list[Key]:
+    def reauth_keys(self, identity: str, session_id: str | None, client: Client | None = None) -> list[Key]:
+        """Per session, and per address with its own limit. No device exemption
+        here: nonces are cheap for a signed-in attacker (one per sign-in), and
+        a fresh sign-in, which a known device always gets, satisfies sudo mode."""
         if session_id is None:
             return []
-        account = normalize_email(identity)
-        keys = [self.key(SESSION, account, session_id)]
+        keys = [self.key(SESSION, normalize_email(identity), session_id)]
         if client is not None:
             keys += self._address_keys(client, (REAUTH_ADDRESS, REAUTH_NETWORK))
-        return keys + self._device_key(DEVICE, account, device)
+        return keys
 
     def session_keys(self, identity: str, client: Client, device: str | None = None) -> list[Key]:
         """The counters of a new session: per address, or per known device."""
