@@ -12,6 +12,7 @@ import logging
 import typing as t
 
 import pytest
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from flask_sessionauth.glue import forwarded
 from tests.conftest import create_app
@@ -65,6 +66,13 @@ def test_with_trusted_proxies_each_client_is_counted_alone(
         # One client is still limited as itself.
         alone = [through_proxy(app, "198.51.100.7", f"other{i}@example.com") for i in range(IP_LIMIT + 1)]
     assert alone[-1] == 429
+    assert not flask_sessionauth_warnings(caplog)
+
+
+def test_the_apps_own_proxy_fix_is_not_warned_about(app: t.Any, user: t.Any, caplog: pytest.LogCaptureFixture) -> None:
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1)
+    with caplog.at_level(logging.WARNING, logger="flask_sessionauth"):
+        assert through_proxy(app, "203.0.113.1", "alice@example.com", PASSWORD) == 200
     assert not flask_sessionauth_warnings(caplog)
 
 

@@ -104,11 +104,12 @@ class TrustedNetworks:
         return self.app(environ, start_response)
 
 
-def warn_if_forwarded(headers: Headers) -> bool:
+def warn_if_forwarded(headers: Headers, environ: t.Mapping[str, t.Any]) -> bool:
     """Log (and return ``True``) when a request carries forwarded headers
-    while no proxy is trusted; the caller does this once per app."""
+    while no proxy is trusted (by this setting or the app's own ``ProxyFix``);
+    the caller does this once per app."""
     present = [name for name in FORWARDED_HEADERS if name in headers]
-    if not present:
+    if not present or "werkzeug.proxy_fix.orig" in environ:
         return False
     log.warning(
         "flask-sessionauth: a request carries %s but SESSIONAUTH_TRUSTED_PROXIES is not set, so the header is "

@@ -176,7 +176,7 @@ def client() -> Client | None:
     if not has_request_context():
         return None
     state = app_state()
-    if state.watch_forwarded and forwarded.warn_if_forwarded(request.headers):
+    if state.watch_forwarded and forwarded.warn_if_forwarded(request.headers, request.environ):
         state.watch_forwarded = False
     return Client(
         clean_header(request.remote_addr, IP_LENGTH),
