@@ -140,10 +140,10 @@ def authenticate(email: t.Any, password: t.Any) -> t.Any | None:
     if result is None:
         return None
     user, verified_hash = result
-    app.devices.remember(email, device)
     state = request_state()
     if state is not None:
         state.verified = (user.id, verified_hash)
+        state.device_cookie = app.devices.value_for(email, device)
     return user
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from flask import after_this_request
 from flask import has_request_context
 from flask import request
 from flask.wrappers import Response
@@ -35,14 +34,12 @@ class KnownDevices:
             return None
         return devices.nonce_of(self._key, request.cookies.get(self.name), identity)
 
-    def remember(self, identity: str, nonce: str | None) -> None:
-        """Send the device cookie for ``identity`` with this response; a valid
-        nonce is kept (its counters stay), else a new one is drawn."""
-        if not self.max_age or not has_request_context():
-            return
-        value = devices.issue(self._key, identity, nonce)
+    def value_for(self, identity: str, nonce: str | None) -> str | None:
+        """The device cookie to send for ``identity`` after a right password
+        (``None`` when turned off): a valid nonce is kept (its counters stay),
+        else a new one is drawn. The hook writes it with the new session's
+        cookie, after it."""
+        return devices.issue(self._key, identity, nonce) if self.max_age else None
 
-        @after_this_request
-        def set_device_cookie(response: Response) -> Response:
-            write_cookie(response, self.settings, self.name, value, self.max_age)
-            return response
+    def write(self, response: Response, value: str) -> None:
+        write_cookie(response, self.settings, self.name, value, self.max_age)

@@ -147,7 +147,17 @@ class CookieAction(t.NamedTuple):
 class RequestState:
     """What this request knows about its session; lives on ``g._sessionauth``."""
 
-    __slots__ = ("app_state", "record", "user", "session_obj", "cookie", "accessed", "signed_out", "verified")
+    __slots__ = (
+        "app_state",
+        "record",
+        "user",
+        "session_obj",
+        "cookie",
+        "accessed",
+        "signed_out",
+        "verified",
+        "device_cookie",
+    )
 
     def __init__(self, app_state: AppState) -> None:
         self.app_state = app_state
@@ -159,6 +169,8 @@ class RequestState:
         self.signed_out = False
         #: ``(user id, password hash)`` verified by a sign-in in this request.
         self.verified: tuple[t.Any, str] | None = None
+        #: The known-device cookie to send with a new session's cookie.
+        self.device_cookie: str | None = None
 
     def set_record(self, record: SessionRecord | None, user: t.Any = UNSET) -> None:
         self.record = record
