@@ -326,7 +326,10 @@ class Http:
             conn.request(method, path, body=body, headers=headers or {})
             resp = conn.getresponse()
             data = resp.read()
-            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+            folded: dict[str, str] = {}
+            for k, v in resp.getheaders():  # repeated headers (Set-Cookie) folded with ", "
+                folded[k.lower()] = f"{folded[k.lower()]}, {v}" if k.lower() in folded else v
+            return resp.status, folded, data
         finally:
             conn.close()
 

@@ -45,6 +45,8 @@ CONFIG = {
     # A sign-in briefly holds two connections (the ORM session's and the
     # limiter's autocommit one); size the pool for the client threads.
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": THREADS * 2},
+    # Every sign-in comes from 127.0.0.1: no limit on new sessions per address.
+    "SESSIONAUTH_RATE_LIMIT_SESSIONS_IP": None,
 }
 
 
