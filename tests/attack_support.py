@@ -326,10 +326,7 @@ class Http:
             conn.request(method, path, body=body, headers=headers or {})
             resp = conn.getresponse()
             data = resp.read()
-            folded: dict[str, str] = {}
-            for k, v in resp.getheaders():  # repeated headers (Set-Cookie) folded with ", "
-                folded[k.lower()] = f"{folded[k.lower()]}, {v}" if k.lower() in folded else v
-            return resp.status, folded, data
+            return resp.status, folded_headers(resp), data
         finally:
             conn.close()
 
@@ -340,6 +337,16 @@ class Http:
         return self.request(
             "POST", path, body, {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
         )
+
+
+def folded_headers(resp: t.Any) -> dict[str, str]:
+    """An ``http.client`` response's headers by lower-case name, repeated ones
+    (``Set-Cookie``) folded with ", " in order."""
+    folded: dict[str, str] = {}
+    for key, value in resp.getheaders():
+        key = key.lower()
+        folded[key] = f"{folded[key]}, {value}" if key in folded else value
+    return folded
 
 
 def set_cookie_value(headers: dict[str, str], name: str) -> str | None:

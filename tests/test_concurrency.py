@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from flask import Flask
 from werkzeug.serving import make_server
 
+from tests.attack_support import folded_headers
 from tests.conftest import POSTGRES_URL
 from tests.conftest import REQUIRE_SERVICES
 from tests.conftest import db
@@ -78,7 +79,7 @@ class Server:
         try:
             conn.request(method, path, body=body, headers=headers)
             resp = conn.getresponse()
-            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+            return resp.status, folded_headers(resp), resp.read()
         finally:
             conn.close()
 
