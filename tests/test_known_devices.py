@@ -133,3 +133,10 @@ def test_device_cookies_can_be_turned_off(app: t.Any, user: t.Any) -> None:
     resp = device(app).post("/test/login", data={"email": EMAIL, "password": PASSWORD})
     assert resp.status_code == 200
     assert device_cookie_name(app) not in set_cookies(resp)
+
+
+def test_no_device_cookie_without_remember_me(app: t.Any, user: t.Any) -> None:
+    """ "Remember me" off leaves nothing lasting in the browser."""
+    resp = device(app).post("/test/login", data={"email": EMAIL, "password": PASSWORD, "remember": "0"})
+    assert resp.status_code == 200
+    assert device_cookie_name(app) not in set_cookies(resp)
