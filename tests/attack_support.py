@@ -326,7 +326,7 @@ class Http:
             conn.request(method, path, body=body, headers=headers or {})
             resp = conn.getresponse()
             data = resp.read()
-            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+            return resp.status, folded_headers(resp), data
         finally:
             conn.close()
 
@@ -337,6 +337,16 @@ class Http:
         return self.request(
             "POST", path, body, {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
         )
+
+
+def folded_headers(resp: t.Any) -> dict[str, str]:
+    """An ``http.client`` response's headers by lower-case name, repeated ones
+    (``Set-Cookie``) folded with ", " in order."""
+    folded: dict[str, str] = {}
+    for key, value in resp.getheaders():
+        key = key.lower()
+        folded[key] = f"{folded[key]}, {value}" if key in folded else value
+    return folded
 
 
 def set_cookie_value(headers: dict[str, str], name: str) -> str | None:

@@ -53,7 +53,7 @@ def test_off_by_default(backend: str, tmp_path: t.Any, user: t.Any) -> None:
 def test_cache_cookie_has_the_session_cookie_attributes(app: Flask, client: t.Any, user: t.Any) -> None:
     resp = client.post("/test/login", data={"email": "alice@example.com", "password": PASSWORD})
     headers = {h.split("=", 1)[0]: h for h in resp.headers.getlist("Set-Cookie")}
-    assert set(headers) == {"__Host-sessionauth", "__Host-sessionauth_cache"}
+    assert set(headers) == {"__Host-sessionauth", "__Host-sessionauth_cache", "__Host-sessionauth_device"}
     attrs = [a.strip().lower() for a in headers["__Host-sessionauth_cache"].split(";")[1:]]
     assert {"secure", "httponly", "path=/", "samesite=lax", f"max-age={MAX_AGE}"} <= set(attrs)
     assert not any(a.startswith("domain") for a in attrs)

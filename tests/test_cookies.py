@@ -23,7 +23,8 @@ from tests.helpers import session_cookie
 def test_login_cookie_attributes(app: Flask, client: t.Any, user: t.Any) -> None:
     resp = client.post("/test/login", data={"email": "alice@example.com", "password": PASSWORD})
     headers = resp.headers.getlist("Set-Cookie")
-    assert len(headers) == 1
+    # The session cookie, then the known-device cookie (test_known_devices).
+    assert [h.partition("=")[0] for h in headers] == ["__Host-sessionauth", "__Host-sessionauth_device"]
     header = headers[0]
     name, _, rest = header.partition("=")
     assert name == "__Host-sessionauth"

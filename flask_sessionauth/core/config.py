@@ -94,6 +94,19 @@ DEFAULTS: dict[str, t.Any] = {
     "SESSIONAUTH_RATE_LIMIT_ACCOUNT_TOTAL": 100,
     "SESSIONAUTH_RATE_LIMIT_IP": 20,
     "SESSIONAUTH_RATE_LIMIT_WINDOW": 900,
+    # Failures per IPv6 /48 (besides the per-/64 IP limit), so a network
+    # cannot multiply its buckets; per known-device cookie (instead of the
+    # limits strangers can fill); per address for password re-entry; and new
+    # sessions per address (or per known device) per window.
+    "SESSIONAUTH_RATE_LIMIT_IPV6_48": 60,
+    "SESSIONAUTH_RATE_LIMIT_DEVICE": 10,
+    "SESSIONAUTH_RATE_LIMIT_REAUTH_IP": 50,
+    "SESSIONAUTH_RATE_LIMIT_SESSIONS_IP": 30,
+    # Lifetime of the known-device cookie set by a successful sign-in (0 = off).
+    "SESSIONAUTH_DEVICE_COOKIE_MAX_AGE": 365 * 24 * 3600,
+    # Reverse proxies whose X-Forwarded-For is believed: None (none), a hop
+    # count (Werkzeug's ProxyFix) or a list of CIDRs.
+    "SESSIONAUTH_TRUSTED_PROXIES": None,
     # Rows deleted per statement by ``cleanup_expired``.
     "SESSIONAUTH_CLEANUP_BATCH_SIZE": 1000,
 }

@@ -134,13 +134,16 @@ def _signed_out_if_revoked(revoked: list[str]) -> None:
 def authenticate(email: t.Any, password: t.Any) -> t.Any | None:
     """The user these credentials belong to, or ``None`` (see
     :meth:`Accounts.authenticate`)."""
-    result = app_state().accounts.authenticate(email, password, client())
+    app = app_state()
+    device = app.devices.nonce(email)
+    result = app.accounts.authenticate(email, password, client(), device)
     if result is None:
         return None
     user, verified_hash = result
     state = request_state()
     if state is not None:
         state.verified = (user.id, verified_hash)
+        state.device_cookie = app.devices.value_for(email, device)
     return user
 
 
@@ -153,14 +156,20 @@ def login_user(user: t.Any, remember: bool = True, *, fresh: bool = True) -> t.A
     state = request_state()
     verified = state.verified if state is not None else None
     verified_hash = verified[1] if verified is not None and verified[0] == user.id else None
+    asking = client()
+    keys = []
+    if asking is not None:
+        identity = app.accounts.identity(user)
+        keys = app.limiter.check(app.limiter.session_keys(identity, asking, app.devices.nonce(identity)))
     issued = app.sessions.create(
         user,
         remember,
         fresh=fresh,
-        client=client(),
+        client=asking,
         replacing=state.record if state is not None else None,
         guard=app.accounts.guard(user, verified_hash),
     )
+    app.limiter.failed(keys)  # counts the new session
     if state is None:
         issued.session.token = issued.token.value
         return issued.session
@@ -241,6 +250,7 @@ def change_password(
         keep=keep,
         client=client(),
         confirm_password=confirm_password,
+        device=app.devices.nonce(app.accounts.identity(user)),
     )
     return rotate(fresh=True) if keep is not None else None
 

@@ -157,6 +157,9 @@ def after_request(response: Response) -> Response:
     cookie = state.cookie
     if cookie is not None:
         write_cookie(response, settings, settings.cookie_name, cookie.value, cookie.max_age)
+        # Not with a browser-session cookie: "remember me" off leaves nothing lasting.
+        if state.device_cookie is not None and cookie.max_age is not None:
+            app_state.devices.write(response, state.device_cookie)
     elif state.accessed:
         vary_cookie(response)
     cache = app_state.cookie_cache

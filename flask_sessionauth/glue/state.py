@@ -30,13 +30,19 @@ from ..core.records import clean_header
 from ..services.accounts import Accounts
 from ..services.ratelimit import ACCOUNT
 from ..services.ratelimit import ADDRESS
+from ..services.ratelimit import DEVICE
+from ..services.ratelimit import NETWORK
+from ..services.ratelimit import NEW_SESSIONS
 from ..services.ratelimit import PAIR
+from ..services.ratelimit import REAUTH_ADDRESS
 from ..services.ratelimit import Limiter
 from ..services.sessions import Sessions
 from ..storage import build as build_storage
 from ..storage.model import IP_LENGTH
 from ..storage.model import USER_AGENT_LENGTH
 from ..storage.model import create_session_model
+from . import forwarded
+from .devices import KnownDevices
 
 #: Where ``init_app`` keeps the app's :class:`AppState`.
 EXTENSION_KEY = "sessionauth"
@@ -100,12 +106,19 @@ class AppState:
             PAIR: config["SESSIONAUTH_RATE_LIMIT_ACCOUNT"],
             ACCOUNT: config["SESSIONAUTH_RATE_LIMIT_ACCOUNT_TOTAL"],
             ADDRESS: config["SESSIONAUTH_RATE_LIMIT_IP"],
+            NETWORK: config["SESSIONAUTH_RATE_LIMIT_IPV6_48"],
+            DEVICE: config["SESSIONAUTH_RATE_LIMIT_DEVICE"],
+            REAUTH_ADDRESS: config["SESSIONAUTH_RATE_LIMIT_REAUTH_IP"],
+            NEW_SESSIONS: config["SESSIONAUTH_RATE_LIMIT_SESSIONS_IP"],
         }
         secret: str | bytes = config["SECRET_KEY"]
         raw = secret.encode() if isinstance(secret, str) else secret
         throttle_key = hmac.new(raw, b"flask-sessionauth.throttle", hashlib.sha256).digest()
         window = int(config["SESSIONAUTH_RATE_LIMIT_WINDOW"])
         self.limiter = Limiter(storage.counters, limits, window, throttle_key)
+        self.devices = KnownDevices(raw, settings, int(config["SESSIONAUTH_DEVICE_COOKIE_MAX_AGE"]))
+        #: Log forwarded headers that arrive while no proxy is trusted (once).
+        self.watch_forwarded = not forwarded.install(app, config["SESSIONAUTH_TRUSTED_PROXIES"])
         self.sessions = Sessions(self.store, self.objects, settings, app)
         self.accounts = Accounts(
             db, user_model, self.identity_attr, self.password_attr, self.hasher, self.limiter, self.sessions, app
@@ -141,7 +154,17 @@ class CookieAction(t.NamedTuple):
 class RequestState:
     """What this request knows about its session; lives on ``g._sessionauth``."""
 
-    __slots__ = ("app_state", "record", "user", "session_obj", "cookie", "accessed", "signed_out", "verified")
+    __slots__ = (
+        "app_state",
+        "record",
+        "user",
+        "session_obj",
+        "cookie",
+        "accessed",
+        "signed_out",
+        "verified",
+        "device_cookie",
+    )
 
     def __init__(self, app_state: AppState) -> None:
         self.app_state = app_state
@@ -153,6 +176,8 @@ class RequestState:
         self.signed_out = False
         #: ``(user id, password hash)`` verified by a sign-in in this request.
         self.verified: tuple[t.Any, str] | None = None
+        #: The known-device cookie to send with a new session's cookie.
+        self.device_cookie: str | None = None
 
     def set_record(self, record: SessionRecord | None, user: t.Any = UNSET) -> None:
         self.record = record
@@ -169,6 +194,9 @@ def client() -> Client | None:
     """Who is asking, cleaned for storage; ``None`` outside a request."""
     if not has_request_context():
         return None
+    state = app_state()
+    if state.watch_forwarded and forwarded.warn_if_forwarded(request.headers, request.environ):
+        state.watch_forwarded = False
     return Client(
         clean_header(request.remote_addr, IP_LENGTH),
         clean_header(request.headers.get("User-Agent"), USER_AGENT_LENGTH),
