@@ -90,6 +90,10 @@ DEFAULTS: dict[str, t.Any] = {
     "SESSIONAUTH_RATE_LIMIT_WINDOW": 900,
     # Rows deleted per statement by ``cleanup_expired``.
     "SESSIONAUTH_CLEANUP_BATCH_SIZE": 1000,
+    # Connections of the hot path's own pool per process (session reads,
+    # activity stamps, rate-limit counters), besides the app's pool: the two
+    # together bound what a worker process opens.
+    "SESSIONAUTH_POOL_SIZE": 5,
 }
 
 
