@@ -8,7 +8,8 @@ role whose ``CONNECTION LIMIT`` is exactly the budget, so one connection too
 many is refused by the server and shows up as an error answer. Requests beyond
 the budget must wait for a connection, never answer 5xx, and after a burst no
 more than the budget stays open, whatever the number of threads or greenlets
-that served it (threads in a pool, gunicorn ``gthread`` and ``gevent``).
+that served it (threads in a pool, gunicorn ``gthread`` and ``gevent``,
+eventlet).
 
 Assertions count answers and connections (``pg_stat_activity`` of the role,
 SQLAlchemy ``connect`` events), never seconds.
@@ -203,7 +204,9 @@ def test_a_request_beyond_the_budget_waits_then_gets_the_typed_503() -> None:
                     lambda: role.connections("active") >= 1 and not first, "the first request blocked on the lock"
                 )
                 # From another new thread, as a server would serve it.
-                (second,) = run_threads([lambda: app.test_client(use_cookies=False).get("/me", headers={"Cookie": cookie})])
+                (second,) = run_threads(
+                    [lambda: app.test_client(use_cookies=False).get("/me", headers={"Cookie": cookie})]
+                )
                 during = role.connections()
                 locker.rollback()
             blocked.join(60)
@@ -227,33 +230,45 @@ def test_the_pool_size_is_checked_at_init_app() -> None:
             create_app({"SESSIONAUTH_POOL_SIZE": bad})
 
 
-# -- gunicorn ------------------------------------------------------------------------------
+# -- real servers: gunicorn gthread and gevent workers, eventlet ---------------------------
+
+
+#: Eventlet has no gunicorn worker any more (gunicorn 23 dropped it): its own
+#: WSGI server, green threads, after ``monkey_patch()`` as an eventlet app runs.
+EVENTLET_SERVER = """
+import ast, socket, sys
+import eventlet
+eventlet.monkey_patch()
+import eventlet.wsgi
+from tests.conftest import create_app
+listener = socket.socket(fileno=int(sys.argv[1]))
+eventlet.wsgi.server(listener, create_app(ast.literal_eval(sys.argv[2])), log_output=False, max_size=200)
+"""
+
+SERVERS = {
+    "gthread": ("gunicorn", "-k", "gthread", "--threads", "64"),
+    "gevent": ("gunicorn", "-k", "gevent", "--worker-connections", "200"),
+    "eventlet": (sys.executable, "-c", EVENTLET_SERVER),
+}
 
 
 @contextlib.contextmanager
-def gunicorn(config: dict[str, t.Any], *args: str) -> t.Iterator[str]:
-    """The conftest app under a real gunicorn master with one worker, on a
-    listening socket the test made (so no port race and no start-up wait)."""
+def serve(kind: str, config: dict[str, t.Any]) -> t.Iterator[str]:
+    """The conftest app in another process: a real gunicorn master with one
+    worker (or eventlet's server), on a listening socket the test made (so
+    no port race and no start-up wait)."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(256)
     port = listener.getsockname()[1]
-    command = [
-        os.path.join(os.path.dirname(sys.executable), "gunicorn"),
-        "--bind",
-        f"fd://{listener.fileno()}",
-        "--workers",
-        "1",
-        "--chdir",
-        ROOT,
-        "--log-level",
-        "warning",
-        "--timeout",
-        "300",
-        *args,
-        f"tests.conftest:create_app({config!r})",
-    ]
-    process = subprocess.Popen(command, pass_fds=[listener.fileno()], start_new_session=True)
+    program, *args = SERVERS[kind]
+    if program == "gunicorn":
+        command = [os.path.join(os.path.dirname(sys.executable), "gunicorn"), *args, "--workers", "1"]
+        command += ["--bind", f"fd://{listener.fileno()}", "--log-level", "warning", "--timeout", "300"]
+        command += [f"tests.conftest:create_app({config!r})"]
+    else:
+        command = [program, *args, str(listener.fileno()), repr(config)]
+    process = subprocess.Popen(command, cwd=ROOT, pass_fds=[listener.fileno()], start_new_session=True)
     listener.close()
     try:
         yield f"http://127.0.0.1:{port}"
@@ -262,51 +277,48 @@ def gunicorn(config: dict[str, t.Any], *args: str) -> t.Iterator[str]:
         process.wait(60)
 
 
-WORKERS = {
-    "gthread": ("-k", "gthread", "--threads", "64"),
-    "gevent": ("-k", "gevent", "--worker-connections", "200"),
-}
+def burst(http: Http, cookie: str) -> tuple[collections.Counter[int], collections.Counter[int]]:
+    """60 signed-in ``GET /me`` and 20 failed sign-ins, released at once;
+    their answers, counted."""
+    barrier = threading.Barrier(80, timeout=120)
+
+    def signed_in() -> int:
+        barrier.wait()
+        return http.request("GET", "/me", headers={"Cookie": cookie})[0]
+
+    def failed(i: int) -> t.Callable[[], int]:
+        def run() -> int:
+            barrier.wait()
+            return http.form("/test/login", {"email": EMAIL, "password": f"wrong {i}"})[0]
+
+        return run
+
+    results = run_threads([signed_in] * 60 + [failed(i) for i in range(20)], timeout=300)
+    return collections.Counter(results[:60]), collections.Counter(results[60:])
 
 
-@pytest.mark.parametrize("worker", sorted(WORKERS))
-def test_gunicorn_bursts_stay_within_the_budget(worker: str) -> None:
+@pytest.mark.parametrize("kind", sorted(SERVERS))
+def test_bursts_on_a_real_server_stay_within_the_budget(kind: str) -> None:
     """80 concurrent requests (60 signed in, 20 failed sign-ins), twice, on a
-    worker that can run 64 (gthread) or 200 (gevent) at once, against a role
-    limited to exactly the configured budget: no 5xx, and afterwards no more
-    than the budget is open."""
-    if worker == "gevent":
-        pytest.importorskip("gevent")
-    app_pool, hot_pool = 5, 5
+    worker that can run 64 threads (gthread) or 200 greenlets (gevent,
+    eventlet) at once, against a role limited to exactly the configured
+    budget: no 5xx, and afterwards no more than the budget is open."""
+    if kind != "gthread":
+        pytest.importorskip(kind)
+    app_pool, hot_pool = 4, 2
     budget = app_pool + hot_pool
     with limited_role(budget) as role:
         config = {"SQLALCHEMY_DATABASE_URI": role.url, **budget_config(app_pool, hot_pool)}
         dispose(build_app(role.url, [EMAIL], **config), False)
-        with gunicorn(config, *WORKERS[worker]) as base_url:
+        with serve(kind, config) as base_url:
             http = Http(base_url, timeout=240)
             cookie = sign_in(http)
-            rounds = []
-            for _ in range(2):
-                barrier = threading.Barrier(80, timeout=120)
-
-                def signed_in() -> int:
-                    barrier.wait()
-                    return http.request("GET", "/me", headers={"Cookie": cookie})[0]
-
-                def failed(i: int) -> t.Callable[[], int]:
-                    def run() -> int:
-                        barrier.wait()
-                        return http.form("/test/login", {"email": EMAIL, "password": f"wrong {i}"})[0]
-
-                    return run
-
-                results = run_threads([signed_in] * 60 + [failed(i) for i in range(20)], timeout=300)
-                rounds.append((collections.Counter(results[:60]), collections.Counter(results[60:])))
-                rounds.append(role.connections())
-    problems = []
-    for i in range(0, len(rounds), 2):
-        signed, failures = rounds[i]
-        if signed != {200: 60} or failures != {401: 20}:
-            problems.append(f"burst {i // 2 + 1}: /me {dict(signed)}, failed sign-ins {dict(failures)}")
-        if rounds[i + 1] > budget:
-            problems.append(f"burst {i // 2 + 1}: {rounds[i + 1]} connections left open (budget {budget})")
+            problems = []
+            for n in (1, 2):
+                signed, failures = burst(http, cookie)
+                left_open = role.connections()
+                if signed != {200: 60} or failures != {401: 20}:
+                    problems.append(f"burst {n}: /me {dict(signed)}, failed sign-ins {dict(failures)}")
+                if left_open > budget:
+                    problems.append(f"burst {n}: {left_open} connections left open (budget {budget})")
     assert not problems, "; ".join(problems)
