@@ -230,6 +230,40 @@ def test_the_pool_size_is_checked_at_init_app() -> None:
             create_app({"SESSIONAUTH_POOL_SIZE": bad})
 
 
+#: Greenlets killed while waiting for a connection, before and after one was
+#: handed to them (gevent, monkey-patched as a gevent worker is).
+KILLED_WAITERS = """
+from gevent import monkey
+monkey.patch_all()
+import gevent
+from flask_sessionauth.storage.pool import Slots
+
+opened = []
+slots = Slots(lambda: opened.append(object()) or opened[-1], 1, 60)
+first = slots.get()
+for handed in (False, True):
+    waiter = gevent.spawn(lambda: slots.put(slots.get()))  # a statement's borrow and return
+    gevent.sleep(0)  # it runs until it waits: the only connection is lent
+    if handed:
+        slots.put(first)  # handed to the waiter, which has not run yet
+    waiter.kill()
+    if not handed:
+        slots.put(first)
+    first = gevent.with_timeout(5, slots.get)  # not lost with the dead waiter
+print(len(opened), slots.opened, len(slots.idle))
+"""
+
+
+def test_a_killed_waiter_loses_no_connection() -> None:
+    """A greenlet killed while it waits (gunicorn's timeout, a ``gevent.Timeout``
+    in the app) must not take the connection or the slot with it: otherwise
+    the pool shrinks for good, one kill at a time."""
+    pytest.importorskip("gevent")
+    done = subprocess.run([sys.executable, "-c", KILLED_WAITERS], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["1", "1", "0"]  # one connection opened, lent again
+
+
 # -- real servers: gunicorn gthread and gevent workers, eventlet ---------------------------
 
 

@@ -105,30 +105,48 @@ class Slots:
         waiter = _Waiter(self._lock)
         self._waiters.append(waiter)
         deadline = time.monotonic() + self.timeout
-        while waiter.lent is None and not waiter.may_open:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+        try:
+            while waiter.lent is None and not waiter.may_open:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise sa.exc.TimeoutError(
+                        f"flask-sessionauth: all {self.size} hot-path connections (SESSIONAUTH_POOL_SIZE) "
+                        f"stayed busy for {self.timeout:g} s"
+                    )
+                waiter.ready.wait(remaining)
+        except BaseException:
+            # Timed out, or interrupted while waiting (a greenlet killed, a
+            # gevent.Timeout): pass on whatever was handed over meanwhile, so
+            # no connection or slot is lost with this waiter.
+            if waiter in self._waiters:
                 self._waiters.remove(waiter)
-                raise sa.exc.TimeoutError(
-                    f"flask-sessionauth: all {self.size} hot-path connections (SESSIONAUTH_POOL_SIZE) "
-                    f"stayed busy for {self.timeout:g} s"
-                )
-            waiter.ready.wait(remaining)
+            elif waiter.lent is not None and self._put_locked(waiter.lent):
+                waiter.lent.close()
+            elif waiter.may_open:
+                self._free_locked()
+            raise
         return waiter.lent
 
     def put(self, lent: _Lent) -> None:
         """A connection back after a statement that went through."""
         with self._lock:
-            if lent.generation == self.generation:
-                if self._waiters:
-                    waiter = self._waiters.popleft()
-                    waiter.lent = lent
-                    waiter.ready.notify()
-                else:
-                    self.idle.append(lent)
-                return
+            stale = self._put_locked(lent)
+        if stale:
+            lent.close()  # opened before engine.dispose()
+
+    def _put_locked(self, lent: _Lent) -> bool:
+        """Hand ``lent`` to the oldest waiter or keep it idle; ``True``: it
+        is stale, close it (its slot is freed)."""
+        if lent.generation != self.generation:
             self._free_locked()
-        lent.close()  # opened before engine.dispose()
+            return True
+        if self._waiters:
+            waiter = self._waiters.popleft()
+            waiter.lent = lent
+            waiter.ready.notify()
+        else:
+            self.idle.append(lent)
+        return False
 
     def discard(self, lent: _Lent) -> None:
         """Close a connection whose statement failed or was interrupted."""
