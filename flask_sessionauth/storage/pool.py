@@ -130,6 +130,9 @@ class Slots:
     def put(self, lent: _Lent) -> None:
         """A connection back after a statement that went through."""
         with self._lock:
+            if not self._waiters and lent.generation == self.generation:
+                self.idle.append(lent)  # the common case, inlined
+                return
             stale = self._put_locked(lent)
         if stale:
             lent.close()  # opened before engine.dispose()
