@@ -48,17 +48,18 @@ _FIRST_LOCK = threading.Lock()  # only guards creating a pool's lock (held for n
 class Slots:
     """At most ``size`` autocommit connections, lent for one statement at a time.
 
-    A connection is held only while its statement runs, then goes back, so a
-    few serve any number of threads or greenlets, and none stays with an idle
-    thread. Beyond ``size`` a statement waits for one (first come, first
-    served) up to ``timeout`` seconds, then raises SQLAlchemy's
-    ``TimeoutError`` (the typed 503). Waiting never deadlocks with the app's
-    pool: a lent connection needs nothing else to come back.
+        A connection is held only while its statement runs, then goes back, so a
+        few serve any number of threads or greenlets, and none stays with an idle
+        thread. Beyond ``size`` a statement waits for one (first come, first
+        served) up to ``timeout`` seconds, then raises SQLAlchemy's
+        ``TimeoutError`` (the typed 503). Waiting never deadlocks with the app's
+        pool: a lent connection needs nothing else to come back.
 
-    Lighter than SQLAlchemy's ``QueuePool`` (no reset-on-return, no events
-    per checkout): a loan is one lock round trip each way. The lock is made on
-    first use in each process, so under gevent or eventlet it is the patched,
-    cooperative one even when the app was imported before the patching.
+        Lighter than SQLAlchemy's ``QueuePool`` (no reset-on-return, no events
+        per checkout): a loan takes no lock while a connection is idle, a return
+    one lock round trip. The lock is made on
+        first use in each process, so under gevent or eventlet it is the patched,
+        cooperative one even when the app was imported before the patching.
     """
 
     def __init__(self, factory: t.Callable[[], t.Any], size: int, timeout: float) -> None:
@@ -83,9 +84,22 @@ class Slots:
             return self._lock
 
     def get(self) -> _Lent:
+        """An idle connection, a new one within ``size``, or one returned
+        while waiting. The common case takes no lock: ``list.pop`` is atomic,
+        and while anyone waits nothing stays idle (returns are handed over)."""
+        try:
+            lent = self.idle.pop()
+        except IndexError:
+            return self._get_locked()
+        if lent.generation == self.generation:
+            return lent
+        self.discard(lent)  # opened before engine.dispose()
+        return self.get()
+
+    def _get_locked(self) -> _Lent:
         with self._lock or self._first_lock():
-            if self.idle:
-                return self.idle.pop()
+            with contextlib.suppress(IndexError):
+                return self.idle.pop()  # returned since ``get`` looked
             if self.opened >= self.size or self._waiters:
                 lent = self._wait()
                 if lent is not None:
@@ -170,9 +184,12 @@ class Slots:
 
     def dispose(self) -> None:
         """Close the idle connections; lent ones are closed when they come back."""
+        idle = []
         with self._lock or self._first_lock():
             self.generation += 1
-            idle, self.idle = self.idle, []
+            with contextlib.suppress(IndexError):
+                while True:  # one by one: a getter may pop one meanwhile
+                    idle.append(self.idle.pop())
             self.opened -= len(idle)
         for lent in idle:
             lent.close()
