@@ -48,18 +48,18 @@ _FIRST_LOCK = threading.Lock()  # only guards creating a pool's lock (held for n
 class Slots:
     """At most ``size`` autocommit connections, lent for one statement at a time.
 
-        A connection is held only while its statement runs, then goes back, so a
-        few serve any number of threads or greenlets, and none stays with an idle
-        thread. Beyond ``size`` a statement waits for one (first come, first
-        served) up to ``timeout`` seconds, then raises SQLAlchemy's
-        ``TimeoutError`` (the typed 503). Waiting never deadlocks with the app's
-        pool: a lent connection needs nothing else to come back.
+    A connection is held only while its statement runs, then goes back, so a
+    few serve any number of threads or greenlets, and none stays with an idle
+    thread. Beyond ``size`` a statement waits for one (first come, first
+    served) up to ``timeout`` seconds, then raises SQLAlchemy's
+    ``TimeoutError`` (the typed 503). Waiting never deadlocks with the app's
+    pool: a lent connection needs nothing else to come back.
 
-        Lighter than SQLAlchemy's ``QueuePool`` (no reset-on-return, no events
-        per checkout): a loan takes no lock while a connection is idle, a return
-    one lock round trip. The lock is made on
-        first use in each process, so under gevent or eventlet it is the patched,
-        cooperative one even when the app was imported before the patching.
+    Lighter than SQLAlchemy's ``QueuePool`` (no reset-on-return, no events
+    per checkout): a loan takes no lock while a connection is idle, a return
+    one lock round trip. The lock is made on first use in each process, so
+    under gevent or eventlet it is the patched, cooperative one even when the
+    app was imported before the patching.
     """
 
     def __init__(self, factory: t.Callable[[], t.Any], size: int, timeout: float) -> None:
