@@ -109,6 +109,10 @@ DEFAULTS: dict[str, t.Any] = {
     "SESSIONAUTH_TRUSTED_PROXIES": None,
     # Rows deleted per statement by ``cleanup_expired``.
     "SESSIONAUTH_CLEANUP_BATCH_SIZE": 1000,
+    # Connections of the hot path's own pool per process (session reads,
+    # activity stamps, rate-limit counters), besides the app's pool: the two
+    # together bound what a worker process opens.
+    "SESSIONAUTH_POOL_SIZE": 5,
 }
 
 

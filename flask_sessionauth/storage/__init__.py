@@ -41,6 +41,9 @@ def build(config: t.Mapping[str, t.Any], settings: Settings, db: t.Any, model: t
     store: SQLStore
     counters: Counters
     window = int(config["SESSIONAUTH_RATE_LIMIT_WINDOW"])
+    pool_size = config["SESSIONAUTH_POOL_SIZE"]
+    if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
+        raise ValueError(f"SESSIONAUTH_POOL_SIZE must be a whole number of connections, at least 1 (got {pool_size!r})")
     url = config["SESSIONAUTH_REDIS_URL"]
     if url:
         # Optional dependency: imported only when Redis is configured.
@@ -49,11 +52,13 @@ def build(config: t.Mapping[str, t.Any], settings: Settings, db: t.Any, model: t
         client = redis_tier.connect(url)
         prefix = redis_tier.Prefix(config["SESSIONAUTH_REDIS_PREFIX"], deployment)
         fallback = config["SESSIONAUTH_REDIS_FALLBACK"]
-        store = redis_tier.RedisStore(db, model, user_model, active, client=client, prefix=prefix, fallback=fallback)
+        store = redis_tier.RedisStore(
+            db, model, user_model, active, client=client, prefix=prefix, fallback=fallback, pool_size=pool_size
+        )
         sql_counters = SQLCounters(db, store._reader, window)
         counters = redis_tier.RedisCounters(client, prefix, sql_counters if fallback == "database" else None, window)
     else:
-        store = SQLStore(db, model, user_model, active)
+        store = SQLStore(db, model, user_model, active, pool_size=pool_size)
         counters = SQLCounters(db, store._reader, window)
     max_age = settings.cookie_cache_max_age
     cache = CookieCache(settings.cookie_name, max_age, deployment.value) if max_age > 0 else None

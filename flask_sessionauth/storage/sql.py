@@ -2,7 +2,7 @@
 
 The request hook uses :meth:`SQLStore.load`, :meth:`SQLStore.extend`,
 :meth:`SQLStore.touch` and :meth:`SQLStore.load_user_row`: single statements,
-compiled once, on autocommit connections of a private pool (see
+compiled once, on autocommit connections of a small bounded private pool (see
 :class:`~.prepared.Reader`), so a read is one round trip (no BEGIN/ROLLBACK)
 and a write is atomic without an explicit transaction. Management operations
 run on ``db.session`` and commit, so they compose with the app's ORM work.
@@ -73,8 +73,11 @@ class SQLStore:
         model: t.Any,
         user_model: t.Any,
         active_column: sa.ColumnElement[t.Any] | None,
+        *,
+        pool_size: int = 5,
     ) -> None:
         self.db = db
+        self.pool_size = pool_size  # the hot path's connections (SESSIONAUTH_POOL_SIZE)
         self.model = model
         self.user_model = user_model
         table: sa.Table = model.__table__
@@ -118,7 +121,7 @@ class SQLStore:
         engine: sa.Engine = self.db.engine
         reader = self._reader_for
         if reader is None or reader.engine is not engine:
-            reader = self._reader_for = Reader(engine, self._statements)
+            reader = self._reader_for = Reader(engine, self._statements, self.pool_size)
         return reader
 
     def load(self, session_id: str) -> SessionRecord | None:
