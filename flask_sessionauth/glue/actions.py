@@ -14,6 +14,7 @@ from ..core.errors import InvalidCredentials
 from ..core.errors import InvalidPassword
 from ..core.errors import NotSignedIn
 from ..core.errors import StorageUnavailable
+from ..core.records import SessionRecord
 from ..services.accounts import is_inactive
 from ..services.sessions import Issued
 from ..storage import storage_errors
@@ -207,8 +208,25 @@ def reauthenticate(password: t.Any) -> t.Any:
 # -- sessions -------------------------------------------------------------------------
 
 
-def list_sessions(user: t.Any = None) -> list[t.Any]:
-    return app_state().sessions.list(current_user_id(user))
+def list_sessions(user: t.Any = None, limit: int | None = None, offset: int = 0) -> list[t.Any]:
+    return app_state().sessions.list(current_user_id(user), limit, offset)
+
+
+def count_sessions(user: t.Any = None) -> int:
+    return app_state().sessions.count(current_user_id(user))
+
+
+def list_devices(limit: int, offset: int) -> tuple[list[t.Any], int]:
+    """The current user's sessions for the devices page, this device first
+    (on the first page, wherever its last activity puts it), and how many
+    there are in all."""
+    sessions = app_state().sessions
+    user_id = current_user_id(None)
+    return sessions.list(user_id, limit, offset, current_id_of(user_id)), sessions.count(user_id)
+
+
+def find_session(session_id: str, user: t.Any = None) -> SessionRecord | None:
+    return app_state().sessions.find(current_user_id(user), session_id)
 
 
 def revoke(user: t.Any, ids: list[str] | None, *, keep_current: bool, reason: str) -> int:
