@@ -212,17 +212,15 @@ def list_sessions(user: t.Any = None, limit: int | None = None, offset: int = 0)
     return app_state().sessions.list(current_user_id(user), limit, offset)
 
 
-def count_sessions(user: t.Any = None) -> int:
-    return app_state().sessions.count(current_user_id(user))
-
-
-def list_devices(limit: int, offset: int) -> tuple[list[t.Any], int]:
-    """The current user's sessions for the devices page, this device first
-    (on the first page, wherever its last activity puts it), and how many
-    there are in all."""
-    sessions = app_state().sessions
-    user_id = current_user_id(None)
-    return sessions.list(user_id, limit, offset, current_id_of(user_id)), sessions.count(user_id)
+def page_of_sessions(
+    limit: int, offset: int, user: t.Any = None, *, current_first: bool = False
+) -> tuple[list[t.Any], int]:
+    """One page of ``user``'s sessions (default: the current user's; with
+    ``current_first``, this device first wherever its last activity puts it)
+    and how many there are in all."""
+    user_id = current_user_id(user)
+    first = current_id_of(user_id) if current_first else None
+    return app_state().sessions.page(user_id, limit, offset, first)
 
 
 def find_session(session_id: str, user: t.Any = None) -> SessionRecord | None:

@@ -176,9 +176,18 @@ class Sessions:
         with storage_errors():
             return self.store.list(user_id, lifecycle.utcnow(), limit, offset, first)
 
-    def count(self, user_id: t.Any) -> int:
+    def page(
+        self, user_id: t.Any, limit: int, offset: int = 0, first: str | None = None
+    ) -> tuple[builtins.list[t.Any], int]:
+        """One page of :meth:`list` and how many sessions there are in all;
+        a page that is not full (or not empty, past the start) already says
+        how many, so the usual listing costs one statement, not two."""
+        now = lifecycle.utcnow()
         with storage_errors():
-            return self.store.count(user_id, lifecycle.utcnow())
+            rows = self.store.list(user_id, now, limit, offset, first)
+            if len(rows) < limit and (rows or not offset):
+                return rows, offset + len(rows)
+            return rows, self.store.count(user_id, now)
 
     def find(self, user_id: t.Any, session_id: str) -> SessionRecord | None:
         """``user_id``'s live session ``session_id`` (wherever it sits in the

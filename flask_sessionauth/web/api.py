@@ -151,8 +151,8 @@ def list_sessions() -> t.Any:
     limit = query_number("limit", most, 1, most)
     offset = query_number("offset", 0, 0, MAX_OFFSET)
     current_id = current_session.id
-    total = actions.count_sessions()
-    response = jsonify([session_json(obj, current_id) for obj in actions.list_sessions(None, limit, offset)])
+    listed, total = actions.page_of_sessions(limit, offset)
+    response = jsonify([session_json(obj, current_id) for obj in listed])
     response.headers["X-Total-Count"] = str(total)
     if offset + limit < total:
         following = url_for(f"{BLUEPRINT_NAME}.list_sessions", limit=limit, offset=offset + limit)

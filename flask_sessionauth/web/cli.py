@@ -42,7 +42,7 @@ def cleanup() -> None:
 def list_sessions(email: str, limit: int | None) -> None:
     """List EMAIL's active sessions, most recently active first."""
     user = _user(email)
-    sessions = actions.list_sessions(user, limit or app_state().list_limit)
+    sessions, total = actions.page_of_sessions(limit or app_state().list_limit, 0, user)
     if not sessions:
         click.echo(f"{email} has no active sessions.")
         return
@@ -60,7 +60,7 @@ def list_sessions(email: str, limit: int | None) -> None:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
-    more = actions.count_sessions(user) - len(sessions)
+    more = total - len(sessions)
     if more > 0:
         click.echo(f"... {messages.more_devices(more)} (--limit to show more)")
 

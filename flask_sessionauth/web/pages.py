@@ -207,7 +207,7 @@ def _devices_page(status: int = 200, notice: str | None = None) -> tuple[str, in
     first, then the most recently active; how many more follow, and links."""
     per_page = app_state().devices_per_page
     page = _page_number()
-    listed, total = actions.list_devices(per_page, (page - 1) * per_page)
+    listed, total = actions.page_of_sessions(per_page, (page - 1) * per_page, current_first=True)
     more = max(total - (page - 1) * per_page - len(listed), 0)
     sessions = device_views(listed, current_session.id, lifecycle.utcnow(), app_state().settings.activity_resolution)
     context = {
