@@ -180,7 +180,9 @@ _ENDPOINTS = (
     ),
     _Endpoint("post", "/revoke-session", "revokeSession", _STATUS, (401,), _REVOKE, alias=True),
     _Endpoint("post", "/revoke-sessions", "revokeSessions", _STATUS, (401, 429), _SUDO, alias=True, get_alias=True),
-    _Endpoint("post", "/revoke-other-sessions", "revokeOtherSessions", _STATUS, (401, 429), _SUDO, True, True, True),
+    _Endpoint(
+        "post", "/revoke-other-sessions", "revokeOtherSessions", _STATUS, (401, 429), _SUDO, alias=True, get_alias=True
+    ),
     _Endpoint("post", "/change-password", "changePassword", _CHANGED, (401, 429), _CHANGE, alias=True),
     _Endpoint("post", "/sign-in/email", "signIn.email", _SIGNED_IN, (401, 429), _SIGN_IN, public=True),
     _Endpoint("post", "/sign-out", "signOut", _SUCCESS, body=_object({}), public=True),
