@@ -128,9 +128,9 @@ class SessionAuth:
         """The current request's ``UserSession`` (a detached snapshot) or ``None``."""
         return current_session._get_current_object() or None
 
-    def list_sessions(self, user: t.Any = None) -> list[t.Any]:
-        """Active sessions of ``user`` (default: the current one), most recently active first."""
-        return actions.list_sessions(user)
+    def list_sessions(self, user: t.Any = None, limit: int | None = None, offset: int = 0) -> list[t.Any]:
+        """Active sessions of ``user`` (default: the current one), most recently active first (``limit``: a page)."""
+        return actions.list_sessions(user, limit, offset)
 
     def revoke_session(self, session_id: str, user: t.Any = None) -> bool:
         """Sign out one session of ``user``. ``False`` if it is not theirs or unknown."""

@@ -33,3 +33,8 @@ def signed_out_others(count: int) -> str:
     if not count:
         return NO_OTHER_DEVICES
     return f"Signed out of {devices_phrase(count)}. Only this device is still signed in."
+
+
+def more_devices(count: int) -> str:
+    """Below a bounded listing: how many sessions it leaves out."""
+    return f"and {count} more {'device' if count == 1 else 'devices'}"

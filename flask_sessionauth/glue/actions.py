@@ -14,6 +14,7 @@ from ..core.errors import InvalidCredentials
 from ..core.errors import InvalidPassword
 from ..core.errors import NotSignedIn
 from ..core.errors import StorageUnavailable
+from ..core.records import SessionRecord
 from ..services.accounts import is_inactive
 from ..services.sessions import Issued
 from ..storage import storage_errors
@@ -216,8 +217,23 @@ def reauthenticate(password: t.Any) -> t.Any:
 # -- sessions -------------------------------------------------------------------------
 
 
-def list_sessions(user: t.Any = None) -> list[t.Any]:
-    return app_state().sessions.list(current_user_id(user))
+def list_sessions(user: t.Any = None, limit: int | None = None, offset: int = 0) -> list[t.Any]:
+    return app_state().sessions.list(current_user_id(user), limit, offset)
+
+
+def page_of_sessions(
+    limit: int, offset: int, user: t.Any = None, *, current_first: bool = False
+) -> tuple[list[t.Any], int]:
+    """One page of ``user``'s sessions (default: the current user's; with
+    ``current_first``, this device first wherever its last activity puts it)
+    and how many there are in all."""
+    user_id = current_user_id(user)
+    first = current_id_of(user_id) if current_first else None
+    return app_state().sessions.page(user_id, limit, offset, first)
+
+
+def find_session(session_id: str, user: t.Any = None) -> SessionRecord | None:
+    return app_state().sessions.find(current_user_id(user), session_id)
 
 
 def revoke(user: t.Any, ids: list[str] | None, *, keep_current: bool, reason: str) -> int:

@@ -23,6 +23,8 @@ from ..core.anonymous import AnonymousSession
 from ..core.anonymous import AnonymousUser
 from ..core.config import DEFAULTS
 from ..core.config import Settings
+from ..core.config import positive
+from ..core.config import trusted_origins
 from ..core.passwords import PasswordHasher
 from ..core.records import Client
 from ..core.records import SessionRecord
@@ -66,6 +68,9 @@ class AppState:
                 "rate-limit counters); set it before calling init_app."
             )
         self.settings = settings = Settings.from_config(config)
+        self.trusted_origins = trusted_origins(config["SESSIONAUTH_TRUSTED_ORIGINS"])
+        self.devices_per_page = positive(config, "SESSIONAUTH_DEVICES_PER_PAGE")
+        self.list_limit = positive(config, "SESSIONAUTH_LIST_LIMIT")
         if settings.cookie_secure and config["SESSIONAUTH_HOST_PREFIX_FLASK_SESSION"]:
             host_prefix_flask_session(config)
         self.db = db

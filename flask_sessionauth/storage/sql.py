@@ -32,6 +32,10 @@ if t.TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
 
 
+#: Most ids in one ``IN (...)`` (SQLite allows 32,766 parameters, older builds 999).
+_BATCH = 500
+
+
 class Guard(t.NamedTuple):
     """What must still hold of the user when a session is created: the password
     hash that was just verified (``None``: not checked) and, when the model has
@@ -167,15 +171,19 @@ class SQLStore:
                 self._lock_user(values["user_id"], guard)
             if max_sessions is not None:
                 m = self.model
+                # Only the rows beyond the cap are read (the offset), so even a
+                # user with thousands of rows from before the cap costs one pass.
                 rows = session.execute(
                     sa.select(m.id)
                     .where(m.user_id == values["user_id"])
-                    .order_by(sa.func.coalesce(m.last_active_at, m.created_at).desc(), m.created_at.desc())
+                    .order_by(*self._recent_first())
+                    .offset(max_sessions - 1)
                 ).scalars()
-                evicted = list(rows)[max(max_sessions - 1, 0) :]
-                if evicted:
-                    self.forget(evicted)
-                    session.execute(sa.delete(m).where(m.id.in_(evicted)))
+                evicted = list(rows)
+                for start in range(0, len(evicted), _BATCH):
+                    batch = evicted[start : start + _BATCH]
+                    self.forget(batch)
+                    session.execute(sa.delete(m).where(m.id.in_(batch)))
             session.execute(sa.insert(self.table).values(**values))
         return evicted
 
@@ -244,17 +252,35 @@ class SQLStore:
             self.forget(ids)
         connection.execute(table.delete().where(table.c.user_id == user_id))
 
-    def list(self, user_id: t.Any, now: dt.datetime) -> list[t.Any]:
-        """Live sessions, most recently active first. The secret's hash is not
-        loaded at all, and reading it raises instead of querying for it."""
+    def list(
+        self, user_id: t.Any, now: dt.datetime, limit: int | None = None, offset: int = 0, first: str | None = None
+    ) -> list[t.Any]:
+        """Live sessions, session ``first`` (the caller's own) first, then the
+        most recently active (ties: newest, then by id, so the pages of one
+        listing never overlap); at most ``limit`` of them after ``offset``.
+        The secret's hash is not loaded at all, and reading it raises instead
+        of querying for it."""
         m = self.model
+        pinned = () if first is None else (sa.case((m.id == first, 0), else_=1),)
         stmt = (
             sa.select(m)
             .options(defer(m.secret_hash, raiseload=True))
             .where(m.user_id == user_id, m.expires_at > now)
-            .order_by(sa.func.coalesce(m.last_active_at, m.created_at).desc(), m.created_at.desc())
+            .order_by(*pinned, *self._recent_first())
+            .limit(limit)
+            .offset(offset or None)
         )
         return list(self.db.session.execute(stmt).scalars())
+
+    def count(self, user_id: t.Any, now: dt.datetime) -> int:
+        """How many live sessions :meth:`list` would give without a limit."""
+        m = self.model
+        stmt = sa.select(sa.func.count()).select_from(m).where(m.user_id == user_id, m.expires_at > now)
+        return int(self.db.session.execute(stmt).scalar_one())
+
+    def _recent_first(self) -> tuple[sa.ColumnElement[t.Any], ...]:
+        m = self.model
+        return (sa.func.coalesce(m.last_active_at, m.created_at).desc(), m.created_at.desc(), m.id)
 
     def cleanup(self, now: dt.datetime, batch_size: int) -> int:
         """Delete expired rows in batches so a huge backlog never locks the table long."""
