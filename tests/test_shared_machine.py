@@ -108,3 +108,32 @@ def test_no_test_or_benchmark_names_a_redis_database_or_empties_one() -> None:
             if re.search(r"\.scan_iter\((count=\d+)?\)", line):
                 problems.append(f"{where}: scans every key, not only its own prefix")
     assert not problems, "\n".join(problems)
+
+
+#: How the project's files read a variable: Python, a defaulted bash expansion, Node.
+READS = re.compile(
+    r"""os\.environ\.get\(\s*["']([A-Z][A-Z0-9_]+)|getenv\(\s*["']([A-Z][A-Z0-9_]+)|"""
+    r"""\$\{([A-Z][A-Z0-9_]+):-|process\.env\.([A-Z][A-Z0-9_]+)"""
+)
+
+
+def test_every_variable_the_project_reads_is_in_the_readme() -> None:
+    files = [
+        *ROOT.glob("tests/*.py"),
+        *ROOT.glob("bench/*.py"),
+        *ROOT.glob("examples/*.py"),
+        *ROOT.glob("scripts/*"),
+        ROOT / ".ci" / "run",
+        *ROOT.glob("tests/js/*.mjs"),
+        *ROOT.glob("tests/js/lib/*.mjs"),
+    ]
+    read: dict[str, str] = {}
+    for path in files:
+        for match in READS.finditer(path.read_text(encoding="utf-8")):
+            read.setdefault(next(g for g in match.groups() if g), str(path.relative_to(ROOT)))
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("### Environment variables", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", table))
+    assert {"SESSIONAUTH_TEST_POSTGRES", "SESSIONAUTH_TEST_REDIS", "PORT"} <= set(read)
+    missing = {name: where for name, where in read.items() if name not in documented}
+    assert not missing, f"read but not in the README's environment table: {missing}"
