@@ -18,6 +18,7 @@ import threading
 import time
 import typing as t
 import urllib.parse
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -264,7 +265,7 @@ def test_short_soak(tmp_path: t.Any) -> None:
     args = ["--seconds", "8", "--users", "20", "--sessions", "2", "--revoke-every", "0.3", "--password-every", "2"]
     # A database of this run's own: the soak drops and recreates it (WITH FORCE), so
     # a fixed name let two test runs on one server kill each other's connections.
-    database = f"sessionauth_soak_test_{os.getpid()}"
+    database = f"sessionauth_soak_test_{os.getpid()}_{uuid.uuid4().hex[:12]}"
     args += ["--update-age", "2", "--activity-resolution", "1", "--database", database]
     args += ["--max-rss-growth-mb", "1000", "--json", str(out)]
     try:

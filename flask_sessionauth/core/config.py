@@ -52,6 +52,8 @@ DEFAULTS: dict[str, t.Any] = {
     # Origins (scheme://host[:port]) allowed to call the JSON API besides our own.
     "SESSIONAUTH_TRUSTED_ORIGINS": [],
     "SESSIONAUTH_BASE_TEMPLATE": "sessionauth/base.html",
+    # The name the account pages show in their title and header.
+    "SESSIONAUTH_SITE_NAME": "Account",
     # Where the sign-in page sends users when there is no safe ``next``.
     "SESSIONAUTH_HOME_ENDPOINT": "sessionauth.devices",
     # Password hashing (passlib CryptContext); the first scheme hashes new passwords.

@@ -5,6 +5,8 @@ from __future__ import annotations
 from .presentation import devices_phrase
 
 SIGNED_OUT = "You have been signed out."
+#: A device whose session ended elsewhere (revoked from another device, expired).
+SIGNED_OUT_ELSEWHERE = "You were signed out of this device."
 CURRENT_PASSWORD_WRONG = "The current password is incorrect."
 PASSWORD_WRONG = "The password is incorrect."
 PASSWORD_CHANGED = "Your password has been changed."
