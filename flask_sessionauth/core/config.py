@@ -68,6 +68,10 @@ DEFAULTS: dict[str, t.Any] = {
     "SESSIONAUTH_PASSWORD_MIN_LENGTH": 8,
     "SESSIONAUTH_PASSWORD_MAX_LENGTH": 256,
     "SESSIONAUTH_MAX_SESSIONS_PER_USER": None,
+    # Build ``current_user`` from the session read's joined row, without an
+    # ORM query, for user models where that is exactly ``db.session.get``
+    # (decided at init_app); False: always ``db.session.get``.
+    "SESSIONAUTH_USER_FASTPATH": True,
     "SESSIONAUTH_TABLE_NAME": "user_session",
     "SESSIONAUTH_USER_IDENTITY_FIELD": "email",
     "SESSIONAUTH_PASSWORD_FIELD": "password_hash",
