@@ -54,6 +54,17 @@ class Credentials:
 class Plain(Credentials, xdb.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "x_plain"
     id = sa.Column(sa.Integer, primary_key=True)
+    notes = orm.relationship("Note", order_by="Note.id")
+
+
+class Note(xdb.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "x_note"
+    id = sa.Column(sa.Integer, primary_key=True)
+    plain_id = sa.Column(sa.ForeignKey("x_plain.id"), nullable=False)
+    text = sa.Column(sa.String(100), nullable=False)
+
+    def __repr__(self) -> str:
+        return f"<Note {self.id} {self.text}>"
 
 
 class Member(Credentials, xdb.Model):  # type: ignore[name-defined,misc]
@@ -153,6 +164,14 @@ class Located(Credentials, xdb.Model):  # type: ignore[name-defined,misc]
     point = orm.composite(Point, x, y)
 
 
+class Balanced(Credentials, xdb.Model):  # type: ignore[name-defined,misc]
+    """A numeric column (its converter depends on the driver's column type)."""
+
+    __tablename__ = "x_balanced"
+    id = sa.Column(sa.Integer, primary_key=True)
+    balance = sa.Column(sa.Numeric(10, 2))
+
+
 class Versioned(Credentials, xdb.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "x_versioned"
     id = sa.Column(sa.Integer, primary_key=True)
@@ -187,7 +206,8 @@ class Case(t.NamedTuple):
 
 
 CASES = {
-    "plain": Case(Plain, lambda: Plain(id=1, email="a@example.com", name="Ada"), fast=True),
+    "plain": Case(Plain, lambda: Plain(id=1, email="a@example.com", name="Ada", notes=[Note(text="n")]), fast=True),
+    "numeric": Case(Balanced, lambda: Balanced(id=1, email="m@example.com", balance=12.5), fast=False),
     "single_table": Case(Member, lambda: Restricted(id=1, email="r@example.com"), fast=False),
     "joined_table": Case(Person, lambda: Staff(id=1, email="s@example.com", badge="B7"), fast=False),
     "concrete": Case(Account, lambda: Account(id=1, email="c@example.com"), fast=False),
@@ -221,7 +241,9 @@ def fingerprint(user: t.Any, model: t.Any) -> dict[str, t.Any]:
     pk = mapper.primary_key_from_instance(user)
     seen["identity"] = [xdb.session.get(model, pk) is user, xdb.session.get(type(user), pk) is user]
     for prop in mapper.attrs:
-        if not isinstance(prop, orm.RelationshipProperty):
+        if isinstance(prop, orm.RelationshipProperty):
+            seen[prop.key] = repr(list(getattr(user, prop.key)))  # loads through the user's session
+        else:
             seen[prop.key] = _read(user, prop.key)
     for name, descriptor in mapper.all_orm_descriptors.items():
         if getattr(descriptor, "extension_type", None) is HybridExtensionType.HYBRID_PROPERTY:

@@ -93,8 +93,10 @@ def unfit(mapper: t.Any, dialect: sa.Dialect) -> str | None:
     for prop in mapper.attrs:
         if isinstance(prop, orm.ColumnProperty):
             column = prop.columns[0]
-            if prop.deferred or len(prop.columns) != 1 or getattr(column, "table", None) is not mapper.local_table:
-                return f"{prop.key!r}: a deferred column or an SQL expression"
+            if len(prop.columns) != 1 or getattr(column, "table", None) is not mapper.local_table:
+                return f"{prop.key!r}: an SQL expression or a column of another table"
+            if prop.deferred:
+                return f"{prop.key!r}: a deferred column"
             impl = column.type.dialect_impl(dialect)
             if isinstance(getattr(impl, "impl_instance", impl), sa.Numeric):
                 return f"{prop.key!r}: a numeric column (its converter depends on the driver's column type)"
