@@ -180,6 +180,8 @@ class Versioned(Credentials, xdb.Model):  # type: ignore[name-defined,misc]
 
 
 class Rebuilt(Credentials, xdb.Model):  # type: ignore[name-defined,misc]
+    """``@reconstructor`` and a hybrid, on a plain mapping (the fast path)."""
+
     __tablename__ = "x_rebuilt"
     id = sa.Column(sa.Integer, primary_key=True)
     rebuilt = False
@@ -187,6 +189,10 @@ class Rebuilt(Credentials, xdb.Model):  # type: ignore[name-defined,misc]
     @orm.reconstructor
     def _rebuild(self) -> None:
         self.rebuilt = True
+
+    @hybrid_property
+    def handle(self) -> str:
+        return self.email.split("@")[0]
 
 
 class Evented(Credentials, xdb.Model):  # type: ignore[name-defined,misc]
