@@ -86,6 +86,10 @@ DEFAULTS: dict[str, t.Any] = {
     "SESSIONAUTH_DEVICES_PER_PAGE": 50,
     # Default and largest ``limit`` of the API's list-sessions (and the CLI's list).
     "SESSIONAUTH_LIST_LIMIT": 100,
+    # Build ``current_user`` from the session read's joined row, without an
+    # ORM query, for user models where that is exactly ``db.session.get``
+    # (decided at init_app); False: always ``db.session.get``.
+    "SESSIONAUTH_USER_FASTPATH": True,
     "SESSIONAUTH_TABLE_NAME": "user_session",
     "SESSIONAUTH_USER_IDENTITY_FIELD": "email",
     "SESSIONAUTH_PASSWORD_FIELD": "password_hash",

@@ -49,7 +49,9 @@ class Accounts:
 
     def __post_init__(self, app: t.Any) -> None:
         self._active_column = sa.inspect(self.user_model).columns.get("is_active")
-        self._password_column = getattr(self.user_model, self.password_attr)
+        # The table's column, not the ORM attribute: a polymorphic mapping
+        # would adapt the locking read to its UNION, where FOR UPDATE fails.
+        self._password_column = sa.inspect(self.user_model).get_property(self.password_attr).columns[0]
         self._app = weakref.ref(app)
 
     # -- users ------------------------------------------------------------------

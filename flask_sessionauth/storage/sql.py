@@ -77,6 +77,7 @@ class SQLStore:
         model: t.Any,
         user_model: t.Any,
         active_column: sa.ColumnElement[t.Any] | None,
+        user_attrs: t.Sequence[str] | None = None,
         *,
         pool_size: int = 5,
     ) -> None:
@@ -92,9 +93,10 @@ class SQLStore:
         if active_column is not None:
             columns.append(active_column)
         user_mapper = sa.inspect(user_model)
-        #: Attribute names of the user's columns, in ``load_user_row`` order.
-        self.user_attrs = [attr.key for attr in user_mapper.column_attrs]
-        user_columns = [attr.expression for attr in user_mapper.column_attrs]
+        #: Attribute names of the user's columns joined to the session read,
+        #: in ``load_user_row`` order (default: all; none: the join only validates).
+        self.user_attrs = [attr.key for attr in user_mapper.column_attrs] if user_attrs is None else list(user_attrs)
+        user_columns = [user_mapper.column_attrs[key].expression for key in self.user_attrs]
         self._width = len(columns)
         sid = sa.bindparam("sid", type_=table.c.id.type)
         # Joining the user table rejects sessions of deleted users even where
@@ -115,8 +117,10 @@ class SQLStore:
             "touch": table.update()
             .where(table.c.id == sid)
             .values(last_active_at=sa.bindparam("now", type_=table.c.last_active_at.type)),
-            "user": sa.select(*user_columns).where(self.user_pk == sa.bindparam("uid", type_=self.user_pk.type)),
         }
+        if user_columns:
+            uid = sa.bindparam("uid", type_=self.user_pk.type)
+            self._statements["user"] = sa.select(*user_columns).where(self.user_pk == uid)
         self._reader_for: Reader | None = None
 
     # -- hot path ---------------------------------------------------------
