@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+#: The package's version: the only place it is written (setup.cfg reads it with
+#: ``attr:``; CHANGELOG.md has a section per release).
+__version__ = "0.1.0"
+
 from .core.anonymous import AnonymousSession
 from .core.anonymous import AnonymousUser
 from .core.anonymous import CurrentUser

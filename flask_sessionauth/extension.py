@@ -111,14 +111,10 @@ class SessionAuth(t.Generic[model.UserT]):
     # -- sessions --------------------------------------------------------------
 
     def login_user(self, user: model.UserT, remember: bool = True, *, fresh: bool = True) -> model.IssuedSession:
-        """Start a new session for ``user`` and send its cookie.
-
-        A session already present in this request is deleted first, so signing
-        in always yields a new token (no session fixation). ``fresh=False``
-        marks a sign-in that did not involve the password (sudo mode then asks
-        for it). The returned ``UserSession`` carries the cookie value in
-        ``.token`` (never stored, never given to signal receivers).
-        """
+        """Start a new session for ``user`` and send its cookie. A session already in this
+        request is deleted first: always a new token (no fixation). ``fresh=False``: no
+        password was involved (sudo mode will ask). ``.token`` is the cookie value
+        (never stored, never given to signal receivers)."""
         return actions.login_user(user, remember, fresh=fresh)
 
     def logout_user(self) -> None:
@@ -129,9 +125,11 @@ class SessionAuth(t.Generic[model.UserT]):
         """The current request's ``UserSession`` (a detached snapshot) or ``None``."""
         return proxies.session_proxy._get_current_object() or None
 
-    def list_sessions(self, user: model.UserT | CurrentUser | None = None) -> list[model.UserSession]:
-        """Active sessions of ``user`` (default: the current one), most recently active first."""
-        return actions.list_sessions(user)
+    def list_sessions(
+        self, user: model.UserT | CurrentUser | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[model.UserSession]:
+        """Active sessions of ``user`` (default: the current one), most recently active first (``limit``: a page)."""
+        return actions.list_sessions(user, limit, offset)
 
     def revoke_session(self, session_id: str, user: model.UserT | CurrentUser | None = None) -> bool:
         """Sign out one session of ``user``. ``False`` if it is not theirs or unknown."""

@@ -25,15 +25,15 @@ from flask import Flask
 from werkzeug.serving import WSGIRequestHandler
 from werkzeug.serving import make_server
 
+from tests.conftest import REDIS_URL
+from tests.conftest import PrivateRedis
 from tests.conftest import create_app
 from tests.conftest import db
 from tests.conftest import require
 from tests.helpers import PASSWORD
 
-#: Redis database reserved for these tests (other suites flush DB 15).
-REDIS_URL = "redis://127.0.0.1:6379/12"
 #: A port nothing listens on: Redis "down" without touching the real server.
-DEAD_REDIS_URL = "redis://127.0.0.1:1/12"
+DEAD_REDIS_URL = "redis://127.0.0.1:1/0"
 NEW_PASSWORD = "a brand new passphrase"
 OUTAGE_MESSAGE = "Sign-in is temporarily unavailable"
 
@@ -95,25 +95,16 @@ def session_rows(app: Flask, uid: t.Any = None) -> int:
 
 
 @contextlib.contextmanager
-def redis_db12() -> t.Iterator[t.Any]:
-    """A client on the reserved Redis database, emptied before and after
-    (key by key: never FLUSHALL/FLUSHDB on a shared server)."""
+def private_redis_space() -> t.Iterator[PrivateRedis]:
+    """A key prefix of this test's own on the test Redis (``SESSIONAUTH_TEST_REDIS``):
+    apps configured with ``space.config`` write only under it, and only its keys are
+    deleted afterwards (never FLUSHDB, never a key of another test or program)."""
     require("redis")
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
-
-    def wipe() -> None:
-        keys = list(client.scan_iter(count=500))
-        for i in range(0, len(keys), 500):
-            client.delete(*keys[i : i + 500])
-
-    wipe()
+    space = PrivateRedis(REDIS_URL)
     try:
-        yield client
+        yield space
     finally:
-        wipe()
-        client.close()
+        space.close()
 
 
 # -- pages and API through the test client -------------------------------------------
@@ -326,7 +317,7 @@ class Http:
             conn.request(method, path, body=body, headers=headers or {})
             resp = conn.getresponse()
             data = resp.read()
-            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+            return resp.status, folded_headers(resp), data
         finally:
             conn.close()
 
@@ -337,6 +328,16 @@ class Http:
         return self.request(
             "POST", path, body, {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
         )
+
+
+def folded_headers(resp: t.Any) -> dict[str, str]:
+    """An ``http.client`` response's headers by lower-case name, repeated ones
+    (``Set-Cookie``) folded with ", " in order."""
+    folded: dict[str, str] = {}
+    for key, value in resp.getheaders():
+        key = key.lower()
+        folded[key] = f"{folded[key]}, {value}" if key in folded else value
+    return folded
 
 
 def set_cookie_value(headers: dict[str, str], name: str) -> str | None:

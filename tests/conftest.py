@@ -127,10 +127,11 @@ def postgres_url() -> str:
     """
     require("postgres")
     if not _pg_database:
-        name = f"sessionauth_test_{os.getpid()}"
+        # A name no other run can have (a PID alone repeats across machines sharing
+        # a server), so creating it never needs to drop anything.
+        name = f"sessionauth_test_{os.getpid()}_{uuid.uuid4().hex[:12]}"
         admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
         admin.dispose()
 

@@ -95,6 +95,15 @@ def cache_cookie_name(app: Flask) -> str:
     return cookie_name(app) + "_cache"
 
 
+def device_cookie_name(app: Flask) -> str:
+    return str(state_of(app).devices.name)
+
+
+def forget_device(client: t.Any, app: Flask) -> None:
+    """Drop the client's known-device cookie (a stranger's browser)."""
+    client.delete_cookie(device_cookie_name(app))
+
+
 def session_cookie(client: t.Any, app: Flask) -> str | None:
     cookie = client.get_cookie(cookie_name(app))
     return None if cookie is None else str(cookie.value)

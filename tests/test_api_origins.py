@@ -8,6 +8,7 @@ nothing but what a browser sends by itself. ``docs/api.md`` gives the reasons.
 
 from __future__ import annotations
 
+import re
 import typing as t
 
 import pytest
@@ -293,7 +294,7 @@ def test_preflight_from_a_trusted_origin(client: t.Any) -> None:
         "Access-Control-Allow-Methods": "GET, POST",
         "Access-Control-Allow-Headers": "Content-Type",
         "Access-Control-Max-Age": "600",
-        "Access-Control-Expose-Headers": "Retry-After, X-Retry-After",
+        "Access-Control-Expose-Headers": "Retry-After, X-Retry-After, X-Total-Count, Link",
     }
     assert "Origin" in resp.headers["Vary"]
 
@@ -334,3 +335,77 @@ def test_no_cors_headers_for_other_origins(client: t.Any, user: t.Any, origin: s
     headers = {"Origin": origin} if origin else {}
     for resp in (client.get(f"{API}/list-sessions", headers=headers), api_post(client, "sign-out", headers=headers)):
         assert _cors(resp) == {}
+
+
+# -- DNS rebinding: the Host header ------------------------------------------------------
+
+REBOUND = "http://rebound.example"  # an attacker's name, re-pointed at this server
+
+
+@pytest.mark.parametrize("trusted_hosts", [None, ["localhost"]])
+def test_a_rebinding_page_is_refused_when_trusted_hosts_is_set(app: t.Any, user: t.Any, trusted_hosts: t.Any) -> None:
+    """Issue 15, item 8: a DNS-rebinding page sends its own name as both
+    ``Host`` and ``Origin``, so the same-origin check alone lets it through;
+    with Flask's ``TRUSTED_HOSTS`` the request is a 400 before any check, on
+    the API and the pages alike, while the real host works as before."""
+    app.config["TRUSTED_HOSTS"] = trusted_hosts
+    rebound = app.test_client()
+    body = _body_for("sign-in/email")
+    resp = rebound.post(f"{API}/sign-in/email", json=body, headers={"Origin": REBOUND}, base_url=REBOUND)
+    assert resp.status_code == (200 if trusted_hosts is None else 400)
+    rebound = app.test_client()  # a new visitor of the rebound page, for the sign-in form
+    page = rebound.get("/account/login", base_url=REBOUND)
+    if trusted_hosts is None:  # the page, its CSRF token, then a same-"origin" post: signed in
+        token = re.search(r'name="csrf-token" content="([^"]+)"', page.get_data(as_text=True))
+        assert token is not None
+        form = {"email": "alice@example.com", "password": PASSWORD, "csrf_token": token.group(1)}
+        posted = rebound.post("/account/login", data=form, headers={"Origin": REBOUND}, base_url=REBOUND)
+        assert posted.status_code == 302
+    else:
+        assert page.status_code == 400
+        assert rebound.post("/account/login", headers={"Origin": REBOUND}, base_url=REBOUND).status_code == 400
+    honest = app.test_client()
+    assert api_post(honest, "sign-in/email", body).status_code == 200
+
+
+# -- SESSIONAUTH_TRUSTED_ORIGINS is checked at init_app --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "null",
+        "*",
+        "https://*.example.com",
+        "https://app.example.com/path",
+        "https://app.example.com?x=1",
+        "https://user@app.example.com",
+        "https://APP.example.com",
+        "https://app.example.com:443",
+        "http://app.example.com:80",
+        "https://app.example.com:99999",
+        "app.example.com",
+        "ftp://app.example.com",
+        "",
+        42,
+    ],
+)
+def test_a_malformed_trusted_origin_is_refused_at_init_app(entry: t.Any, caplog: pytest.LogCaptureFixture) -> None:
+    from tests.conftest import create_app
+
+    with pytest.raises(ValueError, match="SESSIONAUTH_TRUSTED_ORIGINS"):
+        create_app({"SESSIONAUTH_TRUSTED_ORIGINS": [TRUSTED, entry]})
+    assert any("SESSIONAUTH_TRUSTED_ORIGINS" in r.getMessage() for r in caplog.records if r.levelname == "ERROR")
+
+
+def test_well_formed_trusted_origins_are_accepted() -> None:
+    from tests.conftest import create_app
+    from tests.conftest import dispose
+    from tests.helpers import state_of
+
+    origins = [TRUSTED + "/", "http://127.0.0.1:8080", "http://[::1]:3000", "https://xn--bcher-kva.example"]
+    app = create_app({"SESSIONAUTH_TRUSTED_ORIGINS": origins})
+    try:
+        assert state_of(app).trusted_origins == {o.rstrip("/") for o in origins}
+    finally:
+        dispose(app)

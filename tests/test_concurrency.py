@@ -18,6 +18,7 @@ import threading
 import time
 import typing as t
 import urllib.parse
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -25,6 +26,7 @@ import sqlalchemy as sa
 from flask import Flask
 from werkzeug.serving import make_server
 
+from tests.attack_support import folded_headers
 from tests.conftest import POSTGRES_URL
 from tests.conftest import REQUIRE_SERVICES
 from tests.conftest import db
@@ -45,6 +47,8 @@ CONFIG = {
     # A sign-in briefly holds two connections (the ORM session's and the
     # limiter's autocommit one); size the pool for the client threads.
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": THREADS * 2},
+    # Every sign-in comes from 127.0.0.1: no limit on new sessions per address.
+    "SESSIONAUTH_RATE_LIMIT_SESSIONS_IP": None,
 }
 
 
@@ -76,7 +80,7 @@ class Server:
         try:
             conn.request(method, path, body=body, headers=headers)
             resp = conn.getresponse()
-            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+            return resp.status, folded_headers(resp), resp.read()
         finally:
             conn.close()
 
@@ -261,7 +265,7 @@ def test_short_soak(tmp_path: t.Any) -> None:
     args = ["--seconds", "8", "--users", "20", "--sessions", "2", "--revoke-every", "0.3", "--password-every", "2"]
     # A database of this run's own: the soak drops and recreates it (WITH FORCE), so
     # a fixed name let two test runs on one server kill each other's connections.
-    database = f"sessionauth_soak_test_{os.getpid()}"
+    database = f"sessionauth_soak_test_{os.getpid()}_{uuid.uuid4().hex[:12]}"
     args += ["--update-age", "2", "--activity-resolution", "1", "--database", database]
     args += ["--max-rss-growth-mb", "1000", "--json", str(out)]
     try:

@@ -4,6 +4,7 @@ delay; on SQLite and PostgreSQL, with a 60-second max-age."""
 from __future__ import annotations
 
 import datetime as dt
+import string
 import typing as t
 
 import pytest
@@ -53,7 +54,7 @@ def test_off_by_default(backend: str, tmp_path: t.Any, user: t.Any) -> None:
 def test_cache_cookie_has_the_session_cookie_attributes(app: Flask, client: t.Any, user: t.Any) -> None:
     resp = client.post("/test/login", data={"email": "alice@example.com", "password": PASSWORD})
     headers = {h.split("=", 1)[0]: h for h in resp.headers.getlist("Set-Cookie")}
-    assert set(headers) == {"__Host-sessionauth", "__Host-sessionauth_cache"}
+    assert set(headers) == {"__Host-sessionauth", "__Host-sessionauth_cache", "__Host-sessionauth_device"}
     attrs = [a.strip().lower() for a in headers["__Host-sessionauth_cache"].split(";")[1:]]
     assert {"secure", "httponly", "path=/", "samesite=lax", f"max-age={MAX_AGE}"} <= set(attrs)
     assert not any(a.startswith("domain") for a in attrs)
@@ -207,3 +208,27 @@ def test_compact_mac_binds_key_identity_and_session_secret() -> None:
     assert rotated.load(value, token) is not None  # a fallback key still verifies
     assert cache.load(value, tokens.generate()) is None  # another session cookie
     assert cache.load(value.replace("~7~", "~8~"), token) is None  # tampered payload
+
+
+def test_only_the_exact_mac_spelling_verifies(app: Flask, client: t.Any, user: t.Any, count_sql: t.Any) -> None:
+    """Issue 15, item 8: base64url has other spellings of the same 16 bytes
+    (padding, other values of the 4 unused trailing bits, characters the
+    lenient decoder skips); a cache cookie carrying one is not genuine, so the
+    request reads storage (and is issued the genuine cookie again)."""
+    alphabet = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
+    with time_machine.travel(T0, tick=False):
+        login(client)
+        value = cache_cookie(client, app)
+        payload, mac = value.rsplit(".", 1)
+        with count_sql() as sql:
+            assert client.get("/whoami").json == {"user_id": user.id}
+        assert len(sql.reads) == 0  # control: the genuine cookie skips storage
+        last = alphabet.index(mac[-1])
+        variants = [mac + "==", mac + "=", mac[:5] + "!" + mac[5:], mac[:5] + "*" + mac[5:], mac + "$"]
+        variants += [mac[:-1] + alphabet[last ^ low] for low in range(1, 16)]  # same bytes, other trailing bits
+        for variant in variants:
+            client.set_cookie(cache_cookie_name(app), f"{payload}.{variant}")
+            with count_sql() as sql:
+                assert client.get("/whoami").json == {"user_id": user.id}
+            assert len(sql.reads) == 1, variant
+            assert cache_cookie(client, app) == value

@@ -23,7 +23,8 @@ from tests.helpers import session_cookie
 def test_login_cookie_attributes(app: Flask, client: t.Any, user: t.Any) -> None:
     resp = client.post("/test/login", data={"email": "alice@example.com", "password": PASSWORD})
     headers = resp.headers.getlist("Set-Cookie")
-    assert len(headers) == 1
+    # The session cookie, then the known-device cookie (test_known_devices).
+    assert [h.partition("=")[0] for h in headers] == ["__Host-sessionauth", "__Host-sessionauth_device"]
     header = headers[0]
     name, _, rest = header.partition("=")
     assert name == "__Host-sessionauth"
@@ -64,6 +65,7 @@ def test_token_shape_and_uniqueness(app: Flask, user: t.Any) -> None:
     assert len(seen) == 1000
 
 
+@pytest.mark.parametrize("app_config", [{"SESSIONAUTH_MAX_SESSIONS_PER_USER": None}])  # keep all 1,000 rows
 def test_thousand_logins_give_unique_ids(app: Flask, user: t.Any) -> None:
     auth = app.extensions["sessionauth"]
     with app.app_context():

@@ -25,11 +25,10 @@ from flask import jsonify
 from flask import request as flask_request
 
 from tests.attack_support import NEW_PASSWORD
-from tests.attack_support import REDIS_URL
 from tests.attack_support import api_post
 from tests.attack_support import build_app
 from tests.attack_support import dispose
-from tests.attack_support import redis_db12
+from tests.attack_support import private_redis_space
 from tests.attack_support import run_threads
 from tests.attack_support import session_cookie_name
 from tests.attack_support import user_id
@@ -69,9 +68,8 @@ def app(request: pytest.FixtureRequest) -> t.Iterator[t.Any]:
     }
     redis_cm = None
     if request.param.endswith("redis"):
-        redis_cm = redis_db12()
-        redis_cm.__enter__()
-        config["SESSIONAUTH_REDIS_URL"] = REDIS_URL
+        redis_cm = private_redis_space()
+        config.update(redis_cm.__enter__().config)
     app = build_app(postgres_url(), [EMAIL], **config)
     app.config["INTERLEAVE"] = None
 

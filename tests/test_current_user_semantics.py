@@ -1,7 +1,9 @@
 """``current_user`` behaves exactly like ``db.session.get(User, id)``, in every storage mode.
 
 Its own models (a relationship, a deferred column, a SQL-expression column
-property) on its own ``SQLAlchemy()``, since the shared test ``User`` has none.
+property) on its own ``SQLAlchemy()``, since the shared test ``User`` has none;
+with them ``current_user`` comes from ``db.session.get`` (the fast path is for
+plain mappings: ``test_current_user_exact.py`` compares the two).
 Each view checks, in one request: the object is a real ``User``; it is the
 identity-map instance of ``db.session`` whether the app created the session
 before or after reading ``current_user`` (or never did until an unloaded
@@ -11,6 +13,7 @@ changes made through it commit with ``db.session.commit()``.
 
 from __future__ import annotations
 
+import logging
 import typing as t
 
 import pytest
@@ -175,10 +178,14 @@ def test_the_fast_path_internals_are_there() -> None:
     orm_fastpath.check()
 
 
-@pytest.mark.parametrize("fast", [False])
-def test_the_public_fallback_behaves_the_same(sapp: Flask, fast: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    from flask_sessionauth.storage import orm_fastpath
-
-    monkeypatch.setattr(orm_fastpath, "FAST", fast)
-    test_current_user_is_the_session_instance(sapp)
-    test_changes_through_current_user_commit(sapp)
+def test_a_model_the_fast_path_cannot_build_exactly_says_why(sapp: Flask, caplog: pytest.LogCaptureFixture) -> None:
+    """``Author`` has an SQL-expression column: ``current_user`` comes from ``db.session.get``
+    (the tests above pass through it), and ``init_app`` says so."""
+    assert sapp.extensions["sessionauth"].state_for(sapp).objects.fast is False
+    again = Flask(__name__)
+    again.config.update(sapp.config)
+    sdb.init_app(again)
+    with caplog.at_level(logging.INFO, logger="flask_sessionauth"):
+        SessionAuth(again, db=sdb, user_model=Author)
+    dispose(again)
+    assert "current_user for Author loads through db.session.get: 'shout': an SQL expression" in caplog.text

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import pathlib
 import re
+import socket
+import subprocess
 import sys
 import typing as t
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -77,3 +82,41 @@ def test_signup_with_taken_email_does_not_reveal_it(demo: t.Any) -> None:
     )
     assert "Check your email" in resp.get_data(as_text=True)
     assert "Demo User" not in resp.get_data(as_text=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_demo_command_runs_on_runtime_dependencies_only_and_reads_port() -> None:
+    """``bash scripts/demo`` (the README's first command): serves on ``PORT`` from a venv
+    that has the runtime dependencies and none of the development toolchain."""
+    port = free_port()
+    root = DEMO.parent.parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    proc = subprocess.Popen(
+        ["bash", "scripts/demo"], cwd=root, env={**env, "PORT": str(port)}, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # the demo's banner, then the server's own lines
+            if f"Running on http://127.0.0.1:{port}" in line:
+                break
+        else:
+            pytest.fail(f"the demo exited ({proc.wait()}) without serving on port {port}")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/account/login") as resp:
+            assert resp.status == 200
+        # The interpreter as invoked (a venv's bin/python; /proc/PID/exe would be its target).
+        python = str(
+            root / pathlib.Path(pathlib.Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")[0].decode())
+        )
+        dev_tools = ("pytest", "mypy", "ruff", "playwright", "hypothesis")
+        probe = f"import importlib.util as u; print([m for m in {dev_tools!r} if u.find_spec(m)])"
+        found = subprocess.run([python, "-I", "-c", probe], capture_output=True, text=True, check=True).stdout
+        assert found.strip() == "[]", f"the demo's Python ({python}) has development tools: {found}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -46,7 +46,12 @@ ORIGIN_HEADER = {"Origin": ORIGIN}
 def app_config() -> dict[str, t.Any]:
     # The forms' CSRF check would answer every fuzzed POST with 400 before the
     # input reaches the code under test; the API keeps its Origin check.
-    return {"WTF_CSRF_ENABLED": False, "SESSIONAUTH_RATE_LIMIT_ACCOUNT": 10**6, "SESSIONAUTH_RATE_LIMIT_IP": 10**6}
+    return {
+        "WTF_CSRF_ENABLED": False,
+        "SESSIONAUTH_RATE_LIMIT_ACCOUNT": 10**6,
+        "SESSIONAUTH_RATE_LIMIT_IP": 10**6,
+        "SESSIONAUTH_RATE_LIMIT_SESSIONS_IP": None,
+    }
 
 
 def wsgi(value: str) -> str:

@@ -92,3 +92,46 @@ def test_empty_remote_addr_is_still_limited_and_warned_about_once(app: t.Any) ->
     assert statuses[:IP_LIMIT] == [401] * IP_LIMIT
     warnings = address_warnings(records)
     assert len(warnings) == 1, f"expected one warning about the missing client address, got {warnings}"
+
+
+# -- issue 15, item 4: addresses an attacker could multiply ---------------------------
+
+
+def test_a_port_is_not_a_new_bucket(app: t.Any) -> None:
+    statuses = [wrong_sign_in(app, f"203.0.113.9:{40000 + i}") for i in range(IP_LIMIT + 1)]
+    assert statuses == [401] * IP_LIMIT + [429]
+    assert wrong_sign_in(app, "203.0.113.9") == 429
+
+
+def test_brackets_and_ports_around_ipv6_are_stripped(app: t.Any) -> None:
+    forms = ["[2001:db8:5:6::1]", "[2001:db8:5:6::2]:443", "2001:db8:5:6::3", "[2001:db8:5:6::4%eth0]:8080"]
+    statuses = [wrong_sign_in(app, forms[i % len(forms)]) for i in range(IP_LIMIT + 1)]
+    assert statuses == [401] * IP_LIMIT + [429]
+
+
+def test_unparsable_addresses_share_one_bucket_logged_once(app: t.Any) -> None:
+    garbage = ["garbage-{}", "1.2.3.{}.4", "[::1", "203.0.113.{}:port", "unknown{}", "999.1.1.{}"]
+    with all_logs() as records:
+        statuses = [wrong_sign_in(app, garbage[i % len(garbage)].format(i)) for i in range(IP_LIMIT + 1)]
+    assert statuses == [401] * IP_LIMIT + [429]
+    warnings = [w for w in address_warnings(records) if "parse" in w]
+    assert len(warnings) == 1, warnings
+
+
+@pytest.mark.parametrize(
+    ("written", "client"),
+    [("::1.2.3.4", "1.2.3.4"), ("64:ff9b:1::102:304", "1.2.3.4"), ("64:ff9b:1:ab::1.2.3.4", "1.2.3.4")],
+    ids=["ipv4-compatible", "local-use-nat64", "local-use-nat64-subnet"],
+)
+def test_more_embedded_ipv4_forms_count_as_their_client(app: t.Any, written: str, client: str) -> None:
+    exhaust(app, written)
+    assert wrong_sign_in(app, client) == 429
+    other = written.replace("102:304", "506:708").replace("1.2.3.4", "5.6.7.8")
+    assert wrong_sign_in(app, other) == 401  # another IPv4 client behind the same translator
+
+
+def test_one_48_is_one_bucket_beyond_its_64s(app: t.Any) -> None:
+    """21 /64s of one /48: each /64 is far below its limit, the /48 is not."""
+    statuses = [wrong_sign_in(app, f"2001:db8:7:{i:x}::1") for i in range(21) for _ in range(3)]
+    assert statuses == [401] * 60 + [429] * 3
+    assert wrong_sign_in(app, "2001:db8:8::1") == 401  # the next /48 is another network

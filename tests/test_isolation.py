@@ -13,11 +13,10 @@ import typing as t
 
 import pytest
 
-from tests.attack_support import REDIS_URL
 from tests.attack_support import app_on
 from tests.attack_support import cookie_header
+from tests.attack_support import private_redis_space
 from tests.attack_support import raw_get
-from tests.attack_support import redis_db12
 from tests.attack_support import sqlite_url
 from tests.attack_support import user_id
 from tests.attack_support import whoami
@@ -30,19 +29,19 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def redis_pair(tmp_path: t.Any) -> t.Iterator[tuple[t.Any, t.Any]]:
     """App A (alice is user 1) and app B (bob is user 1): own databases and
-    keys, one Redis database, default prefix."""
-    with redis_db12():
+    keys, one Redis database, one prefix (the test's own)."""
+    with private_redis_space() as space:
         with app_on(
             sqlite_url(tmp_path, "a.db"),
             ["alice@example.com"],
             SECRET_KEY="key-of-app-a",
-            SESSIONAUTH_REDIS_URL=REDIS_URL,
+            **space.config,
         ) as a:
             with app_on(
                 sqlite_url(tmp_path, "b.db"),
                 ["bob@example.com"],
                 SECRET_KEY="key-of-app-b",
-                SESSIONAUTH_REDIS_URL=REDIS_URL,
+                **space.config,
             ) as b:
                 assert user_id(a, "alice@example.com") == user_id(b, "bob@example.com") == 1
                 yield a, b

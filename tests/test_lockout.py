@@ -20,13 +20,12 @@ import pytest
 import time_machine
 
 from tests.attack_support import NEW_PASSWORD
-from tests.attack_support import REDIS_URL
 from tests.attack_support import build_app
 from tests.attack_support import csrf_from
 from tests.attack_support import dispose
 from tests.attack_support import page_post
 from tests.attack_support import page_sign_in
-from tests.attack_support import redis_db12
+from tests.attack_support import private_redis_space
 from tests.attack_support import same_origin
 from tests.attack_support import sqlite_url
 from tests.attack_support import text
@@ -46,9 +45,8 @@ EMAIL = "alice@example.com"
 def app(request: pytest.FixtureRequest, tmp_path: t.Any) -> t.Iterator[t.Any]:
     config: dict[str, t.Any] = {}
     if request.param == "redis":
-        stack = redis_db12()
-        stack.__enter__()
-        config["SESSIONAUTH_REDIS_URL"] = REDIS_URL
+        stack = private_redis_space()
+        config.update(stack.__enter__().config)
     app = build_app(sqlite_url(tmp_path), [EMAIL], **config)
     yield app
     dispose(app)

@@ -152,3 +152,18 @@ def test_api_conforms_to_description(
     signed_in_ok = caller == "signed_in" and mode is schemathesis.GenerationMode.POSITIVE and method != "OPTIONS"
     if signed_in_ok and path in SUCCEEDS_SIGNED_IN:
         assert 200 in statuses, statuses
+
+
+def test_only_public_operations_are_declared_without_the_session_cookie() -> None:
+    """revoke-other-sessions was declared public (``security: []``) by a
+    positional argument landing on ``public``."""
+    from flask_sessionauth.web.openapi import build_openapi
+
+    spec = build_openapi(API)
+    public = {
+        op["operationId"]
+        for item in spec["paths"].values()
+        for method, op in item.items()
+        if method != "options" and op.get("security") == []
+    }
+    assert public == {"getSession", "signInemail", "signOut", "csrfToken", "openapi"}

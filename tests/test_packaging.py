@@ -15,16 +15,29 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tarfile
 import textwrap
 import typing as t
 import zipfile
+from email.parser import HeaderParser
 
 import pytest
 
+import flask_sessionauth
 from flask_sessionauth.web.resources import resource_dir
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-SOURCES = ["setup.cfg", "pyproject.toml", "README.md", "flask_sessionauth", "templates", "static"]
+SOURCES = [
+    "setup.cfg",
+    "pyproject.toml",
+    "MANIFEST.in",
+    "README.md",
+    "LICENSE",
+    "CHANGELOG.md",
+    "flask_sessionauth",
+    "templates",
+    "static",
+]
 EXPECTED = [
     "flask_sessionauth/py.typed",
     "flask_sessionauth/templates/sessionauth/base.html",
@@ -94,9 +107,10 @@ def run(*args: str | os.PathLike[str], **kwargs: t.Any) -> subprocess.CompletedP
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
-    """Build the wheel from a clean copy of the sources (no build/ or egg-info in the tree)."""
-    work = tmp_path_factory.mktemp("wheel")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """The sdist and, built from it, the wheel, from a clean copy of the sources
+    (no build/ or egg-info in the tree), as ``python -m build`` does by default."""
+    work = tmp_path_factory.mktemp("dist")
     src = work / "src"
     src.mkdir()
     for name in SOURCES:
@@ -105,9 +119,38 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
             shutil.copytree(path, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         else:
             shutil.copy2(path, src / name)
-    run(sys.executable, "-m", "build", "--wheel", "--outdir", work / "dist", src)
-    (built,) = (work / "dist").glob("flask_sessionauth-*.whl")
+    run(sys.executable, "-m", "build", "--outdir", work / "dist", src)
+    return work / "dist"
+
+
+@pytest.fixture(scope="module")
+def wheel(dist: pathlib.Path) -> pathlib.Path:
+    (built,) = dist.glob("flask_sessionauth-*.whl")
     return built
+
+
+@pytest.fixture(scope="module")
+def sdist(dist: pathlib.Path) -> pathlib.Path:
+    (built,) = dist.glob("flask_sessionauth-*.tar.gz")
+    return built
+
+
+@pytest.fixture(scope="module")
+def wheel_python(wheel: pathlib.Path, tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """A brand-new venv holding the wheel; its dependencies come from the dev venv's
+    site-packages via a .pth line (only that directory: .pth files in it, such as the
+    editable install's hook, are not run)."""
+    venv = tmp_path_factory.mktemp("venv") / "venv"
+    run(sys.executable, "-m", "venv", "--without-pip", venv)
+    python = venv / "bin" / "python"
+    run(sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", "--quiet", wheel)
+    purelib = run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip()
+    (pathlib.Path(purelib) / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return python
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
 
 
 def test_wheel_contains_templates_static_and_py_typed(wheel: pathlib.Path) -> None:
@@ -118,18 +161,10 @@ def test_wheel_contains_templates_static_and_py_typed(wheel: pathlib.Path) -> No
     assert all(name.startswith(("flask_sessionauth/", "flask_sessionauth-")) for name in names)
 
 
-def test_installed_wheel_renders_the_devices_page(wheel: pathlib.Path, tmp_path: pathlib.Path) -> None:
-    venv = tmp_path / "venv"
-    run(sys.executable, "-m", "venv", "--without-pip", venv)
-    python = venv / "bin" / "python"
-    run(sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", "--quiet", wheel)
-    # Dependencies come from the dev venv's site-packages via a .pth line (only that
-    # directory: .pth files in it, such as the editable install's hook, are not run).
+def test_installed_wheel_renders_the_devices_page(wheel_python: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    python = wheel_python
     purelib = run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip()
-    (pathlib.Path(purelib) / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    result = run(python, "-I", "-c", PROBE, cwd=tmp_path, env=env)
+    result = run(python, "-I", "-c", PROBE, cwd=tmp_path, env=clean_env())
     probe = json.loads(result.stdout.strip().splitlines()[-1])
 
     installed = pathlib.Path(purelib) / "flask_sessionauth"
@@ -149,3 +184,83 @@ def test_checkout_uses_top_level_folders() -> None:
     assert not (ROOT / "flask_sessionauth" / "templates").exists()
     assert resource_dir("templates") == str(ROOT / "templates")
     assert resource_dir("static") == str(ROOT / "static")
+
+
+def test_installed_wheel_runs_the_readme_quick_start(wheel_python: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    """The README's Quick start, verbatim, then create-user, sign in and the devices page
+    (the script ``scripts/check_dist.py`` runs in CI against runtime-only installs)."""
+    script = ROOT / "scripts" / "quickstart_smoke.py"
+    result = run(wheel_python, "-I", script, ROOT / "README.md", cwd=tmp_path, env=clean_env())
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert not pathlib.Path(report["package"]).is_relative_to(ROOT)
+    assert report["version"] == flask_sessionauth.__version__
+
+
+def metadata(wheel: pathlib.Path) -> t.Any:
+    with zipfile.ZipFile(wheel) as archive:
+        (name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        return HeaderParser().parsestr(archive.read(name).decode())
+
+
+def test_version_has_one_source(wheel: pathlib.Path, sdist: pathlib.Path) -> None:
+    """``__version__`` is the only place the number is written; the metadata reads it."""
+    assert "version = attr: flask_sessionauth.__version__" in (ROOT / "setup.cfg").read_text()
+    assert metadata(wheel)["Version"] == flask_sessionauth.__version__
+    assert wheel.name.startswith(f"flask_sessionauth-{flask_sessionauth.__version__}-")
+    assert sdist.name == f"flask_sessionauth-{flask_sessionauth.__version__}.tar.gz"
+
+
+def test_wheel_metadata_classifiers_and_urls(wheel: pathlib.Path) -> None:
+    meta = metadata(wheel)
+    classifiers = set(meta.get_all("Classifier"))
+    python_versions = {
+        c.rsplit(" :: ", 1)[1] for c in classifiers if c.startswith("Programming Language :: Python :: 3.")
+    }
+    assert python_versions == {"3.10", "3.11", "3.12", "3.13"}
+    assert meta["Requires-Python"] == ">=3.10"
+    assert {
+        "Typing :: Typed",
+        "License :: OSI Approved :: BSD License",
+        "Framework :: Flask",
+        "Operating System :: OS Independent",
+    } <= classifiers
+    assert any(c.startswith("Development Status :: ") for c in classifiers)
+    urls = dict(line.split(", ", 1) for line in meta.get_all("Project-URL"))
+    assert {"Source", "Changes", "Issue Tracker", "Documentation"} <= set(urls)
+    assert {"postgres", "redis"} <= set(meta.get_all("Provides-Extra"))
+
+
+def test_license_is_in_the_repository_sdist_and_wheel(wheel: pathlib.Path, sdist: pathlib.Path) -> None:
+    text = (ROOT / "LICENSE").read_text()
+    assert "BSD 3-Clause License" in text and "Neither the name of the copyright holder" in text
+    assert "License-Expression: BSD-3-Clause" in str(metadata(wheel)) or metadata(wheel)["License"] == "BSD-3-Clause"
+    with zipfile.ZipFile(wheel) as archive:
+        licenses = [n for n in archive.namelist() if n.endswith("LICENSE") and ".dist-info/" in n]
+        assert licenses and archive.read(licenses[0]).decode() == text
+    with tarfile.open(sdist) as archive:
+        top = archive.getnames()[0].split("/")[0]
+        member = archive.extractfile(f"{top}/LICENSE")
+        assert member is not None and member.read().decode() == text
+
+
+def test_sdist_holds_everything_needed_to_build_and_read(sdist: pathlib.Path) -> None:
+    with tarfile.open(sdist) as archive:
+        top = archive.getnames()[0].split("/")[0]
+        names = {n.removeprefix(top + "/") for n in archive.getnames()}
+    expected = {
+        "LICENSE",
+        "CHANGELOG.md",
+        "README.md",
+        "setup.cfg",
+        "pyproject.toml",
+        "flask_sessionauth/py.typed",
+        *(name.removeprefix("flask_sessionauth/") for name in EXPECTED if "/templates/" in name or "/static/" in name),
+    }
+    assert not expected - names, f"not in the sdist: {sorted(expected - names)}"
+
+
+def test_changelog_keeps_a_changelog() -> None:
+    text = (ROOT / "CHANGELOG.md").read_text()
+    assert "keepachangelog.com" in text
+    assert "## [Unreleased]" in text
+    assert f"## [{flask_sessionauth.__version__}]" in text

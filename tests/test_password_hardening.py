@@ -25,6 +25,7 @@ from werkzeug.security import generate_password_hash
 
 from flask_sessionauth import LegacyVerifier
 from flask_sessionauth import Verification
+from flask_sessionauth.core.cost_book import CostBook
 from flask_sessionauth.core.passwords import PasswordHasher
 from tests.conftest import FAST_HASH
 from tests.conftest import User
@@ -34,7 +35,14 @@ from tests.helpers import PASSWORD
 WRONG = "wrong horse battery staple"
 CURRENT_PARAMS = "m=1024,t=1,p=1"  # conftest's FAST_HASH
 # Simulated seconds per verification: bcrypt slower and PBKDF2 faster than argon2, as in production.
-COSTS = {"argon2": 0.020, "bcrypt": 0.240, "pbkdf2_sha256": 0.008, "werkzeug": 0.097, "sha256salted": 0.001}
+COSTS = {
+    "argon2": 0.020,
+    "bcrypt": 0.240,
+    "pbkdf2_sha256": 0.008,
+    "werkzeug": 0.097,
+    "sha256salted": 0.001,
+    "slow": 0.8,
+}
 UNPROCESSABLE = ["\ud800", "pass\udfffword here", "nul\x00password", "x" * 257, "x" * 10_000]
 API = "/api/auth"
 ORIGIN = "http://localhost"
@@ -46,8 +54,11 @@ class Meter:
     def __init__(self, hasher: PasswordHasher, monkeypatch: pytest.MonkeyPatch) -> None:
         self.hasher = hasher
         self.now = 1000.0
+        self.cpu = 0.0  # hashing advances both clocks, sleeping only ``now``
+        self.stretch = 1.0  # wall seconds per CPU second of hashing: > 1 is a busy machine
         self.ops: list[tuple[t.Any, ...]] = []
         monkeypatch.setattr(hasher, "clock", lambda: self.now)
+        monkeypatch.setattr(hasher, "cpu_clock", lambda: self.cpu)
         monkeypatch.setattr(hasher, "sleep", self._sleep)
         context = hasher.context
         real_verify, real_dummy = context.verify_and_update, context.dummy_verify
@@ -67,6 +78,9 @@ class Meter:
         monkeypatch.setattr(context, "verify_and_update", verify_and_update)
         monkeypatch.setattr(context, "dummy_verify", dummy_verify)
         monkeypatch.setattr(werkzeug.security, "check_password_hash", check_password_hash)
+        # forget the real timings taken when the hasher was built; time the current scheme again, simulated
+        monkeypatch.setattr(hasher, "_costs", CostBook(hasher._costs.max_age, hasher._costs.cap))
+        hasher.calibrate([], rounds=1)
 
     def _call(self, real: t.Callable[..., t.Any], op: tuple[t.Any, ...], *args: t.Any, **kw: t.Any) -> t.Any:
         """Run the real operation; charge its simulated cost only if it did the work.
@@ -84,7 +98,8 @@ class Meter:
 
     def _op(self, kind: str, scheme: str, parameters: str, secret: str | None) -> None:
         self.ops.append((kind, scheme, parameters, secret))
-        self.now += COSTS[scheme]
+        self.now += COSTS[scheme] * self.stretch
+        self.cpu += COSTS[scheme]
 
     def _sleep(self, seconds: float) -> None:
         assert seconds > 0
@@ -303,6 +318,137 @@ def test_inactive_account_same_answer_as_unknown(app, accounts):
     inactive = api_sign_in(app.test_client(), "inactive@example.com", PASSWORD)
     unknown = api_sign_in(app.test_client(), "nobody@example.com", PASSWORD)
     assert (inactive.status_code, inactive.data) == (unknown.status_code, unknown.data)
+
+
+# -- the floor cannot be turned into a denial of service (issue 15 item 5) -------------------
+
+
+def register_slow(hasher: PasswordHasher, meter: Meter) -> str:
+    """A legacy format costing 0.8 s of CPU (a Werkzeug PBKDF2 with many iterations, say); returns a hash."""
+
+    def verify(password: str, stored: str) -> bool:
+        meter._op("verify", "slow", "", password)
+        return hmac.compare_digest(password, stored.removeprefix("slow$"))
+
+    hasher.register_legacy(lambda s: s.startswith("slow$"), verify, name="slow")
+    return f"slow${PASSWORD}"
+
+
+def test_one_slow_legacy_account_raises_the_floor_only_up_to_the_cap(app, user, monkeypatch, caplog):
+    """Before: one failure on a slow account made every failure wait 1.25 × its cost (here
+    1 s for 20 ms of work). Now the floor stops at SESSIONAUTH_PASSWORD_FAILURE_FLOOR_MAX."""
+    hasher = hasher_of(app)
+    meter = Meter(hasher, monkeypatch)
+    with app.app_context():
+        add_user("slow@example.com", register_slow(hasher, meter))
+        auth = app.extensions["sessionauth"]
+        with caplog.at_level(logging.WARNING, logger="flask_sessionauth.core.cost_book"):
+            for _ in range(3):
+                _, ops, elapsed = meter.run(lambda: auth.authenticate("slow@example.com", WRONG))
+                assert [op[:2] for op in ops] == [("verify", "slow")] and elapsed == pytest.approx(0.8)  # no sleep
+        assert hasher.failure_floor() == pytest.approx(0.3)
+        for email in ("nobody@example.com", "alice@example.com"):
+            _, ops, elapsed = meter.run(lambda: auth.authenticate(email, WRONG))  # noqa: B023
+            assert [op[0] for op in ops] == ["dummy" if "nobody" in email else "verify", "sleep"]
+            # 20 ms of work, held 300 ms at most: 15×, not the 50× of 1.25 × 0.8 s
+            assert elapsed == pytest.approx(0.3) and ops[1][1] == pytest.approx(0.28)
+    # the one class a timing can tell apart is named once in the log; no hash, no password
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "'slow'" in warnings[0] and "800 ms" in warnings[0]
+    assert not any(PASSWORD in m for m in warnings)
+
+
+@pytest.mark.parametrize("app_config", [{"SESSIONAUTH_PASSWORD_FAILURE_FLOOR_MAX": 0.1}])
+def test_the_cap_is_a_setting(app, accounts, monkeypatch):
+    hasher = hasher_of(app)
+    meter = Meter(hasher, monkeypatch)
+    with app.app_context():
+        auth = app.extensions["sessionauth"]
+        meter.run(lambda: auth.authenticate("scrypt@example.com", WRONG))  # 97 ms: 121 ms with the margin
+        assert meter.run(lambda: auth.authenticate("nobody@example.com", WRONG))[2] == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"SESSIONAUTH_PASSWORD_MIN_FAILURE_SECONDS": 0.5, "SESSIONAUTH_PASSWORD_FAILURE_FLOOR_MAX": 0.2},
+        {"SESSIONAUTH_PASSWORD_FAILURE_FLOOR_MAX": -1},
+    ],
+)
+def test_a_minimum_above_the_cap_is_refused_at_init_app(config):
+    from tests.conftest import create_app
+
+    with pytest.raises(ValueError, match="SESSIONAUTH_PASSWORD_FAILURE_FLOOR_MAX"):
+        create_app(config)
+
+
+def test_a_burst_of_slow_concurrent_failures_cannot_ratchet_the_floor(app, accounts, monkeypatch):
+    """Before: 43 concurrent failures (each 20× slower on the wall clock than its work) left the
+    floor at their wall time for good. CPU time does not grow with contention."""
+    hasher = hasher_of(app)
+    meter = Meter(hasher, monkeypatch)
+    with app.app_context():
+        auth = app.extensions["sessionauth"]
+        meter.run(lambda: auth.authenticate("scrypt@example.com", WRONG))
+        floor = hasher.failure_floor()
+        assert floor == pytest.approx(1.25 * COSTS["werkzeug"])
+        meter.stretch = 20.0
+        for email in ["scrypt@example.com", "nobody@example.com"] * 22:
+            _, ops, elapsed = meter.run(lambda: auth.authenticate(email, WRONG))  # noqa: B023
+            # starved 20× (0.4 s for 20 ms of work): padding never holds a failure past the cap (0.3 s)
+            assert [op[0] for op in ops] in (["verify"], ["dummy"])
+        assert hasher.failure_floor() == pytest.approx(floor)
+        meter.stretch = 1.0
+        assert meter.run(lambda: auth.authenticate("nobody@example.com", WRONG))[2] == pytest.approx(floor)
+
+
+def test_under_uniform_load_every_path_still_lasts_the_same(app, accounts, monkeypatch):
+    """The floor is CPU seconds; a failure lasts the floor times its own slowdown (up to the
+    cap), so a machine twice as busy doubles every path alike (no later request inherits it)."""
+    hasher = hasher_of(app)
+    meter = Meter(hasher, monkeypatch)
+    emails = ["scrypt@example.com", "pbkdf2@example.com", "alice@example.com", "nobody@example.com"]
+    with app.app_context():
+        auth = app.extensions["sessionauth"]
+        hasher.calibrate([accounts["scrypt@example.com"], accounts["pbkdf2@example.com"]])
+        floor = 1.25 * COSTS["werkzeug"]
+        meter.stretch = 2.0
+        times = {e: meter.run(lambda: auth.authenticate(e, WRONG))[2] for e in emails}  # noqa: B023
+        assert times == {email: pytest.approx(2 * floor) for email in emails}
+        meter.stretch = 1.0
+        assert meter.run(lambda: auth.authenticate("nobody@example.com", WRONG))[2] == pytest.approx(floor)
+        # the price of the cap: a class at the cap (bcrypt, 0.3 s with the margin) shows under load
+        meter.run(lambda: auth.authenticate("bcrypt@example.com", WRONG))
+        meter.stretch = 2.0
+        assert meter.run(lambda: auth.authenticate("nobody@example.com", WRONG))[2] == pytest.approx(0.3)
+        assert meter.run(lambda: auth.authenticate("bcrypt@example.com", WRONG))[2] == pytest.approx(0.48)
+
+
+def test_a_slow_class_ages_out_but_the_current_scheme_never_does(app, accounts, monkeypatch):
+    hasher = hasher_of(app)
+    meter = Meter(hasher, monkeypatch)
+    max_age = hasher._costs.max_age
+    with app.app_context():
+        auth = app.extensions["sessionauth"]
+        meter.run(lambda: auth.authenticate("bcrypt@example.com", WRONG))
+        meter.now += max_age - 1
+        assert meter.run(lambda: auth.authenticate("nobody@example.com", WRONG))[2] == pytest.approx(0.3)
+        meter.now += 2  # no bcrypt verification for longer than max_age: bcrypt no longer counts
+        assert meter.run(lambda: auth.authenticate("nobody@example.com", WRONG))[2] == pytest.approx(0.025)
+        meter.now += 100 * max_age  # the current scheme's estimate stays, so a failure is still padded
+        _, ops, elapsed = meter.run(lambda: auth.authenticate("nobody@example.com", WRONG))
+        assert [op[0] for op in ops] == ["dummy", "sleep"] and elapsed == pytest.approx(0.025)
+        # a class timed by calibrate() is pinned: it does not age out
+        hasher.calibrate([accounts["scrypt@example.com"]], rounds=1)
+        meter.now += 100 * max_age
+        assert hasher.failure_floor() == pytest.approx(1.25 * COSTS["werkzeug"])
+
+
+def test_a_fresh_process_has_a_floor_before_its_first_failure(app, user):
+    """Before: nothing was timed until the first failure, whose own time set its padding."""
+    hasher = hasher_of(app)
+    assert hasher.failure_floor() > 0
+    assert [key[0] for key in hasher.cost_estimates()] == ["argon2"]
 
 
 # -- Werkzeug and other legacy formats (item 14) ----------------------------------------------

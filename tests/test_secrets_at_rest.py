@@ -17,13 +17,12 @@ import typing as t
 import pytest
 import sqlalchemy as sa
 
-from tests.attack_support import REDIS_URL
 from tests.attack_support import all_logs
 from tests.attack_support import api_post
 from tests.attack_support import app_on
 from tests.attack_support import cookie_value
 from tests.attack_support import page_sign_in
-from tests.attack_support import redis_db12
+from tests.attack_support import private_redis_space
 from tests.attack_support import session_cookie_name
 from tests.attack_support import sqlite_url
 from tests.conftest import db
@@ -65,16 +64,15 @@ def reversible(keys: t.Iterable[str]) -> list[str]:
 
 @pytest.mark.parametrize("limiter_store", ["database", "redis"])
 def test_throttle_keys_are_not_plain_hashes_of_email_or_address(tmp_path: t.Any, limiter_store: str) -> None:
-    with redis_db12() as r:
-        config = {"SESSIONAUTH_REDIS_URL": REDIS_URL} if limiter_store == "redis" else {}
+    with private_redis_space() as space:
+        config = space.config if limiter_store == "redis" else {}
         with app_on(sqlite_url(tmp_path, "a.db"), [EMAIL], SECRET_KEY="server key one", **config) as a:
             fail_sign_ins(a)
-            keys_a = sql_keys(a) if limiter_store == "database" else {k.decode() for k in r.scan_iter()}
-        for k in list(r.scan_iter()):
-            r.delete(k)
+            keys_a = sql_keys(a) if limiter_store == "database" else {k.decode() for k in space.own_keys()}
+        space.delete_own_keys()
         with app_on(sqlite_url(tmp_path, "b.db"), [EMAIL], SECRET_KEY="server key two", **config) as b:
             fail_sign_ins(b)
-            keys_b = sql_keys(b) if limiter_store == "database" else {k.decode() for k in r.scan_iter()}
+            keys_b = sql_keys(b) if limiter_store == "database" else {k.decode() for k in space.own_keys()}
     assert len(keys_a) >= 3, keys_a  # the account and both addresses were counted
     found = reversible(keys_a)
     assert not found, "throttle keys are reversible without any server secret: " + "; ".join(found)

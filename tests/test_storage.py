@@ -172,47 +172,43 @@ def thread_reader(app: Flask) -> t.Any:
     return reader
 
 
-def test_dispose_closes_the_thread_connections(app: Flask, client: t.Any, user: t.Any) -> None:
-    """Trick #1: each thread keeps one autocommit connection for the hot
-    path; ``engine.dispose()`` closes them all (no "too many clients")."""
+def test_dispose_closes_the_pool_connections(app: Flask, client: t.Any, user: t.Any) -> None:
+    """The hot path's pool keeps its idle connections between requests;
+    ``engine.dispose()`` closes them (no "too many clients")."""
     login(client)
     client.get("/whoami")
-    reader = thread_reader(app)
+    slots = thread_reader(app).slots
+    (idle,) = slots.idle
+    conn = idle.conn
     with app.app_context():
-        held = list(reader._held)
-        assert len(held) == 1 and held[0].conn is not None
         db.engine.dispose()
-        assert held[0].conn is None and not list(reader._held)
+    assert idle.conn is None and slots.idle == [] and slots.opened == 0
+    with pytest.raises(Exception, match="(?i)closed"):
+        conn.cursor().execute("SELECT 1")
     assert client.get("/whoami").json == {"user_id": user.id}  # reconnects
-    with app.app_context():
-        assert len(list(store_of(app)._reader()._held)) == 1
+    assert len(slots.idle) == 1 and slots.opened == 1
 
 
-def test_thread_connections_one_per_thread_closed_at_thread_exit(app: Flask, client: t.Any, user: t.Any) -> None:
-    import gc
+def test_threads_in_turn_share_one_connection(app: Flask, client: t.Any, user: t.Any) -> None:
+    """A connection is lent for one statement, not kept by a thread: threads
+    that serve requests one after another all use the same one, and none
+    stays with a thread after its request (issue 15, item 3)."""
     import threading
-    import weakref
 
     login(client)
-    reader = thread_reader(app)
-    seen: list[t.Any] = []
+    slots = thread_reader(app).slots
+    seen: list[int] = []
 
     def worker() -> None:
         for _ in range(3):
             assert client.get("/whoami").json == {"user_id": user.id}
-        held = reader._local.held
-        seen.extend((weakref.ref(held), held.conn))
+        seen.append(len(slots.idle))
 
-    thread = threading.Thread(target=worker)
-    thread.start()
-    thread.join()
-    gc.collect()
-    ref, conn = seen
-    assert ref() is None  # the thread's local went, and with it its holder
-    with pytest.raises(Exception, match="(?i)closed"):
-        conn.cursor().execute("SELECT 1")  # which closed the connection
-    client.get("/whoami")
-    assert len(list(reader._held)) == 1  # this thread's own
+    for _ in range(3):
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join()
+    assert seen == [1, 1, 1] and slots.opened == 1
 
 
 def test_forked_child_forgets_the_parents_connections(app: Flask, client: t.Any, user: t.Any) -> None:
@@ -220,25 +216,26 @@ def test_forked_child_forgets_the_parents_connections(app: Flask, client: t.Any,
     login(client)
     client.get("/whoami")
     reader = thread_reader(app)
-    (held,) = list(reader._held)
-    conn = held.conn
+    (idle,) = reader.slots.idle
+    conn = idle.conn
     reader.dispose(close=False)  # what the at-fork hook runs in the child
-    assert held.conn is None
+    assert reader.slots.idle == [] and reader.slots.opened == 0
     with contextlib.closing(conn.cursor()) as cursor:  # not closed: still the parent's to use
         cursor.execute("SELECT 1")
     assert client.get("/whoami").json == {"user_id": user.id}
+    assert reader.slots.idle[0].conn is not conn
     conn.close()
 
 
-def test_a_driver_error_drops_the_thread_connection(app: Flask, client: t.Any, user: t.Any) -> None:
+def test_a_driver_error_drops_the_connection(app: Flask, client: t.Any, user: t.Any) -> None:
     login(client)
     client.get("/whoami")
     reader = thread_reader(app)
+    (idle,) = reader.slots.idle
     with app.app_context():
-        (held,) = list(reader._held)
         with pytest.raises(sa.exc.DBAPIError):
             reader.run("broken", lambda: sa.text("SELECT * FROM no_such_table"), {}, fetch=True)
-        assert held.conn is None
+    assert idle.conn is None and reader.slots.idle == [] and reader.slots.opened == 0
     assert client.get("/whoami").json == {"user_id": user.id}
 
 

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
+import re
 import typing as t
+
+log = logging.getLogger("flask_sessionauth")
 
 #: Default values. The README documents each key; keep the two in step.
 DEFAULTS: dict[str, t.Any] = {
@@ -48,6 +52,8 @@ DEFAULTS: dict[str, t.Any] = {
     # Origins (scheme://host[:port]) allowed to call the JSON API besides our own.
     "SESSIONAUTH_TRUSTED_ORIGINS": [],
     "SESSIONAUTH_BASE_TEMPLATE": "sessionauth/base.html",
+    # The name the account pages show in their title and header.
+    "SESSIONAUTH_SITE_NAME": "Account",
     # Where the sign-in page sends users when there is no safe ``next``.
     "SESSIONAUTH_HOME_ENDPOINT": "sessionauth.devices",
     # Password hashing (passlib CryptContext); the first scheme hashes new passwords.
@@ -65,12 +71,25 @@ DEFAULTS: dict[str, t.Any] = {
     # Every failed password check lasts at least this long (seconds), besides
     # the floor measured from the slowest hash format seen.
     "SESSIONAUTH_PASSWORD_MIN_FAILURE_SECONDS": 0.0,
+    # The measured floor never exceeds this (CPU seconds): one slow legacy
+    # hash cannot make every failure hold a worker longer.
+    "SESSIONAUTH_PASSWORD_FAILURE_FLOOR_MAX": 0.3,
     # Time the configured formats at init_app, so even the first failure of a
     # slow legacy format is padded like the others (costs ~1 s at start-up).
     "SESSIONAUTH_PASSWORD_CALIBRATE": False,
     "SESSIONAUTH_PASSWORD_MIN_LENGTH": 8,
     "SESSIONAUTH_PASSWORD_MAX_LENGTH": 256,
-    "SESSIONAUTH_MAX_SESSIONS_PER_USER": None,
+    # At the cap a new sign-in ends the user's least recently active session
+    # (None = no cap). Bounds the rows, the devices page and the API listing.
+    "SESSIONAUTH_MAX_SESSIONS_PER_USER": 100,
+    # Devices shown per devices page (most recent first; "and N more" below).
+    "SESSIONAUTH_DEVICES_PER_PAGE": 50,
+    # Default and largest ``limit`` of the API's list-sessions (and the CLI's list).
+    "SESSIONAUTH_LIST_LIMIT": 100,
+    # Build ``current_user`` from the session read's joined row, without an
+    # ORM query, for user models where that is exactly ``db.session.get``
+    # (decided at init_app); False: always ``db.session.get``.
+    "SESSIONAUTH_USER_FASTPATH": True,
     "SESSIONAUTH_TABLE_NAME": "user_session",
     "SESSIONAUTH_USER_IDENTITY_FIELD": "email",
     "SESSIONAUTH_PASSWORD_FIELD": "password_hash",
@@ -91,8 +110,25 @@ DEFAULTS: dict[str, t.Any] = {
     "SESSIONAUTH_RATE_LIMIT_ACCOUNT_TOTAL": 100,
     "SESSIONAUTH_RATE_LIMIT_IP": 20,
     "SESSIONAUTH_RATE_LIMIT_WINDOW": 900,
+    # Failures per IPv6 /48 (besides the per-/64 IP limit), so a network
+    # cannot multiply its buckets; per known-device cookie (instead of the
+    # limits strangers can fill); per address for password re-entry; and new
+    # sessions per address (or per known device) per window.
+    "SESSIONAUTH_RATE_LIMIT_IPV6_48": 60,
+    "SESSIONAUTH_RATE_LIMIT_DEVICE": 10,
+    "SESSIONAUTH_RATE_LIMIT_REAUTH_IP": 50,
+    "SESSIONAUTH_RATE_LIMIT_SESSIONS_IP": 30,
+    # Lifetime of the known-device cookie set by a successful sign-in (0 = off).
+    "SESSIONAUTH_DEVICE_COOKIE_MAX_AGE": 365 * 24 * 3600,
+    # Reverse proxies whose X-Forwarded-For is believed: None (none), a hop
+    # count (Werkzeug's ProxyFix) or a list of CIDRs.
+    "SESSIONAUTH_TRUSTED_PROXIES": None,
     # Rows deleted per statement by ``cleanup_expired``.
     "SESSIONAUTH_CLEANUP_BATCH_SIZE": 1000,
+    # Connections of the hot path's own pool per process (session reads,
+    # activity stamps, rate-limit counters), besides the app's pool: the two
+    # together bound what a worker process opens.
+    "SESSIONAUTH_POOL_SIZE": 5,
 }
 
 
@@ -145,6 +181,8 @@ class Settings:
         name = str(config["SESSIONAUTH_COOKIE_NAME"])
         absolute = config["SESSIONAUTH_ABSOLUTE_LIFETIME"]
         max_sessions = config["SESSIONAUTH_MAX_SESSIONS_PER_USER"]
+        if max_sessions is not None:
+            max_sessions = positive(config, "SESSIONAUTH_MAX_SESSIONS_PER_USER")
         return cls(
             expires_in=expires_in,
             update_age=update_age,
@@ -159,7 +197,49 @@ class Settings:
             cookie_secure=secure,
             cookie_samesite=config["SESSIONAUTH_COOKIE_SAMESITE"],
             cookie_cache_max_age=int(config["SESSIONAUTH_COOKIE_CACHE_MAX_AGE"]),
-            max_sessions_per_user=None if max_sessions is None else int(max_sessions),
+            max_sessions_per_user=max_sessions,
             password_min_length=int(config["SESSIONAUTH_PASSWORD_MIN_LENGTH"]),
             password_max_length=int(config["SESSIONAUTH_PASSWORD_MAX_LENGTH"]),
         )
+
+
+def configuration_error(message: str) -> ValueError:
+    """A setting ``init_app`` refuses: logged (a deployment's logs say what
+    is wrong even when the traceback goes elsewhere) and raised."""
+    log.error("flask-sessionauth configuration: %s", message)
+    return ValueError(message)
+
+
+def positive(config: t.Mapping[str, t.Any], key: str) -> int:
+    """``config[key]`` as an integer of at least 1."""
+    value = config[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise configuration_error(f"{key} must be a whole number of at least 1, not {value!r}.")
+    return value
+
+
+# scheme://host[:port], as a browser serialises an ``Origin`` header: lower
+# case, no path, query, fragment or user info, no wildcard.
+_ORIGIN = re.compile(r"(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?")
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def trusted_origins(value: t.Any) -> frozenset[str]:
+    """``SESSIONAUTH_TRUSTED_ORIGINS`` checked at ``init_app``: each entry must
+    be exactly what a browser sends as ``Origin`` (one trailing ``/`` is
+    forgiven), since anything else either never matches (a path, upper case, a
+    default port) or matches what it must not (``"null"`` is the origin of
+    every sandboxed iframe and ``file:`` page; ``"*"`` would be everyone)."""
+    entries = [value] if isinstance(value, str) else list(value or [])
+    origins = set()
+    for entry in entries:
+        origin = entry[:-1] if isinstance(entry, str) and entry.endswith("/") else entry
+        match = _ORIGIN.fullmatch(origin) if isinstance(origin, str) else None
+        if match is None or _DEFAULT_PORTS[match[1]] == match[3] or not 0 < int(match[3] or 1) < 65536:
+            raise configuration_error(
+                f"SESSIONAUTH_TRUSTED_ORIGINS entry {entry!r} is not an origin: write it as a browser sends "
+                "it, scheme://host[:port] in lower case (e.g. 'https://app.example.com'), without a path, "
+                "a default port, a wildcard or 'null'."
+            )
+        origins.add(origin)
+    return frozenset(origins)

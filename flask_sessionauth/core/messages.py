@@ -5,6 +5,8 @@ from __future__ import annotations
 from .presentation import devices_phrase
 
 SIGNED_OUT = "You have been signed out."
+#: A device whose session ended elsewhere (revoked from another device, expired).
+SIGNED_OUT_ELSEWHERE = "You were signed out of this device."
 CURRENT_PASSWORD_WRONG = "The current password is incorrect."
 PASSWORD_WRONG = "The password is incorrect."
 PASSWORD_CHANGED = "Your password has been changed."
@@ -33,3 +35,8 @@ def signed_out_others(count: int) -> str:
     if not count:
         return NO_OTHER_DEVICES
     return f"Signed out of {devices_phrase(count)}. Only this device is still signed in."
+
+
+def more_devices(count: int) -> str:
+    """Below a bounded listing: how many sessions it leaves out."""
+    return f"and {count} more {'device' if count == 1 else 'devices'}"

@@ -18,8 +18,9 @@ Verifying: :meth:`PasswordHasher.check`
     logged by class name only, never with the password.
 
 Every failure path runs exactly one verification and is then padded to a
-common floor, so a failure never tells a known account from an unknown one
-(:mod:`.cost_book` says how). Legacy formats: :mod:`.legacy_hashes`.
+common floor, capped, measured in CPU time and aging out, so a failure never
+tells a known account from an unknown one and cannot be used to hold workers
+for long (:mod:`.cost_book` says how). Legacy formats: :mod:`.legacy_hashes`.
 """
 
 from __future__ import annotations
@@ -62,9 +63,10 @@ class PasswordHasher:
 
     ``schemes``/``options`` configure the passlib ``CryptContext`` (first
     scheme hashes). ``legacy_verifiers`` add formats beyond passlib's;
-    ``werkzeug=False`` drops the built-in Werkzeug one. ``margin`` and
-    ``min_failure_seconds`` shape the failure floor (``margin=0`` with no
-    minimum turns padding off; only for tests of something else). ``clock``
+    ``werkzeug=False`` drops the built-in Werkzeug one. ``margin``,
+    ``min_failure_seconds``, ``max_failure_seconds`` (the cap) and
+    ``estimate_max_age`` shape the failure floor (``margin=0`` with no minimum
+    turns padding off). ``clock`` (wall), ``cpu_clock`` (this thread's CPU)
     and ``sleep`` are injectable so tests can count the padding exactly.
     """
 
@@ -79,21 +81,25 @@ class PasswordHasher:
         werkzeug: bool = True,
         margin: float = 1.25,
         min_failure_seconds: float = 0.0,
+        max_failure_seconds: float = 0.3,
+        estimate_max_age: float = 900.0,
         clock: t.Callable[[], float] = time.perf_counter,
+        cpu_clock: t.Callable[[], float] = time.thread_time,
         sleep: t.Callable[[float], None] = time.sleep,
     ) -> None:
-        if margin < 0 or min_failure_seconds < 0:
-            raise ValueError("margin and min_failure_seconds cannot be negative")
+        if not (margin >= 0 and 0 <= min_failure_seconds <= max_failure_seconds and estimate_max_age > 0):
+            raise ValueError("need margin >= 0, 0 <= min_failure_seconds <= max_failure_seconds, estimate_max_age > 0")
         self.context = CryptContext(schemes=list(schemes), deprecated="auto", **dict(options))
         self.min_length = min_length
         self.max_length = max_length
         self.margin = margin
         self.min_failure_seconds = min_failure_seconds
         self.clock = clock
+        self.cpu_clock = cpu_clock
         self.sleep = sleep
         self._custom: list[LegacyVerifier] = list(legacy_verifiers)
         self._builtin: list[LegacyVerifier] = [WERKZEUG] if werkzeug else []
-        self._costs = CostBook()
+        self._costs = CostBook(estimate_max_age, max_failure_seconds)
         self._logged: set[tuple[str, str]] = set()
         self._logged_lock = threading.Lock()
         # Never equal to a real password: it is 32 random characters, and its
@@ -101,11 +107,13 @@ class PasswordHasher:
         self._substitute = secrets.token_urlsafe(24)
         # passlib builds its dummy hash on first use; build it now so the first
         # unknown-user request does not pay for an extra hash, and learn the
-        # cost class of the first scheme with the configured parameters.
+        # cost class of the first scheme with the configured parameters; time
+        # (pin) it, so the first failure in a fresh process is padded too.
         dummy = getattr(self.context, "_dummy_hash", None)
         if not isinstance(dummy, str):
             dummy = str(self.context.hash(self._substitute))
         self._current_key = self._passlib_key(dummy)
+        self.calibrate([], rounds=1)
 
     # -- policy and hashing ----------------------------------------------
 
@@ -137,7 +145,7 @@ class PasswordHasher:
         Pass ``None`` for an unknown or inactive user (or one without a
         hash): the full work and padding still happen. Never raises.
         """
-        started = self.clock()
+        started = (self.clock(), self.cpu_clock())
         target = self._identify(stored_hash)
         if target is None:
             self._dummy()
@@ -184,12 +192,12 @@ class PasswordHasher:
     # -- the failure floor -------------------------------------------------
 
     def failure_floor(self) -> float:
-        """Seconds every failed :meth:`check` lasts at least, from what was measured so far."""
-        return max(self.min_failure_seconds, self.margin * self._costs.slowest())
+        """Seconds every failed :meth:`check` lasts at least, in CPU terms (see :mod:`.cost_book`)."""
+        return max(self.min_failure_seconds, min(self._costs.cap, self.margin * self._costs.slowest(self.clock())))
 
     def cost_estimates(self) -> dict[t.Hashable, float]:
-        """Estimated verification seconds per cost class (for logs and benchmarks)."""
-        return self._costs.estimates()
+        """Estimated verification CPU seconds per live cost class (for logs and benchmarks)."""
+        return self._costs.estimates(self.clock())
 
     def calibrate(self, hashes: t.Iterable[str] | None = None, rounds: int = 3) -> float:
         """Time verifications now, so no first request has to; returns the floor.
@@ -198,6 +206,7 @@ class PasswordHasher:
         configured schemes with their default parameters and Werkzeug's
         defaults (a few seconds). Otherwise the first scheme and one class per
         given stored hash (use one per legacy format and cost in your table).
+        The classes timed here are pinned: they never age out of the floor.
         """
         for _ in range(rounds):
             self._dummy()
@@ -206,7 +215,7 @@ class PasswordHasher:
             for _ in range(rounds if target is not None else 0):
                 assert target is not None
                 try:
-                    self._verify(target, self._substitute)
+                    self._verify(target, self._substitute, pin=True)
                 except Exception as exc:
                     self._log_once(target.legacy.name if target.legacy else "passlib", exc)
                     break
@@ -277,29 +286,29 @@ class PasswordHasher:
         attrs = ("ident", "type", "version", "rounds", "memory_cost", "parallelism")
         return (handler.name, *(getattr(parsed, attr, None) for attr in attrs))
 
-    def _verify(self, target: _Target, secret: str) -> tuple[bool, str | None]:
-        """Run and time exactly one verification; may raise (the caller fails closed)."""
-        started = self.clock()
+    def _verify(self, target: _Target, secret: str, *, pin: bool = False) -> tuple[bool, str | None]:
+        """Run and time (CPU) exactly one verification; may raise (the caller fails closed)."""
+        started = self.cpu_clock()
         if target.legacy is None:
             ok, new_hash = self.context.verify_and_update(secret, target.stored)
         else:
             ok, new_hash = bool(target.legacy.verify(secret, target.stored)), None
-        self._costs.record(target.key, self.clock() - started)
+        self._costs.record(target.key, self.cpu_clock() - started, self.clock(), pin=pin)
         return bool(ok), new_hash
 
     def _dummy(self) -> None:
         """One verification with the first scheme's configured parameters."""
-        started = self.clock()
+        started = self.cpu_clock()
         try:
             self.context.dummy_verify()
         except Exception as exc:
             self._log_once("passlib dummy", exc)
             return
-        self._costs.record(self._current_key, self.clock() - started)
+        self._costs.record(self._current_key, self.cpu_clock() - started, self.clock(), pin=True)
 
-    def _fail(self, started: float) -> Verification:
+    def _fail(self, started: tuple[float, float]) -> Verification:
         """Pad a failure to the floor, so every failure path lasts as long."""
-        remaining = started + self.failure_floor() - self.clock()
+        remaining = self._costs.padding(self.failure_floor(), self.clock() - started[0], self.cpu_clock() - started[1])
         if remaining > 0:
             self.sleep(remaining)
         return Verification(False)

@@ -14,6 +14,7 @@ from ..core.errors import InvalidCredentials
 from ..core.errors import InvalidPassword
 from ..core.errors import NotSignedIn
 from ..core.errors import StorageUnavailable
+from ..core.records import SessionRecord
 from ..services.accounts import is_inactive
 from ..services.sessions import Issued
 from ..storage import storage_errors
@@ -136,13 +137,16 @@ def _signed_out_if_revoked(revoked: list[str]) -> None:
 def authenticate(email: t.Any, password: t.Any) -> t.Any | None:
     """The user these credentials belong to, or ``None`` (see
     :meth:`Accounts.authenticate`)."""
-    result = app_state().accounts.authenticate(email, password, client())
+    app = app_state()
+    device = app.devices.nonce(email)
+    result = app.accounts.authenticate(email, password, client(), device)
     if result is None:
         return None
     user, verified_hash = result
     state = request_state()
     if state is not None:
         state.verified = (user.id, verified_hash)
+        state.device_cookie = app.devices.value_for(email, device)
     return user
 
 
@@ -155,14 +159,20 @@ def login_user(user: t.Any, remember: bool = True, *, fresh: bool = True) -> Iss
     state = request_state()
     verified = state.verified if state is not None else None
     verified_hash = verified[1] if verified is not None and verified[0] == user.id else None
+    asking = client()
+    keys = []
+    if asking is not None:
+        identity = app.accounts.identity(user)
+        keys = app.limiter.check(app.limiter.session_keys(identity, asking, app.devices.nonce(identity)))
     issued = app.sessions.create(
         user,
         remember,
         fresh=fresh,
-        client=client(),
+        client=asking,
         replacing=state.record if state is not None else None,
         guard=app.accounts.guard(user, verified_hash),
     )
+    app.limiter.failed(keys)  # counts the new session
     if state is None:
         session: IssuedSession = issued.session
         session.token = issued.token.value
@@ -210,8 +220,23 @@ def reauthenticate(password: t.Any) -> IssuedSession:
 # -- sessions -------------------------------------------------------------------------
 
 
-def list_sessions(user: t.Any = None) -> list[UserSession]:
-    return app_state().sessions.list(current_user_id(user))
+def list_sessions(user: t.Any = None, limit: int | None = None, offset: int = 0) -> list[UserSession]:
+    return app_state().sessions.list(current_user_id(user), limit, offset)
+
+
+def page_of_sessions(
+    limit: int, offset: int, user: t.Any = None, *, current_first: bool = False
+) -> tuple[list[t.Any], int]:
+    """One page of ``user``'s sessions (default: the current user's; with
+    ``current_first``, this device first wherever its last activity puts it)
+    and how many there are in all."""
+    user_id = current_user_id(user)
+    first = current_id_of(user_id) if current_first else None
+    return app_state().sessions.page(user_id, limit, offset, first)
+
+
+def find_session(session_id: str, user: t.Any = None) -> SessionRecord | None:
+    return app_state().sessions.find(current_user_id(user), session_id)
 
 
 def revoke(user: t.Any, ids: list[str] | None, *, keep_current: bool, reason: str) -> int:
@@ -244,6 +269,7 @@ def change_password(
         keep=keep,
         client=client(),
         confirm_password=confirm_password,
+        device=app.devices.nonce(app.accounts.identity(user)),
     )
     return rotate(fresh=True) if keep is not None else None
 

@@ -31,28 +31,37 @@ from flask import request
 from flask import session
 from flask_wtf.csrf import CSRFError
 from flask_wtf.csrf import validate_csrf
+from werkzeug.exceptions import SecurityError
+from werkzeug.sansio.utils import host_is_trusted
 from wtforms.validators import ValidationError
 
 from ..core.errors import CrossOriginRequest
 from ..core.errors import MissingOrigin
 from ..core.errors import StateChangingNavigation
+from .state import app_state
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _DEFAULT_CSRF_HEADERS = ("X-CSRFToken", "X-CSRF-Token")
 
 
 def own_origin() -> str:
-    return f"{request.scheme}://{request.host}".lower()
+    """This site's origin, from the request's ``Host``. A DNS-rebinding page
+    sends its own name as both ``Host`` and ``Origin``, so only a ``Host``
+    checked against Flask's ``TRUSTED_HOSTS`` proves anything: Flask 3.1
+    checks it when it routes the request; here it is checked again (for
+    Flask 3.0, and for hooks that run before routing fails): an untrusted
+    ``Host`` is a 400, never "same origin"."""
+    host = request.host
+    trusted = current_app.config.get("TRUSTED_HOSTS")
+    if trusted and not host_is_trusted(host, trusted):
+        raise SecurityError(f"Host {host!r} is not trusted.")
+    return f"{request.scheme}://{host}".lower()
 
 
-def trusted_origins() -> set[str]:
+def trusted_origins() -> frozenset[str]:
     """``SESSIONAUTH_TRUSTED_ORIGINS`` as browsers serialise an ``Origin``
-    (scheme and host, no path, no trailing slash); matched exactly, no
-    wildcards or suffixes."""
-    configured = current_app.config.get("SESSIONAUTH_TRUSTED_ORIGINS") or []
-    if isinstance(configured, str):
-        configured = [configured]
-    return {str(origin).rstrip("/") for origin in configured}
+    (checked at ``init_app``); matched exactly, no wildcards or suffixes."""
+    return app_state().trusted_origins
 
 
 def is_same_origin_request() -> bool:

@@ -10,12 +10,15 @@ import logging
 import typing as t
 
 from flask import current_app
+from flask import flash
 from flask import g
 from flask import has_request_context
 from flask import request
+from flask import session
 from flask.wrappers import Response
 
 from ..core import lifecycle
+from ..core import messages
 from ..core import tokens
 from ..core.errors import StorageUnavailable
 from ..services.sessions import validate
@@ -25,6 +28,7 @@ from .cookies import session_cookie_name
 from .cookies import vary_cookie
 from .cookies import write_cache_cookie
 from .cookies import write_cookie
+from .responses import wants_json
 from .state import STATE_KEY
 from .state import CookieAction
 from .state import RequestState
@@ -130,10 +134,23 @@ def authenticate_request(state: RequestState, token: tokens.Token, *, use_cache:
     result = validate(token, now, app_state.store, app_state.settings, cached)
     if result.record is None:
         state.clear()
+        _say_signed_out()
         return
     state.set_record(result.record)
     if result.extended:
         state.cookie = CookieAction(token.value, lifecycle.cookie_max_age(result.record, now))
+
+
+def _say_signed_out() -> None:
+    """A well-formed cookie whose session is gone (revoked from another device, expired):
+    tell the person on the next page, usually the sign-in page ``login_required`` sends
+    them to, once. Pages only: an API client gets its 401 and no Flask session. The text
+    is fixed, so a forged cookie can make it appear but never say anything else."""
+    if wants_json():
+        return
+    if any(message == messages.SIGNED_OUT_ELSEWHERE for _, message in session.get("_flashes", ())):
+        return
+    flash(messages.SIGNED_OUT_ELSEWHERE, "info")
 
 
 def verify_with_storage(state: RequestState) -> None:
@@ -161,6 +178,9 @@ def after_request(response: Response) -> Response:
     cookie = state.cookie
     if cookie is not None:
         write_cookie(response, settings, state.cookie_name, cookie.value, cookie.max_age)
+        # Not with a browser-session cookie: "remember me" off leaves nothing lasting.
+        if state.device_cookie is not None and cookie.max_age is not None:
+            app_state.devices.write(response, state.device_cookie)
     elif state.accessed:
         vary_cookie(response)
     cache = app_state.cookie_cache

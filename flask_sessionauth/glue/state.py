@@ -24,6 +24,8 @@ from ..core.anonymous import AnonymousSession
 from ..core.anonymous import AnonymousUser
 from ..core.config import DEFAULTS
 from ..core.config import Settings
+from ..core.config import positive
+from ..core.config import trusted_origins
 from ..core.passwords import PasswordHasher
 from ..core.records import Client
 from ..core.records import SessionRecord
@@ -31,14 +33,20 @@ from ..core.records import clean_header
 from ..services.accounts import Accounts
 from ..services.ratelimit import ACCOUNT
 from ..services.ratelimit import ADDRESS
+from ..services.ratelimit import DEVICE
+from ..services.ratelimit import NETWORK
+from ..services.ratelimit import NEW_SESSIONS
 from ..services.ratelimit import PAIR
+from ..services.ratelimit import REAUTH_ADDRESS
 from ..services.ratelimit import Limiter
 from ..services.sessions import Sessions
 from ..storage import build as build_storage
 from ..storage.model import IP_LENGTH
 from ..storage.model import USER_AGENT_LENGTH
 from ..storage.model import create_session_model
+from . import forwarded
 from .cookies import mounted_name
+from .devices import KnownDevices
 
 #: Where ``init_app`` keeps the app's :class:`AppState`.
 EXTENSION_KEY = "sessionauth"
@@ -64,6 +72,9 @@ class AppState:
                 "rate-limit counters); set it before calling init_app."
             )
         self.settings = settings = Settings.from_config(config)
+        self.trusted_origins = trusted_origins(config["SESSIONAUTH_TRUSTED_ORIGINS"])
+        self.devices_per_page = positive(config, "SESSIONAUTH_DEVICES_PER_PAGE")
+        self.list_limit = positive(config, "SESSIONAUTH_LIST_LIMIT")
         if settings.cookie_secure and config["SESSIONAUTH_HOST_PREFIX_FLASK_SESSION"]:
             host_prefix_flask_session(app)
         self.db = db
@@ -83,13 +94,20 @@ class AppState:
         self.store = storage.store
         self.cookie_cache = storage.cookie_cache
         self.objects = storage.objects
+        min_failure = float(config["SESSIONAUTH_PASSWORD_MIN_FAILURE_SECONDS"])
+        floor_max = float(config["SESSIONAUTH_PASSWORD_FAILURE_FLOOR_MAX"])
+        if not 0 <= min_failure <= floor_max:
+            raise ValueError(
+                "SESSIONAUTH_PASSWORD_MIN_FAILURE_SECONDS must be between 0 and SESSIONAUTH_PASSWORD_FAILURE_FLOOR_MAX"
+            )
         self.hasher = PasswordHasher(
             config["SESSIONAUTH_PASSWORD_SCHEMES"],
             config["SESSIONAUTH_PASSWORD_CONTEXT_OPTIONS"],
             settings.password_min_length,
             settings.password_max_length,
             legacy_verifiers=config["SESSIONAUTH_PASSWORD_LEGACY_VERIFIERS"],
-            min_failure_seconds=float(config["SESSIONAUTH_PASSWORD_MIN_FAILURE_SECONDS"]),
+            min_failure_seconds=min_failure,
+            max_failure_seconds=floor_max,
         )
         if config["SESSIONAUTH_PASSWORD_CALIBRATE"]:
             self.hasher.calibrate()
@@ -97,12 +115,19 @@ class AppState:
             PAIR: config["SESSIONAUTH_RATE_LIMIT_ACCOUNT"],
             ACCOUNT: config["SESSIONAUTH_RATE_LIMIT_ACCOUNT_TOTAL"],
             ADDRESS: config["SESSIONAUTH_RATE_LIMIT_IP"],
+            NETWORK: config["SESSIONAUTH_RATE_LIMIT_IPV6_48"],
+            DEVICE: config["SESSIONAUTH_RATE_LIMIT_DEVICE"],
+            REAUTH_ADDRESS: config["SESSIONAUTH_RATE_LIMIT_REAUTH_IP"],
+            NEW_SESSIONS: config["SESSIONAUTH_RATE_LIMIT_SESSIONS_IP"],
         }
         secret: str | bytes = config["SECRET_KEY"]
         raw = secret.encode() if isinstance(secret, str) else secret
         throttle_key = hmac.new(raw, b"flask-sessionauth.throttle", hashlib.sha256).digest()
         window = int(config["SESSIONAUTH_RATE_LIMIT_WINDOW"])
         self.limiter = Limiter(storage.counters, limits, window, throttle_key)
+        self.devices = KnownDevices(raw, settings, int(config["SESSIONAUTH_DEVICE_COOKIE_MAX_AGE"]))
+        #: Log forwarded headers that arrive while no proxy is trusted (once).
+        self.watch_forwarded = not forwarded.install(app, config["SESSIONAUTH_TRUSTED_PROXIES"])
         self.sessions = Sessions(self.store, self.objects, settings, app)
         self.accounts = Accounts(
             db, user_model, self.identity_attr, self.password_attr, self.hasher, self.limiter, self.sessions, app
@@ -162,6 +187,7 @@ class RequestState:
         "accessed",
         "signed_out",
         "verified",
+        "device_cookie",
     )
 
     def __init__(self, app_state: AppState) -> None:
@@ -176,6 +202,8 @@ class RequestState:
         self.signed_out = False
         #: ``(user id, password hash)`` verified by a sign-in in this request.
         self.verified: tuple[t.Any, str] | None = None
+        #: The known-device cookie to send with a new session's cookie.
+        self.device_cookie: str | None = None
 
     def set_record(self, record: SessionRecord | None, user: t.Any = UNSET) -> None:
         self.record = record
@@ -192,6 +220,9 @@ def client() -> Client | None:
     """Who is asking, cleaned for storage; ``None`` outside a request."""
     if not has_request_context():
         return None
+    state = app_state()
+    if state.watch_forwarded and forwarded.warn_if_forwarded(request.headers, request.environ):
+        state.watch_forwarded = False
     return Client(
         clean_header(request.remote_addr, IP_LENGTH),
         clean_header(request.headers.get("User-Agent"), USER_AGENT_LENGTH),

@@ -49,7 +49,9 @@ class Accounts:
 
     def __post_init__(self, app: t.Any) -> None:
         self._active_column = sa.inspect(self.user_model).columns.get("is_active")
-        self._password_column = getattr(self.user_model, self.password_attr)
+        # The table's column, not the ORM attribute: a polymorphic mapping
+        # would adapt the locking read to its UNION, where FOR UPDATE fails.
+        self._password_column = sa.inspect(self.user_model).get_property(self.password_attr).columns[0]
         self._app = weakref.ref(app)
 
     # -- users ------------------------------------------------------------------
@@ -110,15 +112,18 @@ class Accounts:
         self.limiter.succeeded(keys)
         return True
 
-    def authenticate(self, email: t.Any, password: t.Any, client: Client | None) -> tuple[t.Any, str] | None:
+    def authenticate(
+        self, email: t.Any, password: t.Any, client: Client | None, device: str | None = None
+    ) -> tuple[t.Any, str] | None:
         """``(user, verified hash)`` if these credentials are right, else ``None``.
 
         Unknown emails, wrong passwords and disabled accounts cost the same work
         and give the same answer. Raises :class:`RateLimited` first when a
-        limit is reached (see :mod:`.ratelimit`).
+        limit is reached (see :mod:`.ratelimit`); ``device`` is the nonce of a
+        known-device cookie verified for ``email``.
         """
         identity = email if isinstance(email, str) else None
-        keys = self.limiter.check(self.limiter.sign_in_keys(identity, client)) if client else []
+        keys = self.limiter.check(self.limiter.sign_in_keys(identity, client, device)) if client else []
         if identity is None or not isinstance(password, str):
             self._check(None, password, keys, email, "malformed")
             return None
@@ -128,16 +133,24 @@ class Accounts:
             return None
         return user, t.cast(str, getattr(user, self.password_attr))
 
-    def verify(self, user: t.Any, password: t.Any, client: Client | None, session_id: str | None = None) -> bool:
+    def verify(
+        self,
+        user: t.Any,
+        password: t.Any,
+        client: Client | None,
+        session_id: str | None = None,
+        device: str | None = None,
+    ) -> bool:
         """Check the password of a known ``user`` (sudo confirm, password change):
-        limited per (account, session) when signed in, else like a sign-in."""
+        limited per (account, session) and per address when signed in, else
+        like a sign-in."""
         identity = self.identity(user)
         if client is None:
             keys: list[Key] = []
         elif session_id is not None:
-            keys = self.limiter.check(self.limiter.reauth_keys(identity, session_id))
+            keys = self.limiter.check(self.limiter.reauth_keys(identity, session_id, client))
         else:
-            keys = self.limiter.check(self.limiter.sign_in_keys(identity, client))
+            keys = self.limiter.check(self.limiter.sign_in_keys(identity, client, device))
         return self._check(user, password, keys, identity, "password")
 
     # -- password changes ---------------------------------------------------------
@@ -152,12 +165,13 @@ class Accounts:
         keep: str | None,
         client: Client | None,
         confirm_password: str | None = None,
+        device: str | None = None,
     ) -> list[str]:
         """Check the current password, store the new hash; with ``revoke_others``
         every session but ``keep`` ends in the same transaction. Returns the
         revoked ids. Raises :class:`InvalidPassword` (nothing changes) or
         :class:`PasswordPolicyError`."""
-        if not self.verify(user, current_password, client, keep):
+        if not self.verify(user, current_password, client, keep, device):
             raise InvalidPassword("The current password is incorrect.")
         self.hasher.check_policy(new_password, confirm_password)
         return self._store_password(user, new_password, revoke_others, keep, "password_change")

@@ -170,9 +170,35 @@ class Sessions:
             self._revoked(user_id, revoked, reason)
         return revoked
 
-    def list(self, user_id: t.Any) -> builtins.list[t.Any]:
+    def list(
+        self, user_id: t.Any, limit: int | None = None, offset: int = 0, first: str | None = None
+    ) -> builtins.list[t.Any]:
         with storage_errors():
-            return self.store.list(user_id, lifecycle.utcnow())
+            return self.store.list(user_id, lifecycle.utcnow(), limit, offset, first)
+
+    def page(
+        self, user_id: t.Any, limit: int, offset: int = 0, first: str | None = None
+    ) -> tuple[builtins.list[t.Any], int]:
+        """One page of :meth:`list` and how many sessions there are in all;
+        a page that is not full (or not empty, past the start) already says
+        how many, so the usual listing costs one statement, not two."""
+        now = lifecycle.utcnow()
+        with storage_errors():
+            rows = self.store.list(user_id, now, limit, offset, first)
+            if len(rows) < limit and (rows or not offset):
+                return rows, offset + len(rows)
+            return rows, self.store.count(user_id, now)
+
+    def find(self, user_id: t.Any, session_id: str) -> SessionRecord | None:
+        """``user_id``'s live session ``session_id`` (wherever it sits in the
+        listing), or ``None``: for naming a device being signed out."""
+        if not tokens.is_session_id(session_id):
+            return None
+        with storage_errors():
+            record = self.store.load(session_id)
+        if record is None or record.user_id != user_id or record.expires_at <= lifecycle.utcnow():
+            return None
+        return record
 
     def snapshot(self, record: SessionRecord) -> t.Any:
         return self.objects.snapshot(record._asdict())

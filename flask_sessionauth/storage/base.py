@@ -40,8 +40,15 @@ class SessionStore(t.Protocol):
     def delete(self, user_id: t.Any, session_ids: t.Iterable[str] | None = None, keep: str | None = None) -> list[str]:
         """Delete a user's sessions (all, or ``session_ids``, except ``keep``); their ids."""
 
-    def list(self, user_id: t.Any, now: dt.datetime) -> list[t.Any]:
-        """The user's live sessions as model instances without the secret hash."""
+    def list(
+        self, user_id: t.Any, now: dt.datetime, limit: int | None = None, offset: int = 0, first: str | None = None
+    ) -> list[t.Any]:
+        """The user's live sessions as model instances without the secret hash:
+        ``first`` first, then most recently active first; at most ``limit``
+        after skipping ``offset``."""
+
+    def count(self, user_id: t.Any, now: dt.datetime) -> int:
+        """How many live sessions the user has."""
 
     def cleanup(self, now: dt.datetime, batch_size: int) -> int:
         """Delete expired sessions; how many."""

@@ -38,9 +38,11 @@ def result_processor(type_: t.Any, dialect: sa.Dialect) -> Converter | None:
     return t.cast("Converter | None", type_.dialect_impl(dialect).result_processor(dialect, None))
 
 
-def sqlite_utc(value: str) -> dt.datetime:
+def sqlite_utc(value: str | None) -> dt.datetime | None:
     """SQLite's text timestamp as an aware UTC datetime (what ``UTCDateTime``
     returns for it, 7× faster for the text SQLAlchemy writes)."""
+    if value is None:
+        return None
     try:
         return _fromisoformat(value + "+00:00")
     except ValueError:  # not written by SQLAlchemy (another writer, an offset): parse it as it is
@@ -48,7 +50,9 @@ def sqlite_utc(value: str) -> dt.datetime:
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def as_utc(value: dt.datetime) -> dt.datetime:
+def as_utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
     return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
@@ -88,7 +92,8 @@ def params_function(
 
 
 def row_function(results: tuple[Converter | None, ...]) -> t.Callable[[t.Sequence[t.Any]], tuple[t.Any, ...]]:
-    """``row(raw)``: the raw row with each column's converter applied (``None`` stays ``None``)."""
+    """``row(raw)``: the raw row with each column's converter applied, to
+    NULL too, as SQLAlchemy does (a ``TypeDecorator`` may map NULL to a value)."""
     namespace: dict[str, t.Any] = {}
     items = []
     for i, processor in enumerate(results):
@@ -96,7 +101,7 @@ def row_function(results: tuple[Converter | None, ...]) -> t.Callable[[t.Sequenc
             items.append(f"r[{i}]")
         else:
             namespace[f"p{i}"] = processor
-            items.append(f"(None if r[{i}] is None else p{i}(r[{i}]))")
+            items.append(f"p{i}(r[{i}])")
     body = "(" + "".join(item + ", " for item in items) + ")"
     return t.cast(
         "t.Callable[[t.Sequence[t.Any]], tuple[t.Any, ...]]",

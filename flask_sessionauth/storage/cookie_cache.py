@@ -109,9 +109,8 @@ class CookieCache:
         payload, _, mac = value.rpartition(".")
         secret_hash = tokens.hash_secret(token.secret)
         message = f"{payload}.{secret_hash}".encode()
-        try:
-            presented = base64.urlsafe_b64decode(mac + "==")
-        except (binascii.Error, ValueError):
+        presented = _strict_mac(mac)
+        if presented is None:
             return None
         for key in self._keys:
             if hmac.compare_digest(_mac(key, message), presented):
@@ -170,6 +169,25 @@ class CookieCache:
         payload = "~".join(fields)
         mac = _mac(self._keys[0], f"{payload}.{record.secret_hash}".encode())
         return f"{payload}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
+#: Unpadded base64url of a 16-byte MAC: 22 characters, the last of which
+#: carries 2 bits of the MAC and 4 zero bits (so only A, Q, g or w).
+_MAC_CHARS = 22
+
+
+def _strict_mac(text: str) -> bytes | None:
+    """The MAC in ``text`` if ``text`` is exactly what :meth:`CookieCache.dump`
+    writes, else ``None``. ``urlsafe_b64decode`` alone would also take padding,
+    other trailing bits and stray characters (it skips them), so one MAC would
+    have many spellings; decoding then encoding again allows only one."""
+    if len(text) != _MAC_CHARS:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(text + "==")
+    except (binascii.Error, ValueError):
+        return None
+    return raw if base64.urlsafe_b64encode(raw).rstrip(b"=") == text.encode() else None
 
 
 def _mac(key: bytes, message: bytes) -> bytes:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import typing as t
 
 import sqlalchemy as sa
-from flask import g
-from flask import has_app_context
 from sqlalchemy.orm import make_transient_to_detached
 
 from ..core.records import RECORD_FIELDS
@@ -22,7 +20,12 @@ if t.TYPE_CHECKING:
 
 
 class Objects:
-    """Builds one app's user instances and session snapshots."""
+    """Builds one app's user instances and session snapshots.
+
+    ``user_attrs`` are the user's columns the session read joins, in row
+    order; empty when the fast path is off for this model (``fast``), which
+    ``init_app`` decides: see :func:`.orm_fastpath.unfit`.
+    """
 
     def __init__(self, db: t.Any, model: t.Any, user_model: t.Any, user_attrs: list[str]) -> None:
         self.db = db
@@ -30,44 +33,37 @@ class Objects:
         self._user_mapper = sa.inspect(user_model)
         self._session_manager = sa.inspect(model).class_manager
         self._user_attrs = user_attrs
-        # Relationships (every column is loaded): reading one attaches a pending user.
-        self._user_unloaded = [key for key in self._user_mapper.attrs.keys() if key not in user_attrs]  # noqa: SIM118
-        self._hooked = orm_fastpath.FAST and orm_fastpath.hook_creation(db.session, g, has_app_context)
+        self._session_class = getattr(getattr(db.session, "session_factory", None), "class_", None)
+        #: Whether ``current_user`` is built from the joined row (else ``db.session.get``).
+        self.fast = bool(user_attrs) and isinstance(self._session_class, type)
 
     def load_user(self, store: SessionStore, record: SessionRecord) -> t.Any | None:
-        """The app's user as a persistent instance of ``db.session``, without an ORM query.
+        """The app's user: exactly what ``db.session.get(user_model, id)`` returns.
 
-        The row comes with the session read when the store joined it
-        (trick #4: ``/me`` is one statement), else from one read of its own,
-        and is placed into the session's identity map, so the object behaves
-        exactly like one from ``db.session.get``: attribute changes are
-        flushed on commit, relationships and deferred columns load on
-        access, ``@reconstructor`` runs, and ``db.session.get`` returns it.
+        When that is known to be the same (``fast``, no ``db.session`` yet in
+        this app context, no listener that would tell: see
+        :mod:`.orm_fastpath`) it is built from the row that came with the
+        session read (trick #4: ``/me`` is one statement), else from one read
+        of its own, and placed into ``db.session``'s identity map without an
+        ORM query.
         """
         scoped = self.db.session
         user_id = record.user_id
-        if not orm_fastpath.FAST:
+        mapper = self._user_mapper
+        if (
+            not self.fast
+            or orm_fastpath.has_session(scoped)  # pending changes, a transaction: the ORM's rules apply
+            or not orm_fastpath.quiet(mapper.class_manager, t.cast(type, self._session_class))
+        ):
             return scoped.get(self.user_model, user_id)  # the public path
-        key = self._user_mapper.identity_key_from_primary_key((user_id,))
-        created = orm_fastpath.has_session(scoped)
-        if created:
-            user = scoped.identity_map.get(key)
-            if user is not None:
-                return user
         row = getattr(record, "user_row", None)
         if row is None:
             row = store.load_user_row(user_id)
             if row is None:
                 return None
-        user = orm_fastpath.build(self._user_mapper.class_manager, self._user_attrs, row, key)
-        if created or not self._hooked:
-            orm_fastpath.attach(scoped(), user)
-        else:
-            # No db.session yet: attached when the app creates it or reads a
-            # relationship; a request that never does skips creating one.
-            orm_fastpath.pend(g, user)
-            if self._user_unloaded:
-                orm_fastpath.attach_on_load(user, self._user_unloaded, scoped)
+        key = mapper.identity_key_from_primary_key((user_id,))
+        user = orm_fastpath.build(mapper.class_manager, self._user_attrs, row, key)
+        orm_fastpath.attach(scoped(), user)
         return user
 
     def snapshot(self, values: t.Mapping[str, t.Any]) -> t.Any:

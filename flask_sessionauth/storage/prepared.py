@@ -1,4 +1,5 @@
-"""The hot path's SQL: statements compiled once, run on autocommit connections.
+"""The hot path's SQL: statements compiled once, run on autocommit connections
+of a small bounded pool.
 
 A read is exactly one statement on the wire (no BEGIN/ROLLBACK, no ORM or
 Core result machinery); see :class:`Reader`. Only :mod:`.sql` uses this.
@@ -6,9 +7,7 @@ Core result machinery); see :class:`Reader`. Only :mod:`.sql` uses this.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
 import typing as t
 import weakref
 
@@ -18,6 +17,7 @@ from sqlalchemy.engine import Engine
 from .converters import params_function
 from .converters import result_processor
 from .converters import row_function
+from .pool import Slots
 
 
 class Prepared(t.NamedTuple):
@@ -48,45 +48,24 @@ class Prepared(t.NamedTuple):
         )
 
 
-class _Held:
-    """One thread's hot-path connection. Closed when the thread ends (its
-    ``threading.local`` goes, and with it the last reference), after a driver
-    error, or by :meth:`Reader.dispose`."""
-
-    __slots__ = ("conn", "generation", "__weakref__")
-
-    def __init__(self, conn: t.Any, generation: int) -> None:
-        self.conn = conn
-        self.generation = generation
-
-    def close(self) -> None:
-        conn, self.conn = self.conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                conn.close()
-
-    def __del__(self) -> None:
-        self.close()
-
-
 class Reader:
     """Runs the hot path's statements on autocommit DBAPI connections.
 
-    Each thread keeps one DBAPI connection of its own for these statements
-    (trick #1: no pool checkout/checkin per request, ~67k instructions on
-    SQLite, ~150k on PostgreSQL). It is taken once from a private pool (same
-    creator and options as the app's engine, so the driver is set up the
-    same way), switched to autocommit, and detached from that pool. A read is
-    then exactly one statement on the wire, with no BEGIN/ROLLBACK and no ORM
-    or Core result machinery: the statements were compiled once and their
-    result values go through the column types' own converters.
+    The connections come from :class:`Slots`, a private pool of
+    ``pool_size`` (``SESSIONAUTH_POOL_SIZE``), lent for one statement at a
+    time: a process never holds more than the app pool's limit plus this
+    one, however many threads or greenlets serve requests. They are opened by
+    a copy of the engine's pool (same creator, options and ``connect``
+    listeners, so the driver is set up the same way), switched to autocommit
+    and detached from it. A read is then exactly one statement on the wire,
+    with no BEGIN/ROLLBACK and no ORM or Core result machinery: the
+    statements were compiled once and their result values go through the
+    column types' own converters.
 
-    A thread's connection is dropped (the thread opens a new one on its next
-    statement) after a driver error; all of them are closed by
-    ``engine.dispose()`` (a generation counter tells threads theirs is
-    stale) and forgotten, unclosed, in a forked child (the parent owns those
-    sockets). It costs one database connection per thread that serves
-    requests, besides the app's pool.
+    A connection is closed after a driver error (after a disconnect, the
+    idle ones and the app pool's too); all of them by ``engine.dispose()``,
+    and forgotten, unclosed, in a forked child (the parent owns those
+    sockets).
 
     When the engine has cursor listeners (query recording, APM, tests
     counting statements) the same SQL runs through a Core connection instead,
@@ -94,19 +73,20 @@ class Reader:
     connection to the same database, so it always takes that path.
     """
 
-    def __init__(self, engine: Engine, statements: dict[str, sa.Executable]) -> None:
+    def __init__(self, engine: Engine, statements: dict[str, sa.Executable], pool_size: int = 5) -> None:
         self.engine = engine
         dialect = engine.dialect
         self.prepared = {name: Prepared.compile(stmt, dialect) for name, stmt in statements.items()}
-        self.pool: sa.pool.Pool | None = None
-        self._local = threading.local()
-        self._generation = 0
-        self._held: weakref.WeakSet[_Held] = weakref.WeakSet()
+        self.pool: sa.pool.Pool | None = None  # opens the connections (never holds them)
+        self.slots: Slots | None = None
         self._error: type[Exception] = dialect.loaded_dbapi.Error
         if not _in_memory(engine):
             pool = engine.pool.recreate()
             sa.event.listen(pool, "connect", lambda conn, _record: dialect.set_isolation_level(conn, "AUTOCOMMIT"))
             self.pool = pool
+            # Wait for a connection as long as the app's pool would.
+            timeout = engine.pool.timeout() if isinstance(engine.pool, sa.pool.QueuePool) else 30.0
+            self.slots = Slots(self._open, pool_size, timeout)
             ref = weakref.ref(self)
 
             def disposed(_engine: Engine) -> None:
@@ -123,17 +103,15 @@ class Reader:
             os.register_at_fork(after_in_child=forked)
 
     def dispose(self, *, close: bool = True) -> None:
-        """Drop every thread's connection; ``close=False`` (a forked child)
-        forgets them without touching the parent's sockets."""
-        self._generation += 1
-        held, self._held = self._held, weakref.WeakSet()
-        for holder in list(held):
-            if close:
-                holder.close()
-            else:
-                holder.conn = None
-        if close and self.pool is not None:
-            self.pool.dispose()
+        """Close the idle connections (lent ones when they come back);
+        ``close=False`` (a forked child) forgets them all without touching
+        the parent's sockets."""
+        if self.slots is None:
+            return
+        if close:
+            self.slots.dispose()
+        else:
+            self.slots.forget()
 
     def _listened(self) -> bool:
         dispatch = self.engine.dispatch
@@ -173,16 +151,8 @@ class Reader:
                 raise
             return self._execute_once(prepared, params, fetch=fetch)
 
-    def _connection(self) -> _Held:
-        """This thread's connection, opened (and detached from the private
-        pool) on first use or when the engine was disposed since."""
-        local = self._local
-        held: _Held | None = getattr(local, "held", None)
-        if held is not None and held.generation == self._generation and held.conn is not None:
-            return held
-        local.held = None
-        if held is not None:
-            held.close()
+    def _open(self) -> t.Any:
+        """A new autocommit DBAPI connection, detached from the opening pool."""
         assert self.pool is not None
         try:
             fairy = self.pool.connect()
@@ -190,36 +160,38 @@ class Reader:
             self.engine.pool.dispose()  # the server is unreachable: its idle connections are dead too
             raise sa.exc.DBAPIError.instance(None, None, exc, self._error) from exc
         fairy.detach()
-        local.held = held = _Held(fairy.dbapi_connection, self._generation)
-        self._held.add(held)
-        return held
+        return fairy.dbapi_connection
 
     def _execute_once(self, prepared: Prepared, params: t.Any, *, fetch: bool) -> t.Any:
-        if self.pool is None or self._listened():
+        slots = self.slots
+        if slots is None or self._listened():
             with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 result = conn.exec_driver_sql(prepared.sql, params)
                 return result.fetchone() if fetch else result.rowcount
-        held = self._connection()
-        connection = held.conn
+        lent = slots.get()
+        connection = lent.conn
         try:
             cursor = connection.cursor()
             cursor.execute(prepared.sql, params)
             value = cursor.fetchone() if fetch else cursor.rowcount
             cursor.close()
-            return value
         except self._error as exc:
             # Like Core: drop the broken connection and, on a disconnect, the
-            # other threads' and the app pool's idle ones too (the server went
-            # away), so the next request reconnects instead of failing again.
+            # idle ones and the app pool's too (the server went away), so the
+            # next request reconnects instead of failing again.
             disconnect = self.engine.dialect.is_disconnect(t.cast(t.Any, exc), connection, None)
-            self._local.held = None
-            held.close()
+            slots.discard(lent)
             if disconnect:
                 self.dispose()
                 self.engine.pool.dispose()
             raise sa.exc.DBAPIError.instance(
                 prepared.sql, params, exc, self._error, connection_invalidated=disconnect
             ) from exc
+        except BaseException:
+            slots.discard(lent)  # interrupted mid-statement: its state is unknown
+            raise
+        slots.put(lent)
+        return value
 
 
 def _in_memory(engine: Engine) -> bool:

@@ -119,8 +119,10 @@ class RedisStore(SQLStore):
     ``cached_db``): it overrides the hot path, creation and :meth:`forget`;
     listings and management reads go to the database, the source of truth."""
 
-    def __init__(self, *args: t.Any, client: redis.Redis[bytes], prefix: str | Prefix, fallback: str) -> None:
-        super().__init__(*args)
+    def __init__(
+        self, *args: t.Any, client: redis.Redis[bytes], prefix: str | Prefix, fallback: str, pool_size: int = 5
+    ) -> None:
+        super().__init__(*args, pool_size=pool_size)
         if fallback not in ("database", "fail"):
             raise ValueError("SESSIONAUTH_REDIS_FALLBACK must be 'database' or 'fail'")
         self.client = client

@@ -2,7 +2,7 @@
 
 The request hook uses :meth:`SQLStore.load`, :meth:`SQLStore.extend`,
 :meth:`SQLStore.touch` and :meth:`SQLStore.load_user_row`: single statements,
-compiled once, on autocommit connections of a private pool (see
+compiled once, on autocommit connections of a small bounded private pool (see
 :class:`~.prepared.Reader`), so a read is one round trip (no BEGIN/ROLLBACK)
 and a write is atomic without an explicit transaction. Management operations
 run on ``db.session`` and commit, so they compose with the app's ORM work.
@@ -30,6 +30,10 @@ from .prepared import Reader
 
 if t.TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
+
+
+#: Most ids in one ``IN (...)`` (SQLite allows 32,766 parameters, older builds 999).
+_BATCH = 500
 
 
 class Guard(t.NamedTuple):
@@ -73,8 +77,12 @@ class SQLStore:
         model: t.Any,
         user_model: t.Any,
         active_column: sa.ColumnElement[t.Any] | None,
+        user_attrs: t.Sequence[str] | None = None,
+        *,
+        pool_size: int = 5,
     ) -> None:
         self.db = db
+        self.pool_size = pool_size  # the hot path's connections (SESSIONAUTH_POOL_SIZE)
         self.model = model
         self.user_model = user_model
         table: sa.Table = model.__table__
@@ -85,9 +93,10 @@ class SQLStore:
         if active_column is not None:
             columns.append(active_column)
         user_mapper = sa.inspect(user_model)
-        #: Attribute names of the user's columns, in ``load_user_row`` order.
-        self.user_attrs = [attr.key for attr in user_mapper.column_attrs]
-        user_columns = [attr.expression for attr in user_mapper.column_attrs]
+        #: Attribute names of the user's columns joined to the session read,
+        #: in ``load_user_row`` order (default: all; none: the join only validates).
+        self.user_attrs = [attr.key for attr in user_mapper.column_attrs] if user_attrs is None else list(user_attrs)
+        user_columns = [user_mapper.column_attrs[key].expression for key in self.user_attrs]
         self._width = len(columns)
         sid = sa.bindparam("sid", type_=table.c.id.type)
         # Joining the user table rejects sessions of deleted users even where
@@ -108,8 +117,10 @@ class SQLStore:
             "touch": table.update()
             .where(table.c.id == sid)
             .values(last_active_at=sa.bindparam("now", type_=table.c.last_active_at.type)),
-            "user": sa.select(*user_columns).where(self.user_pk == sa.bindparam("uid", type_=self.user_pk.type)),
         }
+        if user_columns:
+            uid = sa.bindparam("uid", type_=self.user_pk.type)
+            self._statements["user"] = sa.select(*user_columns).where(self.user_pk == uid)
         self._reader_for: Reader | None = None
 
     # -- hot path ---------------------------------------------------------
@@ -118,7 +129,7 @@ class SQLStore:
         engine: sa.Engine = self.db.engine
         reader = self._reader_for
         if reader is None or reader.engine is not engine:
-            reader = self._reader_for = Reader(engine, self._statements)
+            reader = self._reader_for = Reader(engine, self._statements, self.pool_size)
         return reader
 
     def load(self, session_id: str) -> SessionRecord | None:
@@ -164,15 +175,19 @@ class SQLStore:
                 self._lock_user(values["user_id"], guard)
             if max_sessions is not None:
                 m = self.model
+                # Only the rows beyond the cap are read (the offset), so even a
+                # user with thousands of rows from before the cap costs one pass.
                 rows = session.execute(
                     sa.select(m.id)
                     .where(m.user_id == values["user_id"])
-                    .order_by(sa.func.coalesce(m.last_active_at, m.created_at).desc(), m.created_at.desc())
+                    .order_by(*self._recent_first())
+                    .offset(max_sessions - 1)
                 ).scalars()
-                evicted = list(rows)[max(max_sessions - 1, 0) :]
-                if evicted:
-                    self.forget(evicted)
-                    session.execute(sa.delete(m).where(m.id.in_(evicted)))
+                evicted = list(rows)
+                for start in range(0, len(evicted), _BATCH):
+                    batch = evicted[start : start + _BATCH]
+                    self.forget(batch)
+                    session.execute(sa.delete(m).where(m.id.in_(batch)))
             session.execute(sa.insert(self.table).values(**values))
         return evicted
 
@@ -241,17 +256,35 @@ class SQLStore:
             self.forget(ids)
         connection.execute(table.delete().where(table.c.user_id == user_id))
 
-    def list(self, user_id: t.Any, now: dt.datetime) -> list[t.Any]:
-        """Live sessions, most recently active first. The secret's hash is not
-        loaded at all, and reading it raises instead of querying for it."""
+    def list(
+        self, user_id: t.Any, now: dt.datetime, limit: int | None = None, offset: int = 0, first: str | None = None
+    ) -> list[t.Any]:
+        """Live sessions, session ``first`` (the caller's own) first, then the
+        most recently active (ties: newest, then by id, so the pages of one
+        listing never overlap); at most ``limit`` of them after ``offset``.
+        The secret's hash is not loaded at all, and reading it raises instead
+        of querying for it."""
         m = self.model
+        pinned = () if first is None else (sa.case((m.id == first, 0), else_=1),)
         stmt = (
             sa.select(m)
             .options(defer(m.secret_hash, raiseload=True))
             .where(m.user_id == user_id, m.expires_at > now)
-            .order_by(sa.func.coalesce(m.last_active_at, m.created_at).desc(), m.created_at.desc())
+            .order_by(*pinned, *self._recent_first())
+            .limit(limit)
+            .offset(offset or None)
         )
         return list(self.db.session.execute(stmt).scalars())
+
+    def count(self, user_id: t.Any, now: dt.datetime) -> int:
+        """How many live sessions :meth:`list` would give without a limit."""
+        m = self.model
+        stmt = sa.select(sa.func.count()).select_from(m).where(m.user_id == user_id, m.expires_at > now)
+        return int(self.db.session.execute(stmt).scalar_one())
+
+    def _recent_first(self) -> tuple[sa.ColumnElement[t.Any], ...]:
+        m = self.model
+        return (sa.func.coalesce(m.last_active_at, m.created_at).desc(), m.created_at.desc(), m.id)
 
     def cleanup(self, now: dt.datetime, batch_size: int) -> int:
         """Delete expired rows in batches so a huge backlog never locks the table long."""

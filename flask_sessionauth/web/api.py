@@ -26,6 +26,7 @@ from flask import Blueprint
 from flask import Flask
 from flask import jsonify
 from flask import request
+from flask import url_for
 from flask.wrappers import Response
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy.exc import SQLAlchemyError
@@ -58,12 +59,15 @@ from .wire import PayloadTooLarge
 from .wire import UnsupportedMediaType
 from .wire import boolean_field
 from .wire import json_body
+from .wire import query_number
 from .wire import session_and_user
 from .wire import session_json
 from .wire import session_reference
 from .wire import string_field
 from .wire import token_and_user
 
+#: Largest ``offset`` of list-sessions (far beyond any cap; keeps the number small).
+MAX_OFFSET = 1_000_000
 #: Name of the API blueprint (``url_for("sessionauth_api.list_sessions")``).
 BLUEPRINT_NAME = "sessionauth_api"
 #: Better Auth's client sends ``authClient.user.revokeSessions()`` and
@@ -139,10 +143,23 @@ def get_session() -> t.Any:
 
 
 def list_sessions() -> t.Any:
-    """Better Auth ``listSessions``: the caller's active sessions, newest activity first."""
+    """Better Auth ``listSessions``: the caller's active sessions, newest
+    activity first; still the plain array Better Auth's client expects, but
+    one page of it: ``?limit=`` (default and maximum ``SESSIONAUTH_LIST_LIMIT``)
+    and ``?offset=``. ``X-Total-Count`` says how many there are, and a
+    ``Link: <...>; rel="next"`` header points at the next page, if any."""
     _signed_in()
+    most = app_state().list_limit
+    limit = query_number("limit", most, 1, most)
+    offset = query_number("offset", 0, 0, MAX_OFFSET)
     current_id = current_session.id
-    return jsonify([session_json(obj, current_id) for obj in actions.list_sessions()])
+    listed, total = actions.page_of_sessions(limit, offset)
+    response = jsonify([session_json(obj, current_id) for obj in listed])
+    response.headers["X-Total-Count"] = str(total)
+    if offset + limit < total:
+        following = url_for(f"{BLUEPRINT_NAME}.list_sessions", limit=limit, offset=offset + limit)
+        response.headers["Link"] = f'<{following}>; rel="next"'
+    return response
 
 
 def revoke_session() -> t.Any:

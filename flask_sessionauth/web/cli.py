@@ -12,6 +12,7 @@ import typing as t
 import click
 from flask.cli import AppGroup
 
+from ..core import messages
 from ..core.errors import SessionAuthError
 from ..core.presentation import format_exact
 from ..core.useragent import describe
@@ -37,9 +38,11 @@ def cleanup() -> None:
 
 @sessionauth_cli.command("list")
 @click.argument("email")
-def list_sessions(email: str) -> None:
+@click.option("--limit", type=click.IntRange(min=1), help="Show at most this many (default: SESSIONAUTH_LIST_LIMIT).")
+def list_sessions(email: str, limit: int | None) -> None:
     """List EMAIL's active sessions, most recently active first."""
-    sessions = actions.list_sessions(_user(email))
+    user = _user(email)
+    sessions, total = actions.page_of_sessions(limit or app_state().list_limit, 0, user)
     if not sessions:
         click.echo(f"{email} has no active sessions.")
         return
@@ -57,6 +60,9 @@ def list_sessions(email: str) -> None:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    more = total - len(sessions)
+    if more > 0:
+        click.echo(f"... {messages.more_devices(more)} (--limit to show more)")
 
 
 @sessionauth_cli.command("revoke")

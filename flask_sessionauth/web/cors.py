@@ -23,8 +23,8 @@ PREFLIGHT_MAX_AGE = 600
 #: What the client may send: it uses no other method and no other header.
 ALLOW_METHODS = "GET, POST"
 ALLOW_HEADERS = "Content-Type"
-#: Headers a front end may read (the wait of a 429 or a 503).
-EXPOSE_HEADERS = "Retry-After, X-Retry-After"
+#: Headers a front end may read (the wait of a 429 or a 503; list-sessions' paging).
+EXPOSE_HEADERS = "Retry-After, X-Retry-After, X-Total-Count, Link"
 
 
 def trusted_request_origin() -> str | None:

@@ -123,11 +123,33 @@ class _Endpoint(t.NamedTuple):
     public: bool = False
     alias: bool = False  # also served under /user/ (authClient.user.x())
     get_alias: bool = False  # /user/x also answers a body-less GET (the client's choice)
+    query: tuple[dict[str, t.Any], ...] = ()  # query parameters
+    ok_headers: dict[str, t.Any] | None = None  # headers of the 200
 
 
 _SESSION_OR_NULL = {**copy.deepcopy(_SCHEMAS["SessionWithUser"]), "nullable": True}
 _SESSIONS = {"type": "array", "items": _ref("Session")}
 _TOKEN = {**_FIELD, "description": "A listed session's token (its id)."}
+_PAGING = (
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "description": "Sessions per answer; default and maximum SESSIONAUTH_LIST_LIMIT (100); more is capped.",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 999_999_999},
+    },
+    {
+        "name": "offset",
+        "in": "query",
+        "required": False,
+        "description": "Sessions to skip, in the listing's order (default 0).",
+        "schema": {"type": "integer", "minimum": 0, "maximum": 999_999_999},
+    },
+)
+_PAGE_HEADERS = {
+    "X-Total-Count": {"description": "How many active sessions in all.", "schema": {"type": "integer", "minimum": 0}},
+    "Link": {"description": 'The next page, as <url>; rel="next", when there is one.', "schema": _STRING},
+}
 _REVOKE = _object({"token": _TOKEN, "id": _FIELD}, minProperties=1)
 _CHANGE = _object(
     {"currentPassword": _FIELD, "newPassword": _FIELD, "revokeOtherSessions": {**_BOOLEAN, "default": False}},
@@ -146,10 +168,21 @@ _CSRF = _object({"csrfToken": _STRING}, ["csrfToken"])
 
 _ENDPOINTS = (
     _Endpoint("get", "/get-session", "getSession", _SESSION_OR_NULL, public=True),
-    _Endpoint("get", "/list-sessions", "listSessions", _SESSIONS, (401,), alias=True),
+    _Endpoint(
+        "get",
+        "/list-sessions",
+        "listSessions",
+        _SESSIONS,
+        (400, 401),
+        alias=True,
+        query=_PAGING,
+        ok_headers=_PAGE_HEADERS,
+    ),
     _Endpoint("post", "/revoke-session", "revokeSession", _STATUS, (401,), _REVOKE, alias=True),
     _Endpoint("post", "/revoke-sessions", "revokeSessions", _STATUS, (401, 429), _SUDO, alias=True, get_alias=True),
-    _Endpoint("post", "/revoke-other-sessions", "revokeOtherSessions", _STATUS, (401, 429), _SUDO, True, True, True),
+    _Endpoint(
+        "post", "/revoke-other-sessions", "revokeOtherSessions", _STATUS, (401, 429), _SUDO, alias=True, get_alias=True
+    ),
     _Endpoint("post", "/change-password", "changePassword", _CHANGED, (401, 429), _CHANGE, alias=True),
     _Endpoint("post", "/sign-in/email", "signIn.email", _SIGNED_IN, (401, 429), _SIGN_IN, public=True),
     _Endpoint("post", "/sign-out", "signOut", _SUCCESS, body=_object({}), public=True),
@@ -158,7 +191,7 @@ _ENDPOINTS = (
 )
 _SUMMARIES = {
     "getSession": "The current session and user, or null when signed out (query parameters are ignored).",
-    "listSessions": "The caller's active sessions, most recently active first.",
+    "listSessions": "The caller's active sessions, most recently active first, one page (limit, offset) of them.",
     "revokeSession": "Sign out one of the caller's sessions; a token that is none of them changes nothing (200).",
     "revokeSessions": "Sign out every session, this one included (sudo mode: fresh, or send the password).",
     "revokeOtherSessions": "Sign out every session but this one (sudo mode: fresh, or send the password).",
@@ -186,6 +219,10 @@ def _operation(endpoint: _Endpoint, operation_id: str, *, with_body: bool) -> di
             **_errors((*endpoint.errors, *(_MUTATION_ERRORS if mutation else ()), 503)),
         },
     }
+    if endpoint.ok_headers:
+        op["responses"]["200"]["headers"] = copy.deepcopy(endpoint.ok_headers)
+    if endpoint.query:
+        op["parameters"] = copy.deepcopy(list(endpoint.query))
     if with_body and endpoint.body is not None:
         required = bool(endpoint.body.get("required") or endpoint.body.get("minProperties"))
         op["requestBody"] = {"required": required, "content": {"application/json": {"schema": endpoint.body}}}

@@ -195,15 +195,30 @@ def logout() -> t.Any:
     return redirect(url_for("sessionauth.login"))
 
 
+def _page_number() -> int:
+    """``?page=N`` of the devices page: anything but a small positive whole
+    number is the first page (a typo is not an error worth a page)."""
+    raw = request.args.get("page", "")
+    return int(raw) if raw.isdigit() and 0 < len(raw) <= 6 and int(raw) > 0 else 1
+
+
 def _devices_page(status: int = 200, notice: str | None = None) -> tuple[str, int]:
-    sessions = device_views(
-        actions.list_sessions(),
-        current_session.id,
-        lifecycle.utcnow(),
-        app_state().settings.activity_resolution,
-    )
-    others = sum(not v.is_current for v in sessions)
-    context = {"sessions": sessions, "others": others, "fresh": actions.is_fresh(), "notice": notice}
+    """One page of devices (``SESSIONAUTH_DEVICES_PER_PAGE``), this device
+    first, then the most recently active; how many more follow, and links."""
+    per_page = app_state().devices_per_page
+    page = _page_number()
+    listed, total = actions.page_of_sessions(per_page, (page - 1) * per_page, current_first=True)
+    more = max(total - (page - 1) * per_page - len(listed), 0)
+    sessions = device_views(listed, current_session.id, lifecycle.utcnow(), app_state().settings.activity_resolution)
+    context = {
+        "sessions": sessions,
+        "others": max(total - 1, 0),
+        "more": messages.more_devices(more) if more else None,
+        "next_page": url_for("sessionauth.devices", page=page + 1) if page * per_page < total else None,
+        "first_page": url_for("sessionauth.devices") if page > 1 else None,
+        "fresh": actions.is_fresh(),
+        "notice": notice,
+    }
     return _page("sessionauth/devices.html", status, **context)
 
 
@@ -217,7 +232,7 @@ def revoke(session_id: str) -> t.Any:
     """Sign out one device. Not the user's, or already gone (another tab may
     have signed it out): the devices page, with a 404 and a message saying so;
     nothing changes."""
-    target = next((s for s in actions.list_sessions() if s.id == session_id), None)
+    target = actions.find_session(session_id)
     if target is None or not actions.revoke(None, [session_id], keep_current=False, reason="revoke"):
         return _devices_page(404, messages.ALREADY_SIGNED_OUT)
     if session_id == current_session.id or not actions.is_authenticated():

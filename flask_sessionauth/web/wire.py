@@ -27,6 +27,12 @@ class InvalidBody(
     """Not a flat JSON object of the endpoint's fields."""
 
 
+class InvalidQuery(
+    SessionAuthError, code="invalid_query", wire_code="VALIDATION_ERROR", message="Invalid query parameter."
+):
+    """A paging parameter that is not a small whole number."""
+
+
 class UnsupportedMediaType(
     SessionAuthError, status=415, code="unsupported_media_type", message="Send the body as application/json."
 ):
@@ -142,3 +148,15 @@ def session_reference(body: dict[str, t.Any]) -> str:
     """revoke-session's session: Better Auth's ``token`` (the public id, as
     listed), or ``id`` (this project's older name)."""
     return string_field(body, "token" if "token" in body else "id")
+
+
+def query_number(name: str, default: int, low: int, high: int) -> int:
+    """``?name=`` as a whole number from ``low`` (else a 400), capped at
+    ``high`` (asking for more than the maximum gets the maximum, as GitHub's
+    ``per_page`` does). At most nine digits, so no database sees a huge one."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or int(raw) < low:
+        raise InvalidQuery(f"'{name}' must be a whole number of at least {low}.")
+    return min(int(raw), high)
