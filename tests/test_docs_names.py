@@ -19,7 +19,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOCS = sorted([*ROOT.glob("*.md"), *(ROOT / "docs").rglob("*.md")])
 CODE = re.compile(r"```.*?```|`[^`\n]+`", re.S)
 DOTTED = re.compile(r"(?<![\w/.-])flask_sessionauth(?:\.[A-Za-z_]\w*)+")
-FROM_IMPORT = re.compile(r"from[ \t]+(flask_sessionauth(?:\.\w+)*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#]+)")
+FROM_IMPORT = re.compile(r"from[ \t]+(flask_sessionauth(?:\.\w+)*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#`]+)")
 
 
 def mentioned() -> dict[str, str]:

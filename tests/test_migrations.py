@@ -73,7 +73,7 @@ APP_SOURCE = textwrap.dedent(
             "argon2__memory_cost": 1024, "argon2__time_cost": 1, "argon2__parallelism": 1
         }
         db.init_app(app)
-        hooks = {"render_item": render_email_as_unicode} if os.environ.get("RENDER_ITEM") else {}
+        hooks = {"render_item": render_email_as_unicode} if os.environ.get("SESSIONAUTH_TEST_RENDER_ITEM") else {}
         migrate.init_app(app, db, **hooks)
         auth.init_app(app, db=db, user_model=User)
         return app
@@ -179,7 +179,7 @@ def test_an_apps_own_render_item_still_applies(tmp_path: pathlib.Path) -> None:
     (tmp_path / "migrating_app.py").write_text(APP_SOURCE)
     url = f"sqlite:///{tmp_path / 'app.db'}"
     for step in (["init"], ["migrate"], ["upgrade"]):
-        result = flask_db(tmp_path, url, *step, RENDER_ITEM="1")
+        result = flask_db(tmp_path, url, *step, SESSIONAUTH_TEST_RENDER_ITEM="1")
         assert result.returncode == 0, f"flask db {step[0]}:\n{result.stdout}\n{result.stderr}"
     [script] = (tmp_path / "migrations" / "versions").glob("*.py")
     source = script.read_text()
