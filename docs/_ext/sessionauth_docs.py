@@ -28,14 +28,27 @@ def _config_table() -> t.Any:
 
 
 class ConfigTable(SphinxDirective):
-    """Every ``SESSIONAUTH_*`` key, its default and its meaning, as a table."""
+    """Every ``SESSIONAUTH_*`` key as a ``confval`` (its default, its meaning).
+
+    Each becomes a cross-reference target: ``{confval}`SESSIONAUTH_FRESH_AGE```.
+    """
 
     def run(self) -> list[nodes.Node]:
         module = _config_table()
         for name in ("flask_sessionauth/core/config.py", "flask_sessionauth/core/config_docs.py"):
             self.env.note_dependency(str(ROOT / name))
+        lines: list[str] = []
+        for key, default, meaning in module.rows():
+            lines += [
+                f"```{{confval}} {key}",
+                f":default: ``{default}``",
+                "",
+                meaning[:1].upper() + meaning[1:] + ".",
+                "```",
+                "",
+            ]
         container = nodes.container(classes=["sessionauth-config"])
-        self.state.nested_parse(StringList(module.markdown_table(), source="core/config.py"), 0, container)
+        self.state.nested_parse(StringList(lines, source="core/config.py"), 0, container)
         return [container]
 
 
