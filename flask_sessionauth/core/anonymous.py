@@ -57,3 +57,39 @@ class UserMixin:
 
     def get_id(self) -> str:
         return str(self.id)
+
+
+def _always_true(self: t.Any) -> bool:
+    return True
+
+
+def _never(self: t.Any) -> bool:
+    return False
+
+
+#: The attributes :func:`add_user_mixin` adds; ``is_active`` is recognised by identity.
+ALWAYS_ACTIVE = property(_always_true, doc="Added by flask-sessionauth: the model has no is_active.")
+
+
+def add_user_mixin(model: type, primary_key: str) -> list[str]:
+    """Give the app's user model :class:`UserMixin`'s attributes it lacks.
+
+    ``current_user.is_authenticated`` (templates, Python, Flask-Login code)
+    then works on any model, mixin or not, and ``current_user`` stays the
+    model instance itself. Attributes the model defines (a column, a
+    property, Flask-Login's mixin) are never replaced. Returns what was added.
+    """
+
+    def get_id(self: t.Any) -> str:
+        return str(getattr(self, primary_key))
+
+    attrs: dict[str, t.Any] = {
+        "is_authenticated": property(_always_true),
+        "is_anonymous": property(_never),
+        "is_active": ALWAYS_ACTIVE,
+        "get_id": get_id,
+    }
+    added = [name for name in attrs if not hasattr(model, name)]
+    for name in added:
+        setattr(model, name, attrs[name])
+    return added

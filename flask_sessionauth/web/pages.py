@@ -23,6 +23,9 @@ from flask.wrappers import Response
 from flask_wtf.csrf import CSRFError
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import MethodNotAllowed
+from werkzeug.exceptions import NotFound
 
 from ..core import lifecycle
 from ..core import messages
@@ -36,6 +39,7 @@ from ..core.redirects import safe_redirect
 from ..core.useragent import describe
 from ..glue import actions
 from ..glue.csrf import protect
+from ..glue.csrf import secure_cookies_dropped
 from ..glue.hook import insecure_transport
 from ..glue.proxies import current_session
 from ..glue.proxies import current_user
@@ -43,6 +47,7 @@ from ..glue.proxies import login_required
 from ..glue.proxies import sensitive
 from ..glue.responses import error_page
 from ..glue.responses import storage_error_response
+from ..glue.responses import wants_json
 from ..glue.state import app_state
 from .forms import ChangePasswordForm
 from .forms import ConfirmPasswordForm
@@ -101,6 +106,8 @@ def _form(cls: type[F]) -> F:
 
 
 def _csrf_error(error: CSRFError) -> Response:
+    if secure_cookies_dropped():  # the real cause, on the page (not only in debug)
+        return error_page(400, messages.COOKIES_DROPPED_TITLE, messages.COOKIES_DROPPED.format(host=request.host))
     return error_page(400, messages.FORM_EXPIRED_TITLE, messages.FORM_EXPIRED)
 
 
@@ -129,6 +136,7 @@ def create_blueprint(app: Flask) -> Blueprint:
     bp.register_error_handler(CSRFError, _csrf_error)
     bp.register_error_handler(SQLAlchemyError, storage_error_response)
     init_headers(bp)
+    _styled_http_errors(app)
 
     # App-wide, so an app's own pages can extend the shipped layout too.
     @bp.app_context_processor
@@ -156,6 +164,29 @@ def create_blueprint(app: Flask) -> Blueprint:
         # Account pages always read storage, never the cookie cache.
         bp.add_url_rule(rule, endpoint, sensitive(view), methods=methods)
     return bp
+
+
+def _styled_http_errors(app: Flask) -> None:
+    """404 and 405 under ``SESSIONAUTH_URL_PREFIX`` from the styled error
+    template (routing errors reach no blueprint handler, so these are the
+    app's); elsewhere the app's own handler, registered before or after,
+    answers as before."""
+    prefix = str(app.config["SESSIONAUTH_URL_PREFIX"] or "").rstrip("/")
+    for error_class in (NotFound, MethodNotAllowed):
+        previous = app.error_handler_spec[None][error_class.code].get(error_class)
+
+        def handler(error: HTTPException, previous: t.Any = previous) -> t.Any:
+            path = request.path
+            if (path == prefix or path.startswith(prefix + "/")) and not wants_json():
+                status = error.code or 404
+                title, message = messages.HTTP_ERRORS[status]
+                response = error_page(status, title, message)
+                if isinstance(error, MethodNotAllowed) and error.valid_methods:
+                    response.headers["Allow"] = ", ".join(error.valid_methods)
+                return response
+            return previous(error) if previous is not None else error
+
+        app.register_error_handler(error_class, handler)
 
 
 def _insecure_warning() -> str | None:
