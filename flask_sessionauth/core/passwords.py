@@ -134,8 +134,7 @@ class PasswordHasher:
         return self._new_hash(password)
 
     def _new_hash(self, password: str) -> str:
-        method = self.werkzeug_method
-        return werkzeug_hash(password, method) if method else str(self.context.hash(password))
+        return werkzeug_hash(password, m) if (m := self.werkzeug_method) else str(self.context.hash(password))
 
     # -- the one verification entry point --------------------------------
 

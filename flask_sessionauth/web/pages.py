@@ -172,6 +172,8 @@ def _styled_http_errors(app: Flask) -> None:
     app's); elsewhere the app's own handler, registered before or after,
     answers as before."""
     prefix = str(app.config["SESSIONAUTH_URL_PREFIX"] or "").rstrip("/")
+    if not prefix:  # pages at the root: every 404 of the app is the app's
+        return
     for error_class in (NotFound, MethodNotAllowed):
         previous = app.error_handler_spec[None][error_class.code].get(error_class)
 
