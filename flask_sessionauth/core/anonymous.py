@@ -42,10 +42,27 @@ class AnonymousSession(_Nobody):
     remember = False
 
 
+def _always_true(self: t.Any) -> bool:
+    return True
+
+
+def _never(self: t.Any) -> bool:
+    return False
+
+
+#: The attributes :func:`add_user_mixin` adds; ``is_active`` is recognised by identity.
+ALWAYS_ACTIVE = property(_always_true, doc="Always True: the model has no is_active of its own.")
+
+
 class UserMixin:
-    """Optional mixin for the app's ``User`` model (Flask-Login compatible names)."""
+    """Optional mixin for the app's ``User`` model (Flask-Login compatible names).
+
+    ``init_app`` adds these to a model that lacks them anyway (see
+    :func:`add_user_mixin`); the mixin says it in the model's source. Override
+    ``is_active`` (a column or property) to sign a user out everywhere."""
 
     id: t.Any
+    is_active = ALWAYS_ACTIVE
 
     @property
     def is_authenticated(self) -> bool:
@@ -57,18 +74,6 @@ class UserMixin:
 
     def get_id(self) -> str:
         return str(self.id)
-
-
-def _always_true(self: t.Any) -> bool:
-    return True
-
-
-def _never(self: t.Any) -> bool:
-    return False
-
-
-#: The attributes :func:`add_user_mixin` adds; ``is_active`` is recognised by identity.
-ALWAYS_ACTIVE = property(_always_true, doc="Added by flask-sessionauth: the model has no is_active.")
 
 
 def add_user_mixin(model: type, primary_key: str) -> list[str]:

@@ -25,7 +25,6 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import MethodNotAllowed
-from werkzeug.exceptions import NotFound
 
 from ..core import lifecycle
 from ..core import messages
@@ -168,27 +167,28 @@ def create_blueprint(app: Flask) -> Blueprint:
 
 def _styled_http_errors(app: Flask) -> None:
     """404 and 405 under ``SESSIONAUTH_URL_PREFIX`` from the styled error
-    template (routing errors reach no blueprint handler, so these are the
-    app's); elsewhere the app's own handler, registered before or after,
-    answers as before."""
+    template. Routing errors reach no blueprint handler, so this is an app
+    handler; elsewhere it answers as Flask would, and a handler the app set
+    first is left alone (the API's JSON one chains to this)."""
     prefix = str(app.config["SESSIONAUTH_URL_PREFIX"] or "").rstrip("/")
     if not prefix:  # pages at the root: every 404 of the app is the app's
         return
-    for error_class in (NotFound, MethodNotAllowed):
-        previous = app.error_handler_spec[None][error_class.code].get(error_class)
+    for status in (404, 405):
+        if status in app.error_handler_spec[None]:
+            continue
 
-        def handler(error: HTTPException, previous: t.Any = previous) -> t.Any:
+        def handler(error: HTTPException) -> t.Any:
             path = request.path
-            if (path == prefix or path.startswith(prefix + "/")) and not wants_json():
-                status = error.code or 404
-                title, message = messages.HTTP_ERRORS[status]
-                response = error_page(status, title, message)
-                if isinstance(error, MethodNotAllowed) and error.valid_methods:
-                    response.headers["Allow"] = ", ".join(error.valid_methods)
-                return response
-            return previous(error) if previous is not None else error
+            if not (path == prefix or path.startswith(prefix + "/")) or wants_json():
+                return error
+            title, message = messages.HTTP_ERRORS[error.code or 404]
+            response = error_page(error.code or 404, title, message)
+            if isinstance(error, MethodNotAllowed) and error.valid_methods:
+                response.headers["Allow"] = ", ".join(error.valid_methods)
+            return response
 
-        app.register_error_handler(error_class, handler)
+        handler.sessionauth_fallback = True  # type: ignore[attr-defined]
+        app.register_error_handler(status, handler)
 
 
 def _insecure_warning() -> str | None:
