@@ -19,6 +19,10 @@ What it does, and why:
   registered it). Session protection is off (the session cookie is already
   bound to a revocable row). Otherwise a signed-cookie login that cannot be
   revoked would live on beside the real one.
+- Every password hash it writes (sign-in upgrade, password change,
+  ``create_user``) stays in Werkzeug's format, so the app's own
+  ``check_password_hash`` keeps working, until the app sets
+  ``SESSIONAUTH_PASSWORD_UPGRADE = True``.
 - Existing calls to ``flask_login.login_user`` / ``logout_user`` start and end
   flask-sessionauth sessions (through Flask-Login's signals), with
   ``remember`` carried over, and never leave Flask-Login's remember cookie.
@@ -40,6 +44,7 @@ from flask import session
 
 from .glue import actions
 from .glue.proxies import current_user
+from .glue.state import STATE_KEY
 
 #: Keys Flask-Login keeps in Flask's cookie session for its own logins.
 _FLASK_LOGIN_KEYS = ("_user_id", "_fresh", "_id", "_remember", "_remember_seconds")
@@ -61,8 +66,14 @@ def use_flask_login(app: Flask, login_manager: t.Any) -> None:
     if login_manager._user_callback is None:
         # Flask-Login insists on a user_loader; ours never finds anybody.
         login_manager.user_loader(_no_cookie_session_user)
-    if login_manager.login_view is None and "sessionauth" in app.blueprints:
-        login_manager.login_view = "sessionauth.login"
+    if login_manager.login_view is None:
+        login_manager.login_view = app.config["SESSIONAUTH_LOGIN_VIEW"] or (
+            "sessionauth.login" if "sessionauth" in app.blueprints else None
+        )
+    if app.config["SESSIONAUTH_PASSWORD_UPGRADE"] is None:
+        # Until the app opts in, every hash we write stays readable by its own
+        # werkzeug.security.check_password_hash (docs/migrating-from-flask-login.md).
+        app.extensions[STATE_KEY].hasher.werkzeug_method = "scrypt"
 
     # First of all hooks, so no hook of the app can ask Flask-Login before.
     app.before_request_funcs.setdefault(None, []).insert(0, _forget_flask_login_state)

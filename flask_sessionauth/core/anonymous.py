@@ -58,10 +58,27 @@ class CurrentUser(t.Protocol):
     def __getattr__(self, name: str) -> t.Any: ...
 
 
+def _always_true(self: t.Any) -> bool:
+    return True
+
+
+def _never(self: t.Any) -> bool:
+    return False
+
+
+#: The attributes :func:`add_user_mixin` adds; ``is_active`` is recognised by identity.
+ALWAYS_ACTIVE = property(_always_true, doc="Always True: the model has no is_active of its own.")
+
+
 class UserMixin:
-    """Optional mixin for the app's ``User`` model (Flask-Login compatible names)."""
+    """Optional mixin for the app's ``User`` model (Flask-Login compatible names).
+
+    ``init_app`` adds these to a model that lacks them anyway (see
+    :func:`add_user_mixin`); the mixin says it in the model's source. Override
+    ``is_active`` (a column or property) to sign a user out everywhere."""
 
     id: t.Any
+    is_active = ALWAYS_ACTIVE
 
     @property
     def is_authenticated(self) -> bool:
@@ -73,3 +90,27 @@ class UserMixin:
 
     def get_id(self) -> str:
         return str(self.id)
+
+
+def add_user_mixin(model: type, primary_key: str) -> list[str]:
+    """Give the app's user model :class:`UserMixin`'s attributes it lacks.
+
+    ``current_user.is_authenticated`` (templates, Python, Flask-Login code)
+    then works on any model, mixin or not, and ``current_user`` stays the
+    model instance itself. Attributes the model defines (a column, a
+    property, Flask-Login's mixin) are never replaced. Returns what was added.
+    """
+
+    def get_id(self: t.Any) -> str:
+        return str(getattr(self, primary_key))
+
+    attrs: dict[str, t.Any] = {
+        "is_authenticated": property(_always_true),
+        "is_anonymous": property(_never),
+        "is_active": ALWAYS_ACTIVE,
+        "get_id": get_id,
+    }
+    added = [name for name in attrs if not hasattr(model, name)]
+    for name in added:
+        setattr(model, name, attrs[name])
+    return added

@@ -56,6 +56,9 @@ DEFAULTS: dict[str, t.Any] = {
     "SESSIONAUTH_SITE_NAME": "Account",
     # Where the sign-in page sends users when there is no safe ``next``.
     "SESSIONAUTH_HOME_ENDPOINT": "sessionauth.devices",
+    # Where login_required sends anonymous users: an endpoint or a URL
+    # (None = the account pages' sign-in form).
+    "SESSIONAUTH_LOGIN_VIEW": None,
     # Password hashing (passlib CryptContext); the first scheme hashes new passwords.
     "SESSIONAUTH_PASSWORD_SCHEMES": ["argon2", "bcrypt", "pbkdf2_sha256"],
     # Extra CryptContext keyword arguments; argon2id with OWASP's minimum parameters.
@@ -77,6 +80,10 @@ DEFAULTS: dict[str, t.Any] = {
     # Time the configured formats at init_app, so even the first failure of a
     # slow legacy format is padded like the others (costs ~1 s at start-up).
     "SESSIONAUTH_PASSWORD_CALIBRATE": False,
+    # Store new hashes with the first scheme (True) or in Werkzeug's
+    # generate_password_hash format, so an app's own check_password_hash
+    # still reads them (False). None: False with use_flask_login, else True.
+    "SESSIONAUTH_PASSWORD_UPGRADE": None,
     "SESSIONAUTH_PASSWORD_MIN_LENGTH": 8,
     "SESSIONAUTH_PASSWORD_MAX_LENGTH": 256,
     # At the cap a new sign-in ends the user's least recently active session

@@ -158,8 +158,11 @@ class ConfigurationError(
     code="misconfigured",
     message="The sign-in service is not set up correctly. The site's administrators have been told.",
 ):
-    """Storage answered, but the schema is wrong (a missing table or column):
-    a programming error, logged as one, not an outage."""
+    """Storage answered, but the schema is wrong (a missing table or column)
+    or the database does not exist: a set-up error, logged as one, not an
+    outage. ``detail`` says what to fix, for logs and the CLI, never a page."""
+
+    detail: str | None = None
 
 
 class RateLimited(SessionAuthError, status=429, code="rate_limited", wire_code="TOO_MANY_REQUESTS"):

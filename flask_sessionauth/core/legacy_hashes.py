@@ -77,3 +77,9 @@ def _werkzeug_cost(stored: str) -> t.Hashable:
 
 #: Werkzeug's ``generate_password_hash`` formats (Flask-Login apps), built in.
 WERKZEUG = LegacyVerifier("werkzeug", _werkzeug_identify, _werkzeug_verify, cost_key=_werkzeug_cost)
+
+
+def werkzeug_hash(password: str, method: str = "scrypt") -> str:
+    """A hash in Werkzeug's format, for apps whose own code still calls
+    ``check_password_hash`` (``SESSIONAUTH_PASSWORD_UPGRADE`` off)."""
+    return werkzeug.security.generate_password_hash(password, method)

@@ -15,6 +15,19 @@ ALREADY_SIGNED_OUT = "That device was already signed out."
 NO_OTHER_DEVICES = "No other devices were signed in."
 FORM_EXPIRED_TITLE = "This form has expired"
 FORM_EXPIRED = "For your security the page timed out. Go back, reload the page and try again."
+#: Titles and sentences of the account pages' 404 and 405.
+HTTP_ERRORS: dict[int, tuple[str, str]] = {
+    404: ("Page not found", "There is no account page at this address. Check the link, or go back and try again."),
+    405: ("Not allowed", "This account page cannot be used that way. Go back and use the page's own buttons."),
+}
+NOT_SET_UP_TITLE = "Sign-in is not set up correctly"
+COOKIES_DROPPED_TITLE = "Your browser did not keep this site's cookies"
+#: The CSRF failure's real cause over plain HTTP on a host that is not loopback.
+COOKIES_DROPPED = (
+    "This page was served over plain HTTP at {host}, and browsers only keep this site's secure cookies over"
+    " HTTPS (or on localhost), so the form could not be checked. Open the site with https://"
+    " (or at localhost while developing) and try again."
+)
 
 #: Sensitive actions the confirm page can finish after the password is entered.
 SUDO_ACTIONS: dict[str, str] = {

@@ -40,6 +40,7 @@ from .errors import PasswordTooLong
 from .errors import PasswordTooShort
 from .legacy_hashes import WERKZEUG
 from .legacy_hashes import LegacyVerifier
+from .legacy_hashes import werkzeug_hash
 from .records import Verification
 
 log = logging.getLogger(__name__)
@@ -132,10 +133,16 @@ class PasswordHasher:
         if confirm is not None and confirm != password:
             raise PasswordPolicyError("The passwords do not match.")
 
+    #: ``"scrypt"``: write Werkzeug's format (``SESSIONAUTH_PASSWORD_UPGRADE`` off).
+    werkzeug_method: str | None = None
+
     def hash(self, password: str) -> str:
-        """Hash with the first scheme; raises :class:`PasswordPolicyError`."""
+        """Hash with the first scheme (or Werkzeug's); raises :class:`PasswordPolicyError`."""
         self.check_policy(password)
-        return str(self.context.hash(password))
+        return self._new_hash(password)
+
+    def _new_hash(self, password: str) -> str:
+        return werkzeug_hash(password, m) if (m := self.werkzeug_method) else str(self.context.hash(password))
 
     # -- the one verification entry point --------------------------------
 
@@ -160,7 +167,10 @@ class PasswordHasher:
             return self._fail(started)
         if not (ok and usable):
             return self._fail(started)
-        if target.legacy is not None:
+        if self.werkzeug_method is not None:
+            # The app's own check_password_hash must read every hash we store.
+            new_hash = None if target.legacy is WERKZEUG else self._upgrade(secret)
+        elif target.legacy is not None:
             new_hash = self._upgrade(secret)
         return Verification(True, new_hash)
 
@@ -314,9 +324,9 @@ class PasswordHasher:
         return Verification(False)
 
     def _upgrade(self, password: str) -> str | None:
-        """A first-scheme hash for a password that just matched a legacy format."""
+        """A new-format hash for a password that just matched an outdated one."""
         try:
-            return str(self.context.hash(password))
+            return self._new_hash(password)
         except Exception as exc:
             self._log_once("upgrade", exc)
             return None

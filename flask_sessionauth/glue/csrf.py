@@ -38,6 +38,7 @@ from wtforms.validators import ValidationError
 from ..core.errors import CrossOriginRequest
 from ..core.errors import MissingOrigin
 from ..core.errors import StateChangingNavigation
+from .hook import insecure_transport
 from .state import app_state
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -135,6 +136,18 @@ def check_csrf_token() -> None:
         validate_csrf(submitted_csrf_token())
     except ValidationError as exc:
         raise CSRFError(exc.args[0]) from exc
+
+
+def secure_cookies_dropped() -> bool:
+    """Did the browser drop Flask's session cookie (which holds the CSRF
+    secret) because it is ``Secure`` and this request is plain HTTP to a host
+    that is not loopback? Then a failed token check is not an expired form."""
+    if insecure_transport() is None:
+        return False
+    app = current_app
+    name = app.session_interface.get_cookie_name(app)  # type: ignore[attr-defined]
+    secure = app.config.get("SESSION_COOKIE_SECURE") or name.startswith(("__Host-", "__Secure-"))
+    return bool(secure) and name not in request.cookies
 
 
 def rotate_csrf_secret() -> None:

@@ -6,6 +6,7 @@ HTML (the ``sessionauth/error.html`` template) and JSON."""
 from __future__ import annotations
 
 import typing as t
+from urllib.parse import urlencode
 
 from flask import current_app
 from flask import g
@@ -20,6 +21,8 @@ from jinja2 import TemplateNotFound
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import Unauthorized
 
+from ..core import messages
+from ..core.errors import ConfigurationError
 from ..core.errors import FreshLoginRequired
 from ..core.errors import NotSignedIn
 from ..core.errors import RateLimited
@@ -108,6 +111,8 @@ def error_response(error: SessionAuthError) -> Response:
         response = json_error(error)
     else:
         title = _TITLES.get(error.status, "Something went wrong")
+        if isinstance(error, ConfigurationError):  # not an outage: waiting will not help
+            title = messages.NOT_SET_UP_TITLE
         response = error_page(error.status, title, error.message)
     response.headers.update(headers)
     return response
@@ -126,9 +131,15 @@ def unauthorized() -> t.Any:
         return state.unauthorized_callback()
     if wants_json():
         return error_response(NotSignedIn())
+    # Only a page is worth returning to: a POST-only URL answers a GET with 405.
+    target = current_path() if request.method in ("GET", "HEAD") else None
+    view = current_app.config["SESSIONAUTH_LOGIN_VIEW"]
+    if view:
+        if "/" not in view:  # an endpoint, else a URL
+            return redirect(url_for(view, next=target))
+        query = urlencode({"next": target}, safe="/") if target else ""
+        return redirect(f"{view}{'&' if '?' in view else '?'}{query}" if query else view)
     if "sessionauth" in current_app.blueprints:
-        # Only a page is worth returning to: a POST-only URL answers a GET with 405.
-        target = current_path() if request.method in ("GET", "HEAD") else None
         return redirect(url_for("sessionauth.login", next=target))
     raise Unauthorized()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import hmac
+import inspect
 import typing as t
 
 import sqlalchemy as sa
@@ -20,8 +21,10 @@ from flask import has_request_context
 from flask import request
 from flask.sessions import SecureCookieSessionInterface
 
+from ..core.anonymous import ALWAYS_ACTIVE
 from ..core.anonymous import AnonymousSession
 from ..core.anonymous import AnonymousUser
+from ..core.anonymous import add_user_mixin
 from ..core.config import DEFAULTS
 from ..core.config import Settings
 from ..core.config import positive
@@ -79,16 +82,24 @@ class AppState:
             host_prefix_flask_session(app)
         self.db = db
         self.user_model = user_model
+        check_setup(app, db, user_model)
         self.model = create_session_model(db, user_model, config["SESSIONAUTH_TABLE_NAME"])
         mapper = sa.inspect(user_model)
         # ``is_active`` as a column is checked inside the session query; as a
         # Python property (Flask-Login's UserMixin) when the user object loads.
-        self.check_active_property = "is_active" not in mapper.columns and hasattr(user_model, "is_active")
+        # (Not the always-true one add_user_mixin gave a model without it.)
+        active = inspect.getattr_static(user_model, "is_active", None)
+        self.check_active_property = "is_active" not in mapper.columns and active not in (None, ALWAYS_ACTIVE)
         self.identity_attr = config["SESSIONAUTH_USER_IDENTITY_FIELD"]
         self.password_attr = config["SESSIONAUTH_PASSWORD_FIELD"]
-        for attr in (self.identity_attr, self.password_attr):
+        for key, attr in (("USER_IDENTITY", self.identity_attr), ("PASSWORD", self.password_attr)):
             if not hasattr(user_model, attr):
-                raise TypeError(f"{user_model.__name__} has no attribute {attr!r}")
+                found = ", ".join(sorted(mapper.columns.keys()))
+                raise TypeError(
+                    f"{user_model.__name__} has no attribute {attr!r} (its columns: {found}); "
+                    f"name the right one with SESSIONAUTH_{key}_FIELD."
+                )
+        add_user_mixin(user_model, mapper.get_property_by_column(mapper.primary_key[0]).key)
         with app.app_context():
             storage = build_storage(config, settings, db, self.model, user_model)
         self.store = storage.store
@@ -109,6 +120,8 @@ class AppState:
             min_failure_seconds=min_failure,
             max_failure_seconds=floor_max,
         )
+        if config["SESSIONAUTH_PASSWORD_UPGRADE"] is False:
+            self.hasher.werkzeug_method = "scrypt"
         if config["SESSIONAUTH_PASSWORD_CALIBRATE"]:
             self.hasher.calibrate()
         limits = {
@@ -136,6 +149,18 @@ class AppState:
         self.cleanup_batch_size = int(config["SESSIONAUTH_CLEANUP_BATCH_SIZE"])
         self.api_prefix = str(config["SESSIONAUTH_API_PREFIX"] or "/api/auth")
         self.unauthorized_callback: t.Callable[[], t.Any] | None = None
+
+
+def check_setup(app: Flask, db: t.Any, user_model: t.Any) -> None:
+    """Fail at start, naming the fix, when ``db`` is not set up on ``app``
+    (``auth.init_app`` before ``db.init_app``) or the user model is no model."""
+    if app.extensions.get("sqlalchemy") is not db:
+        raise RuntimeError(
+            "flask-sessionauth: this 'db' is not initialised on the app; call db.init_app(app) "
+            "(or SQLAlchemy(app)) before SessionAuth.init_app(app)."
+        )
+    if sa.inspect(user_model, raiseerr=False) is None:
+        raise TypeError(f"user_model must be a mapped model class of this db, not {user_model!r}.")
 
 
 def host_prefix_flask_session(app: Flask) -> None:

@@ -317,12 +317,14 @@ def _json_routing_errors(app: Flask, prefix: str) -> None:
     handler; it leaves every other path (and handlers the app set first) alone.
     """
     for status in (404, 405):
-        if status in app.error_handler_spec[None]:
+        # The account pages' styled handler (not the app's) is chained to.
+        previous = next(iter(app.error_handler_spec[None].get(status, {}).values()), None)
+        if previous is not None and not getattr(previous, "sessionauth_fallback", False):
             continue
 
-        def handler(error: HTTPException) -> t.Any:
+        def handler(error: HTTPException, previous: t.Any = previous) -> t.Any:
             if not request.path.startswith(prefix + "/"):
-                return error
+                return error if previous is None else previous(error)
             if error.code != 405:
                 return error_response(NotFound())
             response = error_response(MethodNotAllowed())

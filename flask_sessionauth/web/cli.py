@@ -85,13 +85,20 @@ def revoke(email: str, revoke_all: bool, session_id: str | None) -> None:
 
 @sessionauth_cli.command("create-user")
 @click.argument("email")
-@click.password_option(help="Asked for (hidden, twice) when not given.")
-def create_user(email: str, password: str) -> None:
-    """Create a user with EMAIL; the password is prompted for (hidden, confirmed)."""
-    if app_state().accounts.find(email) is not None:
-        raise click.ClickException(f"A user with the email {email!r} already exists.")
+@click.option("--password", help="Asked for (hidden, twice) when not given.")
+def create_user(email: str, password: str | None) -> None:
+    """Create a user with EMAIL; the password is prompted for (hidden, confirmed).
+
+    The database is asked first, so a missing table or database is reported
+    before anybody types a password, as a one-line error (exit code 1)."""
+    accounts = app_state().accounts
     try:
-        user = app_state().accounts.create(email, password)
+        if accounts.find(email) is not None:
+            raise click.ClickException(f"A user with the email {email!r} already exists.")
+        if password is None:
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        user = accounts.create(email, password)
     except SessionAuthError as exc:
-        raise click.ClickException(exc.message) from exc
-    click.echo(f"Created user {user.id} <{app_state().accounts.identity(user)}>.")
+        # A set-up error says what to fix, not the sentence shown to end users.
+        raise click.ClickException(getattr(exc, "detail", None) or exc.message) from exc
+    click.echo(f"Created user {user.id} <{accounts.identity(user)}>.")

@@ -23,6 +23,8 @@ from flask.wrappers import Response
 from flask_wtf.csrf import CSRFError
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import MethodNotAllowed
 
 from ..core import lifecycle
 from ..core import messages
@@ -36,6 +38,7 @@ from ..core.redirects import safe_redirect
 from ..core.useragent import describe
 from ..glue import actions
 from ..glue.csrf import protect
+from ..glue.csrf import secure_cookies_dropped
 from ..glue.hook import insecure_transport
 from ..glue.proxies import current_session
 from ..glue.proxies import current_user
@@ -43,6 +46,7 @@ from ..glue.proxies import login_required
 from ..glue.proxies import sensitive
 from ..glue.responses import error_page
 from ..glue.responses import storage_error_response
+from ..glue.responses import wants_json
 from ..glue.state import app_state
 from .forms import ChangePasswordForm
 from .forms import ConfirmPasswordForm
@@ -101,6 +105,8 @@ def _form(cls: type[F]) -> F:
 
 
 def _csrf_error(error: CSRFError) -> Response:
+    if secure_cookies_dropped():  # the real cause, on the page (not only in debug)
+        return error_page(400, messages.COOKIES_DROPPED_TITLE, messages.COOKIES_DROPPED.format(host=request.host))
     return error_page(400, messages.FORM_EXPIRED_TITLE, messages.FORM_EXPIRED)
 
 
@@ -129,6 +135,7 @@ def create_blueprint(app: Flask) -> Blueprint:
     bp.register_error_handler(CSRFError, _csrf_error)
     bp.register_error_handler(SQLAlchemyError, storage_error_response)
     init_headers(bp)
+    _styled_http_errors(app)
 
     # App-wide, so an app's own pages can extend the shipped layout too.
     @bp.app_context_processor
@@ -156,6 +163,32 @@ def create_blueprint(app: Flask) -> Blueprint:
         # Account pages always read storage, never the cookie cache.
         bp.add_url_rule(rule, endpoint, sensitive(view), methods=methods)
     return bp
+
+
+def _styled_http_errors(app: Flask) -> None:
+    """404 and 405 under ``SESSIONAUTH_URL_PREFIX`` from the styled error
+    template. Routing errors reach no blueprint handler, so this is an app
+    handler; elsewhere it answers as Flask would, and a handler the app set
+    first is left alone (the API's JSON one chains to this)."""
+    prefix = str(app.config["SESSIONAUTH_URL_PREFIX"] or "").rstrip("/")
+    if not prefix:  # pages at the root: every 404 of the app is the app's
+        return
+    for status in (404, 405):
+        if status in app.error_handler_spec[None]:
+            continue
+
+        def handler(error: HTTPException) -> t.Any:
+            path = request.path
+            if not (path == prefix or path.startswith(prefix + "/")) or wants_json():
+                return error
+            title, message = messages.HTTP_ERRORS[error.code or 404]
+            response = error_page(error.code or 404, title, message)
+            if isinstance(error, MethodNotAllowed) and error.valid_methods:
+                response.headers["Allow"] = ", ".join(error.valid_methods)
+            return response
+
+        handler.sessionauth_fallback = True  # type: ignore[attr-defined]
+        app.register_error_handler(status, handler)
 
 
 def _insecure_warning() -> str | None:
