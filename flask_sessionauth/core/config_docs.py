@@ -42,7 +42,7 @@ DOCS: dict[str, str] = {
     "SESSIONAUTH_PASSWORD_MIN_FAILURE_SECONDS": "every failed password check lasts at least this long",
     "SESSIONAUTH_PASSWORD_FAILURE_FLOOR_MAX": "cap (seconds) on the measured failure floor: what a failure on the current format may wait for a slower legacy one",
     "SESSIONAUTH_PASSWORD_CALIBRATE": "time the usual legacy formats at `init_app` (~1 s) and keep them in the floor, so a legacy account's first failure is padded too",
-    "SESSIONAUTH_PASSWORD_UPGRADE": "`True`: new and upgraded hashes use the first scheme (argon2id); `False`: Werkzeug's `generate_password_hash` format (scrypt), so an app's own `check_password_hash` still reads them; `None` = `False` with `use_flask_login`, else `True` ([migrating from Flask-Login](docs/migrating-from-flask-login.md))",
+    "SESSIONAUTH_PASSWORD_UPGRADE": "`True`: new and upgraded hashes use the first scheme (argon2id); `False`: Werkzeug's `generate_password_hash` format (scrypt), so an app's own `check_password_hash` still reads them; `None` = `False` with `use_flask_login`, else `True` (see the Flask-Login migration guide)",
     "SESSIONAUTH_PASSWORD_MIN_LENGTH": "shortest new password",
     "SESSIONAUTH_PASSWORD_MAX_LENGTH": "longest password; longer is an error, never truncated",
     "SESSIONAUTH_MAX_SESSIONS_PER_USER": "at the cap a new login ends the least recently active; `None` = no cap",
