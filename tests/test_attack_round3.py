@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import typing as t
 
 import pytest
+import time_machine
 
 from tests.helpers import PASSWORD
 from tests.helpers import device
@@ -51,3 +53,67 @@ def test_hostile_device_cookie_is_ignored(app: t.Any, user: t.Any, value: str) -
     assert resp.status_code == 401
     resp = c.post("/test/login", data={"email": "alice@example.com", "password": PASSWORD}, headers={"Cookie": cookie})
     assert resp.status_code == 200
+
+
+# -- known devices multiply the per-address session limit across windows -------------------
+
+T0 = dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
+SESSIONS_IP, DEVICE_LIMIT, WINDOW = 2, 2, 900
+SMALL_LIMITS = {"SESSIONAUTH_RATE_LIMIT_SESSIONS_IP": SESSIONS_IP, "SESSIONAUTH_RATE_LIMIT_DEVICE": DEVICE_LIMIT}
+
+
+@pytest.mark.storage("sqlite", "postgres")
+@pytest.mark.parametrize("app_config", [SMALL_LIMITS])
+@pytest.mark.xfail(
+    strict=True,
+    reason="device cookies never expire with the window: nonces harvested in earlier windows each add "
+    "SESSIONAUTH_RATE_LIMIT_DEVICE sessions per window, so sessions per address grow without bound",
+)
+def test_sessions_per_address_stay_bounded_across_windows(app: t.Any, user: t.Any) -> None:
+    """The module docstring promises at most SESSIONS_IP x (1 + DEVICE) new
+    sessions per address per window. Collect nonces window after window."""
+    ip = "203.0.113.77"
+    known: list[t.Any] = []
+    with time_machine.travel(T0, tick=False) as clock:
+        for _ in range(3):
+            created = 0
+            fresh = []
+            for _ in range(SESSIONS_IP):  # new devices first: the known ones fill the address's count
+                c = device(app, remote_addr=ip)
+                if login_status(c) == 200:
+                    created += 1
+                    fresh.append(c)
+            for c in known:
+                created += sum(login_status(c) == 200 for _ in range(DEVICE_LIMIT))
+            known += fresh
+            clock.shift(WINDOW + 1)
+        # The last window alone, from one address:
+        assert created <= SESSIONS_IP * (1 + DEVICE_LIMIT), f"{created} new sessions from {ip} in one window"
+
+
+def login_status(client: t.Any) -> int:
+    resp = client.post("/test/login", data={"email": "alice@example.com", "password": PASSWORD})
+    return int(resp.status_code)
+
+
+@pytest.mark.storage("sqlite", "postgres")
+@pytest.mark.parametrize("app_config", [{**SMALL_LIMITS, "SESSIONAUTH_RATE_LIMIT_IP": 3}])
+@pytest.mark.xfail(
+    strict=True,
+    reason="each harvested device cookie of the attacker's own account adds SESSIONAUTH_RATE_LIMIT_DEVICE "
+    "password checks per window beyond the per-address limit (CPU spent on padded failures)",
+)
+def test_failures_per_address_stay_bounded_with_harvested_device_cookies(app: t.Any, user: t.Any) -> None:
+    ip = "203.0.113.78"
+    known: list[t.Any] = []
+    with time_machine.travel(T0, tick=False) as clock:
+        for _ in range(3):  # harvest: SESSIONS_IP new devices per window
+            known += [c for c in (device(app, remote_addr=ip) for _ in range(SESSIONS_IP)) if login_status(c) == 200]
+            clock.shift(WINDOW + 1)
+        checked = 0
+        for c in known:
+            for _ in range(DEVICE_LIMIT):
+                resp = c.post("/test/login", data={"email": "alice@example.com", "password": "wrong"})
+                checked += resp.status_code == 401
+        # One address: its own limit, plus one known device's at most.
+        assert checked <= 3 + DEVICE_LIMIT, f"{checked} password checks from {ip} in one window"
