@@ -6,12 +6,20 @@ import datetime as dt
 import typing as t
 
 import pytest
+import sqlalchemy as sa
 import time_machine
 
+from tests.conftest import create_app
+from tests.conftest import db
+from tests.conftest import dispose
 from tests.helpers import PASSWORD
+from tests.helpers import api_post
+from tests.helpers import auth_of
 from tests.helpers import device
 from tests.helpers import device_cookie_name
 from tests.helpers import login
+from tests.helpers import raw_client
+from tests.helpers import set_cookies
 
 
 @pytest.mark.parametrize("page", ["²", "¹", "①", "-1", "0", "99999999999999999999", "abc", "1e3", " 1", "٣"])
@@ -117,3 +125,61 @@ def test_failures_per_address_stay_bounded_with_harvested_device_cookies(app: t.
                 checked += resp.status_code == 401
         # One address: its own limit, plus one known device's at most.
         assert checked <= 3 + DEVICE_LIMIT, f"{checked} password checks from {ip} in one window"
+
+
+# -- TRUSTED_HOSTS: a DNS-rebinding page is same-origin to the browser --------------------
+
+
+@pytest.mark.parametrize("app_config", [{"TRUSTED_HOSTS": ["localhost"]}])
+@pytest.mark.parametrize("origin", [None, "https://rebound.example"])
+def test_untrusted_host_never_signs_in_through_the_api(app: t.Any, user: t.Any, origin: str | None) -> None:
+    """The rebinding page's own origin is same-origin to the browser: Sec-Fetch-Site says so."""
+    c = device(app)
+    headers = {"Origin": origin, "Sec-Fetch-Site": "same-origin", "Host": "rebound.example"}
+    body = {"email": "alice@example.com", "password": PASSWORD}
+    resp = api_post(c, "sign-in/email", body, headers=headers)
+    assert resp.status_code == 400, resp.status_code
+    assert not set_cookies(resp), set_cookies(resp)
+
+
+@pytest.mark.parametrize("app_config", [{"TRUSTED_HOSTS": ["localhost"]}])
+def test_untrusted_host_never_signs_in_through_the_pages(app: t.Any, user: t.Any) -> None:
+    c = device(app)
+    data = {"email": "alice@example.com", "password": PASSWORD}
+    resp = c.post("/account/login", data=data, headers={"Sec-Fetch-Site": "same-origin", "Host": "rebound.example"})
+    assert resp.status_code == 400, resp.status_code
+
+
+# -- the deployment id row, deleted or changed while processes run ------------------------
+
+
+@pytest.mark.storage("redis_postgres")
+@pytest.mark.parametrize("change", ["none", "deleted", "changed"])
+@pytest.mark.xfail(
+    strict=True,
+    reason="a process keeps the namespace it read; once the sessionauth_deployment row is deleted or "
+    "changed (a restore, drop_all/create_all in a deploy) a revoke from a newer process tombstones the "
+    "other namespace and the older process keeps serving its Redis copy until its next touch",
+)
+def test_a_revoke_reaches_a_process_that_read_the_id_before_it_changed(
+    app: t.Any, user: t.Any, storage_config: dict[str, t.Any], change: str
+) -> None:
+    old = app
+    c = device(old)
+    login(c)
+    header = "; ".join(f"{k.key}={k.value}" for k in c._cookies.values())
+    assert raw_client(old).get("/me", headers={"Cookie": header}).status_code == 200  # cached by the old process
+    with old.app_context():
+        table = sa.table("sessionauth_deployment", sa.column("id"))
+        stmt = sa.delete(table) if change == "deleted" else sa.update(table).values(id="0" * 32)
+        if change != "none":
+            db.session.execute(stmt)
+        db.session.commit()
+    new = create_app({**storage_config, "WTF_CSRF_ENABLED": True})
+    try:
+        with new.app_context():
+            assert auth_of(new).revoke_sessions(auth_of(new).find_user("alice@example.com")) == 1
+        assert raw_client(new).get("/me", headers={"Cookie": header}).status_code != 200
+        assert raw_client(old).get("/me", headers={"Cookie": header}).status_code != 200
+    finally:
+        dispose(new)
