@@ -21,6 +21,7 @@ from tests.helpers import device_cookie_name
 from tests.helpers import login
 from tests.helpers import raw_client
 from tests.helpers import session_cookie
+from tests.helpers import session_row
 from tests.helpers import set_cookies
 
 
@@ -187,3 +188,40 @@ def test_a_revoke_reaches_a_process_that_read_the_id_before_it_changed(
         assert raw_client(old).get("/me", headers={"Cookie": header}).status_code != 200
     finally:
         dispose(new)
+
+
+# -- trusted proxies: which hop is trusted --------------------------------------------------
+
+
+@pytest.mark.parametrize("app_config", [{"SESSIONAUTH_TRUSTED_PROXIES": ["10.0.0.0/8"]}])
+@pytest.mark.parametrize("client_ip", ["64:ff9b::a00:5", "64:ff9b:1::a00:5", "::a00:5"])
+def test_a_nat64_or_compatible_client_is_not_a_trusted_proxy(app: t.Any, user: t.Any, client_ip: str) -> None:
+    """Bucketing maps these to the IPv4 address they embed; trusting them as
+    that proxy would let the client pick its address (left of it, forged)."""
+    c = device(app, remote_addr="10.0.0.2")
+    resp = c.post(
+        "/test/login",
+        data={"email": "alice@example.com", "password": PASSWORD},
+        headers={"X-Forwarded-For": f"6.6.6.6, {client_ip}"},
+    )
+    assert resp.status_code == 200
+    assert session_row(app, resp.json["id"]).ip_address == client_ip
+
+
+@pytest.mark.parametrize("setting", [["0.0.0.0/0"], ["::/0"], ["10.0.0.0/8", "0.0.0.0/0"]])
+def test_trusting_every_address_is_refused_at_init_app(setting: list[str]) -> None:
+    """Every peer trusted, every hop trusted: the left-most, forged, entry would be the client."""
+    with pytest.raises(ValueError, match="SESSIONAUTH_TRUSTED_PROXIES"):
+        create_app({"SESSIONAUTH_TRUSTED_PROXIES": setting})
+
+
+@pytest.mark.parametrize("app_config", [{"SESSIONAUTH_TRUSTED_PROXIES": ["10.0.0.0/8"]}])
+@pytest.mark.parametrize("forwarded_for", ["198.51.100.7, 10.0.0.9%eth0", "198.51.100.7,,10.0.0.9", " 198.51.100.7 "])
+def test_odd_forwarded_lists_still_name_the_client(app: t.Any, user: t.Any, forwarded_for: str) -> None:
+    c = device(app, remote_addr="10.0.0.2")
+    resp = c.post(
+        "/test/login",
+        data={"email": "alice@example.com", "password": PASSWORD},
+        headers={"X-Forwarded-For": forwarded_for},
+    )
+    assert session_row(app, resp.json["id"]).ip_address == "198.51.100.7"
