@@ -12,7 +12,9 @@ import time_machine
 from tests.conftest import create_app
 from tests.conftest import db
 from tests.conftest import dispose
+from tests.helpers import NEW_PASSWORD
 from tests.helpers import PASSWORD
+from tests.helpers import UA_FIREFOX
 from tests.helpers import api_post
 from tests.helpers import auth_of
 from tests.helpers import cookie_name
@@ -225,3 +227,32 @@ def test_odd_forwarded_lists_still_name_the_client(app: t.Any, user: t.Any, forw
         headers={"X-Forwarded-For": forwarded_for},
     )
     assert session_row(app, resp.json["id"]).ip_address == "198.51.100.7"
+
+
+# -- a password change leaves the old browsers "known" ----------------------------------
+
+
+@pytest.mark.storage("sqlite", "postgres")
+@pytest.mark.xfail(
+    strict=True,
+    reason="device cookies are bound to the account name only: after a compromise and a password "
+    "change (sessions revoked), the intruder's browsers keep their exemption from the account-wide and "
+    "per-address limits for SESSIONAUTH_DEVICE_COOKIE_MAX_AGE (a year)",
+)
+def test_a_password_change_forgets_the_intruders_known_devices(app: t.Any, user: t.Any) -> None:
+    with time_machine.travel(T0, tick=False):
+        intruder = device(app, UA_FIREFOX, "198.51.100.66")
+        assert login_status(intruder) == 200  # with the stolen password: a device cookie
+        with app.test_request_context():
+            auth_of(app).set_password(auth_of(app).find_user("alice@example.com"), NEW_PASSWORD)
+        # The account-wide limit fills (21 networks x 5 guesses), as in any attack.
+        for i in range(21):
+            stranger = device(app, UA_FIREFOX)
+            for n in range(5):
+                stranger.post(
+                    "/test/login",
+                    data={"email": "alice@example.com", "password": f"guess {n}"},
+                    environ_base={"REMOTE_ADDR": f"2001:db8:{i:x}::1"},
+                )
+        resp = intruder.post("/test/login", data={"email": "alice@example.com", "password": NEW_PASSWORD})
+        assert resp.status_code == 429, "the intruder's browser is still exempt from the account-wide limit"
