@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
+import threading
 import typing as t
 
 import pytest
 import sqlalchemy as sa
 import time_machine
+from werkzeug.serving import make_server
 
+from flask_sessionauth import current_user
 from tests.conftest import create_app
 from tests.conftest import db
 from tests.conftest import dispose
@@ -25,6 +29,7 @@ from tests.helpers import raw_client
 from tests.helpers import session_cookie
 from tests.helpers import session_row
 from tests.helpers import set_cookies
+from tests.helpers import state_of
 
 
 @pytest.mark.parametrize("page", ["²", "¹", "①", "-1", "0", "99999999999999999999", "abc", "1e3", " 1", "٣"])
@@ -256,3 +261,43 @@ def test_a_password_change_forgets_the_intruders_known_devices(app: t.Any, user:
                 )
         resp = intruder.post("/test/login", data={"email": "alice@example.com", "password": NEW_PASSWORD})
         assert resp.status_code == 429, "the intruder's browser is still exempt from the account-wide limit"
+
+
+# -- the hot path's pool: errors and hang-ups leak nothing ----------------------------------
+
+
+@pytest.mark.storage("postgres")
+@pytest.mark.parametrize("app_config", [{"SESSIONAUTH_POOL_SIZE": 1}])
+def test_raising_views_and_hung_up_clients_leak_no_hot_path_connection(app: t.Any, user: t.Any) -> None:
+    @app.get("/boom")
+    def boom() -> t.Any:
+        assert current_user.email  # a hot-path read, then the view fails
+        raise RuntimeError("the app's own bug")
+
+    signed_in = device(app)
+    login(signed_in)
+    header = f"{cookie_name(app)}={session_cookie(signed_in, app)}"
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    port = server.server_port
+    try:
+        request = f"GET /me HTTP/1.1\r\nHost: localhost\r\nCookie: {header}\r\n\r\n".encode()
+        for _ in range(30):  # send and hang up before the answer
+            with socket.create_connection(("127.0.0.1", port)) as sock:
+                sock.sendall(request)
+        for _ in range(10):
+            with socket.create_connection(("127.0.0.1", port)) as sock:
+                sock.sendall(request.replace(b"/me", b"/boom"))
+                sock.recv(65536)
+        statuses = []
+        for _ in range(10):
+            with socket.create_connection(("127.0.0.1", port)) as sock:
+                sock.sendall(request.replace(b"HTTP/1.1\r\n", b"HTTP/1.1\r\nConnection: close\r\n"))
+                statuses.append(sock.recv(65536).split(b" ", 2)[1])
+        assert statuses == [b"200"] * 10, statuses
+    finally:
+        server.shutdown()
+        thread.join()
+    slots = state_of(app).store._reader_for.slots
+    assert slots.opened <= 1 and len(slots.idle) == slots.opened, (slots.opened, len(slots.idle))
