@@ -301,3 +301,10 @@ def test_raising_views_and_hung_up_clients_leak_no_hot_path_connection(app: t.An
         thread.join()
     slots = state_of(app).store._reader_for.slots
     assert slots.opened <= 1 and len(slots.idle) == slots.opened, (slots.opened, len(slots.idle))
+
+
+@pytest.mark.parametrize("limit", [str(10**30), str(2**63)])
+def test_cli_list_with_a_huge_limit_is_not_a_traceback(app: t.Any, user: t.Any, limit: str) -> None:
+    result = app.test_cli_runner().invoke(args=["sessionauth", "list", "alice@example.com", "--limit", limit])
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code in (0, 2), result.output
