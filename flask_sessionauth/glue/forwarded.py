@@ -24,7 +24,6 @@ from flask import Flask
 from werkzeug.datastructures import Headers
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ..core.addresses import embedded_ipv4
 from ..core.addresses import host_part
 
 log = logging.getLogger("flask_sessionauth")
@@ -48,9 +47,16 @@ def parse(setting: object) -> int | list[Network] | None:
     networks: list[Network] = []
     for entry in entries:
         try:
-            networks.append(ipaddress.ip_network(str(entry).strip(), strict=True))
+            network = ipaddress.ip_network(str(entry).strip(), strict=True)
         except ValueError as exc:
             raise ValueError(f"SESSIONAUTH_TRUSTED_PROXIES: {entry!r} is not a network ({exc})") from None
+        if network.prefixlen == 0:
+            # Every hop trusted: the left-most entry, which any client writes, would be the client.
+            raise ValueError(
+                f"SESSIONAUTH_TRUSTED_PROXIES: {entry!r} trusts every address, so any client could name "
+                "its own address; list the proxies' networks, or give the number of proxies in front"
+            )
+        networks.append(network)
     return networks
 
 
@@ -84,8 +90,12 @@ class TrustedNetworks:
             ip = ipaddress.ip_address(host or "")
         except ValueError:
             return False
-        if isinstance(ip, ipaddress.IPv6Address):
-            ip = embedded_ipv4(ip) or ip
+        # A dual-stack socket shows an IPv4 proxy as ``::ffff:a.b.c.d``. Not the
+        # NAT64 or IPv4-compatible forms: those are IPv6 clients (bucketed by
+        # the IPv4 address they embed), and trusting one as that proxy would
+        # let it name its own address.
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
         return any(ip in network for network in self.networks)
 
     def __call__(self, environ: dict[str, t.Any], start_response: t.Any) -> t.Any:

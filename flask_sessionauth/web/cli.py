@@ -42,7 +42,8 @@ def cleanup() -> None:
 def list_sessions(email: str, limit: int | None) -> None:
     """List EMAIL's active sessions, most recently active first."""
     user = _user(email)
-    sessions, total = actions.page_of_sessions(limit or app_state().list_limit, 0, user)
+    # Capped: a number beyond what the database takes would be a traceback, not a listing.
+    sessions, total = actions.page_of_sessions(min(limit or app_state().list_limit, 10**9), 0, user)
     if not sessions:
         click.echo(f"{email} has no active sessions.")
         return

@@ -230,9 +230,10 @@ def logout() -> t.Any:
 
 def _page_number() -> int:
     """``?page=N`` of the devices page: anything but a small positive whole
-    number is the first page (a typo is not an error worth a page)."""
+    number is the first page (a typo is not an error worth a page). ASCII
+    digits only: ``str.isdigit`` also takes ``²`` and ``①``, which ``int`` refuses."""
     raw = request.args.get("page", "")
-    return int(raw) if raw.isdigit() and 0 < len(raw) <= 6 and int(raw) > 0 else 1
+    return int(raw) if raw.isascii() and raw.isdigit() and 0 < len(raw) <= 6 and int(raw) > 0 else 1
 
 
 def _devices_page(status: int = 200, notice: str | None = None) -> tuple[str, int]:
