@@ -1,27 +1,17 @@
 """Password hashing, policy, and one verification entry point that costs the same on every failure.
 
-Hashing
-    A passlib ``CryptContext`` with argon2id first: new hashes use it, older
-    schemes or weaker parameters still verify and are marked for upgrade
-    (``deprecated="auto"``), so a successful sign-in stores a current hash.
-    Passwords longer than the maximum are refused, never truncated (bcrypt would
-    silently ignore everything after 72 bytes).
+Hashing: a passlib ``CryptContext`` with argon2id first; older schemes or weaker
+parameters still verify and are marked for upgrade (``deprecated="auto"``). Passwords
+longer than the maximum are refused, never truncated (bcrypt would ignore bytes past 72).
 
-Verifying: :meth:`PasswordHasher.check`
-    The account code calls ``check(password, stored_hash)`` on *every* path and
-    passes ``None`` when there is no user, the user is inactive or has no
-    hash. It returns a :class:`Verification` (``ok``, ``new_hash``; truthy only
-    when ``ok``); ``new_hash`` is set when the stored hash is outdated and
-    should be saved. It never raises, whatever the password (any object, lone
-    surrogates, NUL, megabytes) or the stored value (garbage, unknown format,
-    a backend error): those fail closed and the first error of each kind is
-    logged by class name only, never with the password.
-
-Every failure path runs exactly one verification and is then padded to a
-common floor, capped, measured in CPU time and aging out, so a failure never
-tells a known account from an unknown one and cannot be used to hold workers
-for long (:mod:`.cost_book` says how). Legacy formats: :mod:`.legacy_hashes`.
-"""
+Verifying, :meth:`PasswordHasher.check`: called on *every* path, with ``None`` for no
+user, an inactive one or no hash. It returns a :class:`Verification` (``ok``,
+``new_hash`` when the stored hash is outdated) and never raises, whatever the password
+(any object, lone surrogates, NUL, megabytes) or the stored value: those fail closed, the
+first error of each kind logged by class name only, never with the password.
+Every failure runs one verification, then is padded to a common floor (capped, CPU-timed,
+aging out: :mod:`.cost_book`), so it never tells a known account from an unknown one and
+cannot hold workers for long. Legacy formats: :mod:`.legacy_hashes`."""
 
 from __future__ import annotations
 

@@ -1,11 +1,7 @@
-"""The ``sessionauth`` blueprint: sign-in, active devices, password and sudo pages.
-
-Views only translate between HTTP forms and :mod:`..glue.actions`; every rule
-lives below. Pages work without JavaScript: each action is a plain POST form
-with a CSRF token, answered by a redirect and a flash message. Errors a view
-does not show in its form (outages, cross-origin posts) are answered by the
-app-wide handler from ``sessionauth/error.html``.
-"""
+"""The ``sessionauth`` blueprint: sign-in, devices, password and sudo pages. Views only
+translate between forms and :mod:`..glue.actions`; each action is a plain POST form with a
+CSRF token, answered by a redirect and a flash (no JavaScript needed). Errors a view does
+not show in its form are answered by the app-wide handler (``sessionauth/error.html``)."""
 
 from __future__ import annotations
 
@@ -64,9 +60,7 @@ F = t.TypeVar("F", bound="FlaskForm")
 def _account_name() -> str:
     """What the signed-in user is called on the page: their identity (email) field."""
     user = current_user._get_current_object()
-    if not user:
-        return ""
-    return str(getattr(user, app_state().identity_attr, "") or "")
+    return str(getattr(user, app_state().identity_attr, "") or "") if user else ""
 
 
 def _api_prefix() -> str | None:
