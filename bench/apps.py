@@ -79,6 +79,19 @@ def supports(mode: str) -> str | None:
     return None
 
 
+def plain_user_model(db: SQLAlchemy) -> t.Any:
+    """The benchmarks' plain ``users`` table on ``db`` (the password benches' model)."""
+
+    class User(db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "users"
+        id = sa.Column(sa.Integer, primary_key=True)
+        email = sa.Column(sa.String(320), unique=True, nullable=False)
+        password_hash = sa.Column(sa.String(255), nullable=False)
+        is_active = sa.Column(sa.Boolean, nullable=False, default=True)
+
+    return User
+
+
 def _base(mode: str, data_dir: str) -> tuple[Flask, SQLAlchemy, t.Any]:
     app = Flask(f"bench_{mode.replace('-', '_')}")
     app.config.update(SECRET_KEY="bench-secret", SQLALCHEMY_DATABASE_URI=database_url(mode, data_dir))

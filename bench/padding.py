@@ -29,12 +29,12 @@ import threading
 import time
 import typing as t
 
-import sqlalchemy as sa
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench.apps import plain_user_model  # noqa: E402
 from flask_sessionauth import SessionAuth  # noqa: E402
 
 PASSWORD = "correct horse battery"
@@ -48,12 +48,7 @@ def build(data_dir: str) -> tuple[Flask, SessionAuth]:
 
     db = SQLAlchemy()
 
-    class User(db.Model):  # type: ignore[name-defined,misc]
-        __tablename__ = "users"
-        id = sa.Column(sa.Integer, primary_key=True)
-        email = sa.Column(sa.String(320), unique=True, nullable=False)
-        password_hash = sa.Column(sa.String(255), nullable=False)
-        is_active = sa.Column(sa.Boolean, nullable=False, default=True)
+    User = plain_user_model(db)
 
     app = Flask("bench_padding")
     app.config.update(

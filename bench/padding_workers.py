@@ -36,22 +36,17 @@ LEGACY = "wz-pbkdf2@example.com"
 
 def create_app() -> t.Any:
     """The gunicorn app: ``/health`` and ``/fail`` (one failed ``authenticate``, its CPU in the body)."""
-    import sqlalchemy as sa
     from flask import Flask
     from flask import request
     from flask_sqlalchemy import SQLAlchemy
     from werkzeug.security import generate_password_hash
 
+    from bench.apps import plain_user_model
     from flask_sessionauth import SessionAuth
 
     db = SQLAlchemy()
 
-    class User(db.Model):  # type: ignore[name-defined,misc]
-        __tablename__ = "users"
-        id = sa.Column(sa.Integer, primary_key=True)
-        email = sa.Column(sa.String(320), unique=True, nullable=False)
-        password_hash = sa.Column(sa.String(255), nullable=False)
-        is_active = sa.Column(sa.Boolean, nullable=False, default=True)
+    User = plain_user_model(db)
 
     app = Flask("bench_padding_workers")
     app.config.update(
