@@ -23,6 +23,13 @@ from .core.errors import SessionNotFound
 from .core.errors import StorageUnavailable
 from .core.legacy_hashes import LegacyVerifier
 from .core.records import Verification
+from .core.signals import admin_action
+from .core.signals import new_device_sign_in
+from .core.signals import password_reset
+from .core.signals import rate_limited
+from .core.signals import session_renamed
+from .core.signals import session_reported
+from .core.signals import sudo_confirmed
 from .core.signals import login_failed
 from .core.signals import password_changed
 from .core.signals import session_created
@@ -57,6 +64,13 @@ __all__ = [
     "UserMixin",
     "UserSession",
     "Verification",
+    "admin_action",
+    "new_device_sign_in",
+    "password_reset",
+    "rate_limited",
+    "session_renamed",
+    "session_reported",
+    "sudo_confirmed",
     "current_session",
     "current_user",
     "fresh_login_required",

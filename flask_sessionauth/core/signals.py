@@ -6,6 +6,14 @@
   ``"password_change"``, ``"rotate"``, ``"evicted"``, ``"user_deactivated"``).
 - ``password_changed``: ``user``, ``revoked`` (number of sessions ended).
 - ``login_failed``: ``identity`` (the email as typed), ``reason``.
+- ``new_device_sign_in``: ``user``, ``session``: a sign-in from a device not seen on
+  this account within ``SESSIONAUTH_KNOWN_DEVICE_DAYS`` (same browser, OS and country).
+- ``password_reset``: ``user``, ``revoked``: a password set through a reset link.
+- ``session_reported``: ``user_id``, ``session_id``: "This wasn't me" signed it out.
+- ``session_renamed``: ``user_id``, ``session_id``, ``name`` (``None``: cleared).
+- ``sudo_confirmed``: ``user``, ``session``: the password was confirmed again.
+- ``rate_limited``: ``user_id`` (or ``None``), ``scope``, ``ip``: a limit refused a request.
+- ``admin_action``: ``admin``, ``user_id``, ``action``, ``session_ids``.
 """
 
 from __future__ import annotations
@@ -18,3 +26,10 @@ session_created = _signals.signal("session-created")
 session_revoked = _signals.signal("session-revoked")
 password_changed = _signals.signal("password-changed")
 login_failed = _signals.signal("login-failed")
+new_device_sign_in = _signals.signal("new-device-sign-in")
+password_reset = _signals.signal("password-reset")
+session_reported = _signals.signal("session-reported")
+session_renamed = _signals.signal("session-renamed")
+sudo_confirmed = _signals.signal("sudo-confirmed")
+rate_limited = _signals.signal("rate-limited")
+admin_action = _signals.signal("admin-action")
