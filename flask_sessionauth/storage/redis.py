@@ -56,6 +56,7 @@ if t.TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from .deployment import Deployment
+    from .local_cache import LocalCache
 
 log = logging.getLogger("flask_sessionauth")
 
@@ -120,7 +121,13 @@ class RedisStore(SQLStore):
     listings and management reads go to the database, the source of truth."""
 
     def __init__(
-        self, *args: t.Any, client: redis.Redis[bytes], prefix: str | Prefix, fallback: str, pool_size: int = 5
+        self,
+        *args: t.Any,
+        client: redis.Redis[bytes],
+        prefix: str | Prefix,
+        fallback: str,
+        pool_size: int = 5,
+        local: LocalCache | None = None,
     ) -> None:
         super().__init__(*args, pool_size=pool_size)
         if fallback not in ("database", "fail"):
@@ -129,6 +136,8 @@ class RedisStore(SQLStore):
         self._prefix = prefix if isinstance(prefix, Prefix) else Prefix(prefix)
         self.fallback = fallback
         self._refresh = client.register_script(_REFRESH)
+        #: The process-local copy (``SESSIONAUTH_REDIS_LOCAL_CACHE``), if on.
+        self.local = local
 
     @property
     def prefix(self) -> str:
@@ -144,7 +153,8 @@ class RedisStore(SQLStore):
 
     def load(self, session_id: str) -> SessionRecord | None:
         try:
-            raw = self.client.get(self.key(session_id))
+            key = self.key(session_id)
+            raw = self.client.get(key) if self.local is None else self.local.get(key, self._prefix())
         except redis.RedisError as exc:
             if self.fallback == "fail":
                 raise StorageUnavailable() from exc
