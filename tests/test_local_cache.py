@@ -12,6 +12,10 @@ outliving its app."""
 from __future__ import annotations
 
 import gc
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 import typing as t
@@ -35,11 +39,13 @@ from tests.helpers import store_of
 pytestmark = pytest.mark.storage("redis", "redis_postgres")
 
 ROUNDS = 200
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LOCAL_CACHE = {"SESSIONAUTH_REDIS_LOCAL_CACHE": 100, "SESSIONAUTH_RATE_LIMIT_SESSIONS_IP": None}
 
 
 @pytest.fixture
 def app_config() -> dict[str, t.Any]:
-    return {"SESSIONAUTH_REDIS_LOCAL_CACHE": 100, "SESSIONAUTH_RATE_LIMIT_SESSIONS_IP": None}
+    return dict(LOCAL_CACHE)
 
 
 def cache_of(app: Flask) -> LocalCache:
@@ -178,9 +184,7 @@ def test_invalidation_between_read_and_fill_leaves_no_stale_entry(
     assert client.get("/whoami").json == {"user_id": None}
 
 
-def test_memory_is_bounded_and_unknown_ids_are_never_cached(
-    app: Flask, user: t.Any, private_redis: t.Any
-) -> None:
+def test_memory_is_bounded_and_unknown_ids_are_never_cached(app: Flask, user: t.Any, private_redis: t.Any) -> None:
     small = create_app({**dict(app.config), "SESSIONAUTH_REDIS_LOCAL_CACHE": 3})
     try:
         clients = [device(small) for _ in range(6)]
@@ -252,3 +256,59 @@ def test_listener_ends_when_an_unclosed_app_is_dropped(app: Flask, user: t.Any) 
     gc.collect()
     thread.join(timeout=5)
     assert not thread.is_alive()
+
+
+GEVENT_SCRIPT = """
+from gevent import monkey
+
+monkey.patch_all()
+import json, sys, time
+import gevent
+from tests.conftest import create_app, dispose
+from tests.helpers import cookie_name, device, login, session_cookie, store_of
+
+config = json.loads(sys.argv[1])
+a, b = create_app(config), create_app(config)
+signed_in = device(a)
+login(signed_in)
+cookie = session_cookie(signed_in, a)
+
+
+def ask_b(times):
+    client = device(b)
+    client.set_cookie(cookie_name(b), cookie)
+    return [client.get("/whoami").json["user_id"] for _ in range(times)]
+
+
+ask_b(1)
+local = store_of(b).local
+deadline = time.monotonic() + 5
+while not local.online:
+    assert time.monotonic() < deadline
+    gevent.sleep(0.01)
+before = [answer for g in gevent.joinall([gevent.spawn(ask_b, 20) for _ in range(10)]) for answer in g.value]
+signed_in.post("/test/logout")
+after = [answer for g in gevent.joinall([gevent.spawn(ask_b, 20) for _ in range(10)]) for answer in g.value]
+listener = local._thread
+dispose(a)
+dispose(b)
+listener.join(5)
+print(json.dumps({"before": sorted(set(before)), "after": sorted(set(after), key=str), "alive": listener.is_alive()}))
+"""
+
+
+def test_under_gevent(app: Flask, user: t.Any) -> None:
+    """Monkey-patched (its own process): greenlets share the cache, a revoke
+    on the other server is refused, and the listener ends with the app."""
+    keys = ("SQLALCHEMY_DATABASE_URI", "SESSIONAUTH_REDIS_URL", "SESSIONAUTH_REDIS_PREFIX")
+    config = {**{key: app.config[key] for key in keys}, **LOCAL_CACHE}
+    done = subprocess.run(
+        [sys.executable, "-c", GEVENT_SCRIPT, json.dumps(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": ROOT},
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == {"before": [user.id], "after": [None], "alive": False}

@@ -72,11 +72,11 @@ def build(config: t.Mapping[str, t.Any], settings: Settings, db: t.Any, model: t
         client = redis_tier.connect(url)
         prefix = redis_tier.Prefix(config["SESSIONAUTH_REDIS_PREFIX"], deployment)
         fallback = config["SESSIONAUTH_REDIS_FALLBACK"]
-        local = local_cache.LocalCache(client, size) if (size := config["SESSIONAUTH_REDIS_LOCAL_CACHE"]) else None
         store = redis_tier.RedisStore(
-            db, model, user_model, active, joined, client=client, prefix=prefix, fallback=fallback, pool_size=pool_size,
-            local=local,
+            db, model, user_model, active, joined, client=client, prefix=prefix, fallback=fallback, pool_size=pool_size
         )
+        if size := config["SESSIONAUTH_REDIS_LOCAL_CACHE"]:
+            store.local = local_cache.LocalCache(client, size)
         sql_counters = SQLCounters(db, store._reader, window)
         counters = redis_tier.RedisCounters(client, prefix, sql_counters if fallback == "database" else None, window)
     else:

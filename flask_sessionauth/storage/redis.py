@@ -120,14 +120,10 @@ class RedisStore(SQLStore):
     ``cached_db``): it overrides the hot path, creation and :meth:`forget`;
     listings and management reads go to the database, the source of truth."""
 
+    local: LocalCache | None = None  # the process-local copy (SESSIONAUTH_REDIS_LOCAL_CACHE), if on
+
     def __init__(
-        self,
-        *args: t.Any,
-        client: redis.Redis[bytes],
-        prefix: str | Prefix,
-        fallback: str,
-        pool_size: int = 5,
-        local: LocalCache | None = None,
+        self, *args: t.Any, client: redis.Redis[bytes], prefix: str | Prefix, fallback: str, pool_size: int = 5
     ) -> None:
         super().__init__(*args, pool_size=pool_size)
         if fallback not in ("database", "fail"):
@@ -136,8 +132,6 @@ class RedisStore(SQLStore):
         self._prefix = prefix if isinstance(prefix, Prefix) else Prefix(prefix)
         self.fallback = fallback
         self._refresh = client.register_script(_REFRESH)
-        #: The process-local copy (``SESSIONAUTH_REDIS_LOCAL_CACHE``), if on.
-        self.local = local
 
     @property
     def prefix(self) -> str:
