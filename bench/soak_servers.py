@@ -142,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
             email, password = f"soak{i}@example.com", f"soak password {i}"
             passwords[email] = password
             users.append((demo.auth.create_user(email, password, name=f"Soak {i}").id, email))
+        # The demo creates it at start-up otherwise: two servers would race for it.
+        demo.auth.create_user(demo.DEMO_EMAIL, demo.DEMO_PASSWORD, name="Demo User")
         demo.db.session.remove()
 
     workdir = tempfile.mkdtemp(prefix="sessionauth-soak-servers-")

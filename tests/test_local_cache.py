@@ -312,3 +312,25 @@ def test_under_gevent(app: Flask, user: t.Any) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.splitlines()[-1]) == {"before": [user.id], "after": [None], "alive": False}
+
+
+def test_a_forked_worker_subscribes_on_its_own(app: Flask, client: t.Any, user: t.Any) -> None:
+    """gunicorn forks its workers: the child drops the parent's copies and
+    connections and subscribes itself; the parent's stay untouched."""
+    login(client)
+    warm(app, client)
+    local = cache_of(app)
+    parent_ids = list(local.ids)
+    pid = os.fork()
+    if pid == 0:  # the child: exit status 0 only if every check holds
+        ok = False
+        try:
+            fresh = len(local) == 0 or client.get("/whoami").json == {"user_id": user.id}
+            wait_until(lambda: local.online)
+            ok = fresh and local.ids != parent_ids and client.get("/whoami").json == {"user_id": user.id}
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert local.online and local.ids == parent_ids
+    assert client.get("/whoami").json == {"user_id": user.id}

@@ -103,6 +103,10 @@ class LocalCache:
         self._pid = 0
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        # A fork while another thread held the lock must not leave the child's
+        # lock held forever; the child starts its own listener on first use.
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _forked(ref))
 
     # -- lookups ------------------------------------------------------------
 
@@ -240,6 +244,13 @@ class LocalCache:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5)
+
+
+def _forked(ref: weakref.ref[LocalCache]) -> None:
+    cache = ref()
+    if cache is not None:
+        cache._lock = threading.Lock()
+        cache._pid = 0
 
 
 def _listen(ref: weakref.ref[LocalCache], stop: threading.Event) -> None:
