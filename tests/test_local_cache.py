@@ -14,6 +14,8 @@ from __future__ import annotations
 import gc
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -238,7 +240,7 @@ def test_listener_ends_with_the_app(app: Flask, user: t.Any, redis_client: t.Any
     dispose(other)  # closes the cache
     thread.join(timeout=5)
     assert not thread.is_alive()
-    assert connection_id not in {client["id"] for client in map(dict, redis_client.client_list())}
+    assert str(connection_id) not in {client["id"] for client in redis_client.client_list()}
 
 
 def test_listener_ends_when_an_unclosed_app_is_dropped(app: Flask, user: t.Any) -> None:
@@ -334,3 +336,74 @@ def test_a_forked_worker_subscribes_on_its_own(app: Flask, client: t.Any, user: 
     assert os.waitstatus_to_exitcode(status) == 0
     assert local.online and local.ids == parent_ids
     assert client.get("/whoami").json == {"user_id": user.id}
+
+
+# -- Redis Cluster: one invalidation connection per primary -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[t.Any]:
+    """A throwaway 3-primary Redis Cluster on free 127.0.0.1 ports (no replicas)."""
+    if not shutil.which("redis-server") or not shutil.which("redis-cli"):
+        pytest.skip("redis-server / redis-cli not installed")
+    work = tmp_path_factory.mktemp("cluster")
+    ports, procs = [free_port() for _ in range(3)], []
+    try:
+        for port in ports:
+            procs.append(
+                subprocess.Popen(
+                    ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+                     "--cluster-config-file", f"nodes-{port}.conf", "--save", "", "--appendonly", "no"],
+                    cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                )
+            )  # fmt: skip
+        for port in ports:
+            wait_until(lambda port=port: redis.Redis(port=port).ping(), timeout=10)  # type: ignore[misc]
+        subprocess.run(
+            ["redis-cli", "--cluster", "create", *[f"127.0.0.1:{port}" for port in ports], "--cluster-yes"],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        client = redis.RedisCluster(host="127.0.0.1", port=ports[0], socket_timeout=1)
+        wait_until(lambda: client.cluster_info()["cluster_state"] == "ok", timeout=20)
+        yield client
+        client.close()
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(10)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_cluster_invalidation_reaches_every_primary(cluster: t.Any) -> None:
+    prefix = f"t{os.getpid()}:"
+    keys = [f"{prefix}s:{i}" for i in range(30)]  # spread over the three primaries' slots
+    assert len({cluster.get_node_from_key(key).name for key in keys}) == 3
+    local = LocalCache(cluster, 100)
+    try:
+        for key in keys:
+            cluster.set(key, b"old")
+        local.get(keys[0], prefix)
+        wait_until(lambda: local.online)
+        assert len(local.ids) == 3  # one tracking connection per primary
+        assert [local.get(key, prefix) for key in keys] == [b"old"] * 30
+        assert len(local) == 30
+        for key in keys:
+            cluster.set(key, b"new")  # another server's write, on each primary
+        wait_until(lambda: len(local) == 0)
+        assert [local.get(key, prefix) for key in keys] == [b"new"] * 30
+        # One primary's invalidation connection lost: nothing is trusted any more.
+        node = cluster.get_node_from_key(keys[0])
+        before = list(local.ids)
+        assert node.redis_connection.client_kill_filter(_type="pubsub") == 1  # this throwaway cluster: only ours
+        cluster.set(keys[0], b"newer")
+        assert local.get(keys[0], prefix) == b"newer"
+        wait_until(lambda: local.online)
+        assert len(local.ids) == 3 and local.ids != before
+    finally:
+        local.close()
+        cluster.delete(*keys)
