@@ -205,6 +205,28 @@ def test_memory_is_bounded_and_unknown_ids_are_never_cached(app: Flask, user: t.
         dispose(small)
 
 
+def test_other_apps_keys_leave_ours_alone(private_redis: t.Any) -> None:
+    """Another app on the same Redis (another prefix) writing its own keys
+    neither reaches this cache nor empties it."""
+    client = private_redis.client
+    mine, theirs = f"{private_redis.prefix}a:", f"{private_redis.prefix}b:"
+    local = LocalCache(client, 10)
+    try:
+        client.set(f"{mine}s:1", b"one")
+        client.set(f"{mine}s:sync", b"x")
+        local.get(f"{mine}s:1", mine)
+        wait_until(lambda: local.online)
+        assert local.get(f"{mine}s:1", mine) == b"one" and local.get(f"{mine}s:sync", mine) == b"x"
+        for i in range(100):
+            client.set(f"{theirs}s:1", i)
+            client.set(f"{mine}x:{i}", i)  # not a session key of ours either
+        client.set(f"{mine}s:sync", b"y")  # messages arrive in order: once this one is applied...
+        wait_until(lambda: f"{mine}s:sync" not in local._entries)
+        assert local._entries[f"{mine}s:1"] == b"one"  # ...nothing before it touched our entry
+    finally:
+        local.close()
+
+
 def test_threads_share_the_cache_safely(app: Flask, client: t.Any, user: t.Any, server_b: Flask) -> None:
     login(client)
     on_b = client_of(server_b, app, client)
