@@ -38,6 +38,8 @@ COOKIE = "bench_session"
 # measure hits. The harness still follows re-issued cookies (as a browser
 # does) and counts them, so a miss is visible, never silently timed.
 COOKIE_CACHE_MAX_AGE = 3600
+#: Entries of the process-local cache in the ``sessionauth-redis-csc`` mode.
+LOCAL_CACHE_SIZE = 10_000
 
 MODES = (
     "plain",
@@ -74,8 +76,8 @@ def supports(mode: str) -> str | None:
     if mode == "sessionauth-redis-csc":
         from flask_sessionauth.core.config import DEFAULTS
 
-        if "SESSIONAUTH_REDIS_CLIENT_CACHE" not in DEFAULTS:
-            return "this flask-sessionauth has no SESSIONAUTH_REDIS_CLIENT_CACHE"
+        if "SESSIONAUTH_REDIS_LOCAL_CACHE" not in DEFAULTS:
+            return "this flask-sessionauth has no SESSIONAUTH_REDIS_LOCAL_CACHE"
     return None
 
 
@@ -452,6 +454,18 @@ def _sqlite3(app: Flask, db: SQLAlchemy, User: t.Any, mode: str) -> None:
         return _hand_login(run)
 
 
+def wait_for_local_cache(app: Flask, timeout: float = 5.0) -> None:
+    """Until the app's process-local cache (if any) is subscribed: before
+    that, every read goes to Redis."""
+    import time
+
+    store = app.extensions["sessionauth"].state_for(app).store if "sessionauth" in app.extensions else None
+    local = getattr(store, "local", None)
+    deadline = time.monotonic() + timeout
+    while local is not None and not local.online and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def _sessionauth(app: Flask, db: SQLAlchemy, User: t.Any, mode: str) -> None:
     from flask_sessionauth import SessionAuth
     from flask_sessionauth import current_session
@@ -467,7 +481,7 @@ def _sessionauth(app: Flask, db: SQLAlchemy, User: t.Any, mode: str) -> None:
         app.config["SESSIONAUTH_REDIS_URL"] = REDIS_URL
         app.config["SESSIONAUTH_REDIS_PREFIX"] = redis_prefix(mode)
     if mode == "sessionauth-redis-csc":
-        app.config["SESSIONAUTH_REDIS_CLIENT_CACHE"] = True
+        app.config["SESSIONAUTH_REDIS_LOCAL_CACHE"] = LOCAL_CACHE_SIZE
     if mode in COOKIE_CACHE_MODES:
         app.config["SESSIONAUTH_COOKIE_CACHE_MAX_AGE"] = COOKIE_CACHE_MAX_AGE
     db.init_app(app)

@@ -57,7 +57,7 @@ LABELS = {
     "sessionauth-sqlite": "flask-sessionauth, SQLite",
     "sessionauth-postgres": "flask-sessionauth, PostgreSQL",
     "sessionauth-redis": "flask-sessionauth, Redis secondary storage",
-    "sessionauth-redis-csc": "flask-sessionauth, Redis + client-side caching",
+    "sessionauth-redis-csc": "flask-sessionauth, Redis + process-local cache (CLIENT TRACKING)",
     "sessionauth-cookie-cache": "flask-sessionauth, cookie cache → SQLite",
     "sessionauth-cookie-cache-postgres": "flask-sessionauth, cookie cache → PostgreSQL",
 }
@@ -155,6 +155,8 @@ class Harness:
     def sign_in(self) -> None:
         status, _, body = self.call("POST", "/bench/login")
         assert status.startswith("200"), (status, body)
+        self.call("GET", "/me")
+        apps.wait_for_local_cache(self.app)
         # A second request picks up any cookie the first authenticated one sets
         # (the cookie cache), so the timed loop replays a steady state.
         for _ in range(2):
@@ -585,6 +587,11 @@ def main() -> None:
     parser.add_argument("--no-callgrind", action="store_true", help="skip the instruction counts")
     parser.add_argument("--callgrind-n", type=int, default=None, help="requests counted per path (default 200)")
     parser.add_argument("--modes", help="comma-separated subset (plain is always included)")
+    parser.add_argument(
+        "--http-modes",
+        default="plain,flask-login,flask-session,sessionauth-sqlite",
+        help="comma-separated modes of the HTTP run (default: %(default)s)",
+    )
     args = parser.parse_args()
     n, rounds = (100, 10) if args.quick else (200, 40)
     modes = list(apps.MODES)
@@ -615,7 +622,7 @@ def main() -> None:
                 print("  no HTTP run: wrk not found", file=sys.stderr)
             # Alternating rounds, best one counts (like the in-process runs).
             for _ in range(1 if args.quick or not shutil.which("wrk") else 2):
-                for mode in ("plain", "flask-login", "flask-session", "sessionauth-sqlite"):
+                for mode in runnable(args.http_modes.split(",")):
                     try:
                         rps = http_run(mode, data_dir, 3 if args.quick else 5)
                     except (subprocess.SubprocessError, RuntimeError, OSError) as exc:

@@ -170,16 +170,19 @@ def revoker(
     password_every: float,
     seconds: float,
     out: str,
+    check_ports: t.Sequence[int] = (),
 ) -> None:
     """Revoke sessions and change passwords through the Python API, from its own
-    process and connection pool, while the load runs."""
+    process and connection pool, while the load runs. With ``check_ports``,
+    each revoked cookie is tried at once on every one of those servers
+    (``accepted_after_revoke`` counts the answers that still accepted it)."""
     demo, app = load_demo(database_url, config)
     auth, db, user_model = demo.auth, demo.db, demo.User
     rng = random.Random(7)
     live = {s["session_id"]: s for s in sessions}
     revoked: list[dict[str, t.Any]] = []
     created: list[dict[str, t.Any]] = []
-    changes = 0
+    changes = checked = accepted = 0
     start = time.monotonic()
     next_revoke, next_password = start + revoke_every, start + password_every
     while (now := time.monotonic()) < start + seconds:
@@ -207,9 +210,13 @@ def revoker(
                     raise RuntimeError(f"revoking {victim['session_id']} found nothing")
                 revoked.append(live.pop(victim["session_id"]))
             db.session.remove()
+        for entry in revoked[checked:]:
+            accepted += sum(session_of(check, entry["cookie"]) is not None for check in check_ports)
+        checked = len(revoked)
         time.sleep(0.01)
+    result = {"revoked": revoked, "created": created, "live": list(live.values()), "changes": changes}
     with open(out, "w") as f:
-        json.dump({"revoked": revoked, "created": created, "live": list(live.values()), "changes": changes}, f)
+        json.dump({**result, "accepted_after_revoke": accepted, "checks": checked * len(check_ports)}, f)
 
 
 # -- load -----------------------------------------------------------------------------------

@@ -267,7 +267,10 @@ def dispose(app: Flask, *, drop: bool = False) -> None:
         if drop:
             database.drop_all()
         database.engine.dispose()
-    client = getattr(app.extensions["sessionauth"].state_for(app).store, "client", None)
+    store = app.extensions["sessionauth"].state_for(app).store
+    if getattr(store, "local", None) is not None:
+        store.local.close()
+    client = getattr(store, "client", None)
     if client is not None:
         client.close()
 

@@ -42,6 +42,9 @@ DEFAULTS: dict[str, t.Any] = {
     "SESSIONAUTH_REDIS_PREFIX": "sessionauth:",
     # What to do when Redis is unreachable: "database" (fall back) or "fail" (503).
     "SESSIONAUTH_REDIS_FALLBACK": "database",
+    # Process-local copies of Redis session entries, kept coherent by
+    # CLIENT TRACKING: the most entries kept (0 = off).
+    "SESSIONAUTH_REDIS_LOCAL_CACHE": 0,
     # Names the deployment for Redis keys and the cookie cache (None = a random
     # id stored once in the sessionauth_deployment table).
     "SESSIONAUTH_DEPLOYMENT_ID": None,

@@ -26,6 +26,7 @@ DOCS: dict[str, str] = {
     "SESSIONAUTH_REDIS_URL": "Redis secondary storage (None = database only)",
     "SESSIONAUTH_REDIS_PREFIX": "key prefix in Redis (each app adds a namespace of its own, see Storage)",
     "SESSIONAUTH_REDIS_FALLBACK": 'Redis down: `"database"` (read the DB) or `"fail"` (503)',
+    "SESSIONAUTH_REDIS_LOCAL_CACHE": "process-local cache of Redis session entries, kept coherent by Redis `CLIENT TRACKING` invalidation: the most entries kept (LRU), `0` = off (see Storage)",
     "SESSIONAUTH_DEPLOYMENT_ID": "names the deployment for Redis keys and the cookie cache; `None` = a random id stored once in the `sessionauth_deployment` table. Set it (the same in every process, unique per database) to do without that table",
     "SESSIONAUTH_URL_PREFIX": "where the account pages live",
     "SESSIONAUTH_REGISTER_BLUEPRINT": "register the account pages",

@@ -66,6 +66,7 @@ def build(config: t.Mapping[str, t.Any], settings: Settings, db: t.Any, model: t
     url = config["SESSIONAUTH_REDIS_URL"]
     if url:
         # Optional dependency: imported only when Redis is configured.
+        from . import local_cache
         from . import redis as redis_tier
 
         client = redis_tier.connect(url)
@@ -74,6 +75,8 @@ def build(config: t.Mapping[str, t.Any], settings: Settings, db: t.Any, model: t
         store = redis_tier.RedisStore(
             db, model, user_model, active, joined, client=client, prefix=prefix, fallback=fallback, pool_size=pool_size
         )
+        if size := config["SESSIONAUTH_REDIS_LOCAL_CACHE"]:
+            store.local = local_cache.LocalCache(client, size)
         sql_counters = SQLCounters(db, store._reader, window)
         counters = redis_tier.RedisCounters(client, prefix, sql_counters if fallback == "database" else None, window)
     else:

@@ -56,6 +56,7 @@ if t.TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from .deployment import Deployment
+    from .local_cache import LocalCache
 
 log = logging.getLogger("flask_sessionauth")
 
@@ -119,6 +120,8 @@ class RedisStore(SQLStore):
     ``cached_db``): it overrides the hot path, creation and :meth:`forget`;
     listings and management reads go to the database, the source of truth."""
 
+    local: LocalCache | None = None  # the process-local copy (SESSIONAUTH_REDIS_LOCAL_CACHE), if on
+
     def __init__(
         self, *args: t.Any, client: redis.Redis[bytes], prefix: str | Prefix, fallback: str, pool_size: int = 5
     ) -> None:
@@ -144,7 +147,8 @@ class RedisStore(SQLStore):
 
     def load(self, session_id: str) -> SessionRecord | None:
         try:
-            raw = self.client.get(self.key(session_id))
+            key = self.key(session_id)
+            raw = self.client.get(key) if self.local is None else self.local.get(key, self._prefix())
         except redis.RedisError as exc:
             if self.fallback == "fail":
                 raise StorageUnavailable() from exc
