@@ -166,21 +166,29 @@ def _messages(catalog: t.Iterable[t.Any]) -> dict[t.Any, t.Any]:
     return {(norm(m.id), m.context): norm(m.string) for m in catalog if m.id}
 
 
-def problems() -> list[str]:
-    found = []
+def pot_problems() -> list[str]:
+    """Marked strings missing from the shipped ``.pot``, and entries nothing marks any more."""
     current = _ids(extract())
     shipped = _ids(_read_po(POT)) if POT.is_file() else {}
-    for msgid in sorted(set(current) - set(shipped), key=str):
-        found.append(f"not in sessionauth.pot (run scripts/i18n.py update): {msgid!r}")
-    for msgid in sorted(set(shipped) - set(current), key=str):
-        found.append(f"stale in sessionauth.pot (run scripts/i18n.py update): {msgid!r}")
+    found = [f"not in sessionauth.pot (run scripts/i18n.py update): {i!r}" for i in set(current) - set(shipped)]
+    found += [f"stale in sessionauth.pot (run scripts/i18n.py update): {i!r}" for i in set(shipped) - set(current)]
+    return sorted(found)
+
+
+def catalogue_problems(locale: str) -> list[str]:
+    """Entries missing, obsolete, untranslated or fuzzy in ``locale``'s catalogue."""
+    shipped = set(_ids(_read_po(POT)))
+    ids = set(_ids(_read_po(po_path(locale), locale)))
+    found = [f"{locale}: missing {i!r}" for i in shipped - ids]
+    found += [f"{locale}: obsolete {i!r}" for i in ids - shipped]
+    found += [f"{locale}: untranslated or fuzzy {i!r}" for i in untranslated().get(locale, [])]
+    return sorted(found)
+
+
+def problems() -> list[str]:
+    found = pot_problems()
     for locale in locales():
-        catalog = _read_po(po_path(locale), locale)
-        ids = {m.id for m in catalog if m.id}
-        found += [f"{locale}: missing {i!r}" for i in set(shipped) - ids]
-        found += [f"{locale}: obsolete {i!r}" for i in ids - set(shipped)]
-        found += [f"{locale}: untranslated or fuzzy {i!r}" for i in untranslated().get(locale, [])]
-        found += placeholder_errors(locale)
+        found += catalogue_problems(locale) + placeholder_errors(locale)
         if stale_mo(locale):
             found.append(f"{locale}: sessionauth.mo does not match sessionauth.po (run scripts/i18n.py compile)")
     return found

@@ -10,8 +10,9 @@
   } catch (e) {
     return;
   }
-  if (!zone || zone.length > 64) return;
-  var value = encodeURIComponent(zone);
+  // IANA names are cookie-safe as they are (letters, digits, "/", "_", "+", "-").
+  if (!zone || !/^[A-Za-z0-9_+\-\/]{1,64}$/.test(zone)) return;
+  var value = zone;
   if (document.cookie.split("; ").indexOf(name + "=" + value) !== -1) return;
   var secure = location.protocol === "https:" ? "; secure" : "";
   document.cookie = name + "=" + value + "; path=/; max-age=31536000; samesite=lax" + secure;
