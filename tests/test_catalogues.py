@@ -89,9 +89,7 @@ def test_template_text_is_marked_for_translation(path: pathlib.Path) -> None:
 
 def test_the_template_check_finds_unmarked_text() -> None:
     assert unwrapped_template_text("<p>Sign out</p>") == ["Sign out"]
-    assert unwrapped_template_text('<a title="Open the menu" href="{{ x }}">{{ _sa("Menu") }}</a>') == [
-        "Open the menu"
-    ]
+    assert unwrapped_template_text('<a title="Open the menu" href="{{ x }}">{{ _sa("Menu") }}</a>') == ["Open the menu"]
     assert unwrapped_template_text('{{ value or "Unknown device name" }}') == ["Unknown device name"]
     assert unwrapped_template_text('{{ _sa("Sign out %(device)s", device=name or "No name given") }}') == []
     assert unwrapped_template_text('<span class="sa-dot">·</span>{# A comment #}<div class="x"></div>') == []
@@ -106,7 +104,9 @@ def _literal(node: ast.AST | None) -> bool:
     """A plain or f-string with words in it (not an already-marked call)."""
     if isinstance(node, ast.JoinedStr):
         return True
-    return isinstance(node, ast.Constant) and isinstance(node.value, str) and bool(re.search(r"[A-Za-z]{2}", node.value))
+    return (
+        isinstance(node, ast.Constant) and isinstance(node.value, str) and bool(re.search(r"[A-Za-z]{2}", node.value))
+    )
 
 
 def unmarked_python_strings(source: str) -> list[str]:
@@ -121,14 +121,17 @@ def unmarked_python_strings(source: str) -> list[str]:
                 found.append(f"{name}({ast.unparse(node.args[0])})")
             found += [f"{name}(message=...)" for k in node.keywords if k.arg == "message" and _literal(k.value)]
         elif isinstance(node, ast.ClassDef):
-            found += [f"class {node.name}(message=...)" for k in node.keywords if k.arg == "message" and _literal(k.value)]
+            found += [
+                f"class {node.name}(message=...)" for k in node.keywords if k.arg == "message" and _literal(k.value)
+            ]
     return found
 
 
 #: What users read: pages, forms, API and CLI answers, errors, messages (not logs, not docs).
 PYTHON_SOURCES = sorted(
     [*(ROOT / "flask_sessionauth" / "web").glob("*.py"), *(ROOT / "flask_sessionauth" / "core").glob("*.py")]
-    + [ROOT / "flask_sessionauth" / "glue" / "actions.py", ROOT / "flask_sessionauth" / "services" / "accounts.py"]
+    + [ROOT / "flask_sessionauth" / "glue" / n for n in ("actions.py", "responses.py", "hook.py")]
+    + [ROOT / "flask_sessionauth" / "services" / "accounts.py"]
 )
 
 

@@ -46,7 +46,12 @@ def devices_page(client: t.Any, language: str | None = None, **headers: str) -> 
 @pytest.mark.parametrize(
     ("language", "lang", "direction", "phrases"),
     [
-        ("de-DE,de;q=0.9", "de", "ltr", ["Wo Sie angemeldet sind", "Dieses Gerät", "Gerade aktiv", "Chrome 131 unter macOS"]),
+        (
+            "de-DE,de;q=0.9",
+            "de",
+            "ltr",
+            ["Wo Sie angemeldet sind", "Dieses Gerät", "Gerade aktiv", "Chrome 131 unter macOS"],
+        ),
         ("ja", "ja", "ltr", ["ログイン中の場所", "このデバイス", "現在アクティブ", "Chrome 131（macOS）"]),
         ("ar", "ar", "rtl", ["الأجهزة التي سجّلت الدخول عليها", "هذا الجهاز", "نشط الآن", "Chrome 131 على macOS"]),
         ("fr-CH, fr;q=0.9", "fr", "ltr", ["Où vous êtes connecté", "Cet appareil"]),
@@ -186,7 +191,9 @@ def test_relative_times_and_clock_times_in_locale_and_zone(locale: str, zone: st
         assert format_time(NOW) == clock
 
 
-def test_an_apps_catalogue_overrides_and_adds_languages(app: Flask, client: t.Any, user: t.Any, tmp_path: t.Any) -> None:
+def test_an_apps_catalogue_overrides_and_adds_languages(
+    app: Flask, client: t.Any, user: t.Any, tmp_path: t.Any
+) -> None:
     for locale, translations in (("de", {"Devices": "Sitzungen"}), ("pt_BR", {"Devices": "Dispositivos conectados"})):
         catalog = Catalog(locale=locale, domain="sessionauth")
         for msgid, msgstr in translations.items():
@@ -289,3 +296,11 @@ def test_english_pages_are_unchanged_by_default(client: t.Any, user: t.Any) -> N
     assert '<html lang="en" dir="ltr">' in body
     assert "Where you're signed in" in body and "Active now" in body and "Chrome 131 on macOS" in body
     assert PASSWORD not in body
+
+
+def test_api_errors_vary_by_language(client: t.Any, user: t.Any) -> None:
+    french = api_post(
+        client, "sign-in/email", {"email": "alice@example.com", "password": "nope"}, headers={"Accept-Language": "fr"}
+    )
+    assert french.json["message"] == "Adresse e-mail ou mot de passe incorrect."
+    assert "Accept-Language" in french.headers["Vary"]

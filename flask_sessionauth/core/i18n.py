@@ -102,7 +102,7 @@ class Lazy:
         return other + str(self)
 
     def __mod__(self, values: t.Any) -> str:
-        return str(self) % values
+        return str(str(self) % values)
 
     def __contains__(self, item: str) -> bool:
         return item in str(self)

@@ -262,7 +262,7 @@ def revoke(session_id: str) -> t.Any:
     nothing changes."""
     target = actions.find_session(session_id)
     if target is None or not actions.revoke(None, [session_id], keep_current=False, reason="revoke"):
-        return _devices_page(404, messages.ALREADY_SIGNED_OUT)
+        return _devices_page(404, str(messages.ALREADY_SIGNED_OUT))
     if session_id == current_session.id or not actions.is_authenticated():
         flash(str(messages.SIGNED_OUT), "success")
         return redirect(url_for("sessionauth.login"))
