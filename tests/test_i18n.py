@@ -272,7 +272,7 @@ WITHOUT_BABEL = BLOCKER + textwrap.dedent(
     body = page.get_data(as_text=True)
     assert page.status_code == 200, page.status_code
     assert '<html lang="en" dir="ltr">' in body and "Sign in to your account" in body
-    client.set_cookie("sessionauth_tz", "Asia/Tokyo")
+    client.set_cookie("sa_tz", "Asia/Tokyo")
     wrong = client.post("/api/auth/sign-in/email", json={"email": "a@b.c", "password": "x"},
                         headers={"Accept-Language": "ar", "Origin": "http://localhost"})
     assert wrong.json["message"] == "Incorrect email or password.", wrong.json

@@ -72,5 +72,5 @@ def test_the_browsers_time_zone_reaches_the_server(
     meta = session_cards(device.page).first.locator(".sa-session__meta").inner_text()
     assert "JST" in meta and "UTC" not in meta, meta
     cookies = {c["name"]: c["value"] for c in device.page.context.cookies()}
-    assert cookies["sessionauth_tz"] == "Asia/Tokyo"
+    assert cookies["sa_tz"] == "Asia/Tokyo"
     assert device.errors == []

@@ -6,7 +6,7 @@ Active only when Flask-Babel is importable (the ``i18n`` extra); without it
 * Locale: the app's Flask-Babel ``locale_selector``, else the best of the shipped
   (and app-supplied) catalogues for ``Accept-Language``, else English.
 * Time zone: the app's ``timezone_selector``, else the browser's zone from the
-  ``sessionauth_tz`` cookie (set by ``tz.js``; validated against zoneinfo), else UTC.
+  ``sa_tz`` cookie (set by ``tz.js``; validated against zoneinfo), else UTC.
 * Catalogues: domain ``sessionauth``; the directories in
   ``SESSIONAUTH_TRANSLATION_DIRECTORIES`` come first, then the shipped ones.
 """
@@ -42,7 +42,7 @@ else:
 #: The shipped catalogues: ``<locale>/LC_MESSAGES/sessionauth.mo``.
 SHIPPED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "translations")
 #: The browser's IANA zone, set by ``static/sessionauth/tz.js``.
-TZ_COOKIE = "sessionauth_tz"
+TZ_COOKIE = "sa_tz"
 #: Right-to-left scripts among the languages a catalogue may be for.
 RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur", "ps", "yi", "dv", "ckb", "sd", "ug"})
 _ZONE_SHAPE = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]{0,30}(/[A-Za-z0-9_+\-]{1,30}){0,2}")

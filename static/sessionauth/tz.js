@@ -3,7 +3,7 @@
 // accepts only names zoneinfo knows; anything else is ignored.
 (function () {
   var script = document.currentScript;
-  var name = (script && script.dataset.cookie) || "sessionauth_tz";
+  var name = (script && script.dataset.cookie) || "sa_tz";
   var zone;
   try {
     zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
