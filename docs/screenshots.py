@@ -5,7 +5,10 @@
 Serves the test app on 127.0.0.1 with a few devices signed in at different
 times (through the extension's own ``login_user``), then has Chromium save the
 devices and password pages at desktop (1280 px) and phone (390 px) widths,
-light theme, plus the devices page in the dark theme.
+light theme, plus the devices page in the dark theme and in German, Japanese and
+Arabic (the browser's language and time zone, as a visitor's would be; needs the
+CJK and Arabic fonts ``scripts/setup --with-browser`` installs). Name shots to
+make only those: ``docs/screenshots.py devices-de devices-ar``.
 """
 
 from __future__ import annotations
@@ -21,10 +24,10 @@ import time_machine
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.test_browser import UA_IPHONE  # noqa: E402
-from tests.test_browser import launch_chromium  # noqa: E402
-from tests.test_browser import live_app  # noqa: E402
-from tests.test_browser import live_server  # noqa: E402
+from tests.helpers import UA_IPHONE  # noqa: E402
+from tests.live import launch_chromium  # noqa: E402
+from tests.live import live_app  # noqa: E402
+from tests.live import live_server  # noqa: E402
 
 UA_CHROME = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 "
@@ -62,7 +65,7 @@ def mark_active(app: t.Any, session_token: str, when: dt.datetime) -> None:
         client.get("/whoami", headers={"Cookie": f"{name}={session_token}"})
 
 
-def main(out: pathlib.Path = ROOT / "docs") -> list[pathlib.Path]:
+def main(out: pathlib.Path = ROOT / "docs", only: t.Sequence[str] = ()) -> list[pathlib.Path]:
     now = dt.datetime.now(dt.timezone.utc)
     saved: list[pathlib.Path] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -72,24 +75,33 @@ def main(out: pathlib.Path = ROOT / "docs") -> list[pathlib.Path]:
             mark_active(app, token, now - active)
         mine = sign_in_at(app, *THIS_DEVICE, now - dt.timedelta(days=1))
         with live_server(app) as base, launch_chromium() as browser:
+            english = ("en-US", "UTC")
             shots = [
-                ("devices-desktop", "/account/devices", 1280, 1, "light"),
-                ("devices-phone", "/account/devices", 390, 2, "light"),
-                ("password-desktop", "/account/password", 1280, 1, "light"),
-                ("password-phone", "/account/password", 390, 2, "light"),
-                ("devices-dark", "/account/devices", 1280, 1, "dark"),
+                ("devices-desktop", "/account/devices", 1280, 1, "light", english),
+                ("devices-phone", "/account/devices", 390, 2, "light", english),
+                ("password-desktop", "/account/password", 1280, 1, "light", english),
+                ("password-phone", "/account/password", 390, 2, "light", english),
+                ("devices-dark", "/account/devices", 1280, 1, "dark", english),
+                ("devices-de", "/account/devices", 1280, 1, "light", ("de-DE", "Europe/Berlin")),
+                ("devices-ja", "/account/devices", 1280, 1, "light", ("ja-JP", "Asia/Tokyo")),
+                ("devices-ar", "/account/devices", 1280, 1, "light", ("ar-EG", "Africa/Cairo")),
             ]
-            for name, path, width, scale, scheme in shots:
+            for name, path, width, scale, scheme, (locale, zone) in shots:
+                if only and name not in only:
+                    continue
                 context = browser.new_context(
                     user_agent=THIS_DEVICE[0],
                     viewport={"width": width, "height": 800 if width > 600 else 760},
                     device_scale_factor=scale,
                     is_mobile=width < 600,
                     color_scheme=scheme,
+                    locale=locale,
+                    timezone_id=zone,
                 )
                 context.add_cookies([{"name": "sessionauth", "value": mine, "url": base}])
                 page = context.new_page()
                 page.goto(base + path)
+                page.reload()  # tz.js has set the time-zone cookie: dates in local time
                 assert page.url == base + path, page.url
                 target = out / f"{name}.png"
                 page.screenshot(path=str(target), full_page=True)
@@ -99,5 +111,5 @@ def main(out: pathlib.Path = ROOT / "docs") -> list[pathlib.Path]:
 
 
 if __name__ == "__main__":
-    for path in main():
+    for path in main(only=sys.argv[1:]):
         print(path.relative_to(ROOT))

@@ -14,10 +14,36 @@ import pathlib
 import subprocess
 import sys
 import tempfile
+import zipfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 #: Development tools that must not come with a runtime install.
 DEV_ONLY = ("pytest", "mypy", "ruff", "playwright", "hypothesis", "redis", "psycopg")
+#: The languages shipped: each needs its compiled catalogue in the wheel.
+LOCALES = ("ar", "de", "es", "fr", "ja")
+GERMAN_PAGE = """
+import sqlalchemy as sa
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+import flask_sessionauth
+from flask_sessionauth import SessionAuth
+
+db = SQLAlchemy()
+
+class User(db.Model):
+    id = sa.Column(sa.Integer, primary_key=True)
+    email = sa.Column(sa.String(320), unique=True)
+    password_hash = sa.Column(sa.String(255))
+
+app = Flask(__name__)
+app.config.update(SECRET_KEY="x", SQLALCHEMY_DATABASE_URI="sqlite://")
+db.init_app(app)
+SessionAuth(app, db=db, user_model=User)
+page = app.test_client().get("/account/login", headers={"Accept-Language": "de-DE"})
+body = page.get_data(as_text=True)
+assert page.status_code == 200 and '<html lang="de"' in body and "Bei Ihrem Konto anmelden" in body, body[:500]
+print(flask_sessionauth.__file__)
+"""
 
 
 def run(*args: object, cwd: pathlib.Path | None = None) -> str:
@@ -43,6 +69,22 @@ def check_artifact(artifact: pathlib.Path, kind: str, work: pathlib.Path) -> Non
     if not pathlib.Path(report["package"]).is_relative_to(venv):
         sys.exit(f"the smoke test imported {report['package']}, not the installed package")
     print(f"{artifact.name}: installed with {len(installed)} packages, Quick start OK")
+    run(python, "-m", "pip", "install", "--quiet", f"{artifact}[i18n]")
+    package = run(python, "-I", "-c", GERMAN_PAGE, cwd=smoke).strip().splitlines()[-1]
+    if not pathlib.Path(package).is_relative_to(venv):
+        sys.exit(f"the German page came from {package}, not the installed package")
+    print(f"{artifact.name}: with the i18n extra, pages in German OK")
+
+
+def check_catalogues(wheel: pathlib.Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    missing = [
+        f"flask_sessionauth/translations/{locale}/LC_MESSAGES/sessionauth.mo"
+        for locale in LOCALES
+        if f"flask_sessionauth/translations/{locale}/LC_MESSAGES/sessionauth.mo" not in names
+    ]
+    if missing:
+        sys.exit(f"{wheel.name} lacks compiled catalogues: {missing}")
 
 
 def main() -> None:
@@ -53,6 +95,7 @@ def main() -> None:
         wheels = sorted((work / "dist").glob("flask_sessionauth-*.whl"))
         if len(sdists) != 1 or len(wheels) != 1:
             sys.exit(f"expected one sdist and one wheel, got {sdists + wheels}")
+        check_catalogues(wheels[0])
         check_artifact(sdists[0], "sdist", work)
         check_artifact(wheels[0], "wheel", work)
 

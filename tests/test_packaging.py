@@ -40,6 +40,7 @@ SOURCES = [
 ]
 EXPECTED = [
     "flask_sessionauth/py.typed",
+    *(f"flask_sessionauth/translations/{lang}/LC_MESSAGES/sessionauth.mo" for lang in ("ar", "de", "es", "fr", "ja")),
     "flask_sessionauth/templates/sessionauth/base.html",
     "flask_sessionauth/templates/sessionauth/devices.html",
     "flask_sessionauth/templates/sessionauth/login.html",

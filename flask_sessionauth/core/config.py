@@ -57,6 +57,8 @@ DEFAULTS: dict[str, t.Any] = {
     "SESSIONAUTH_BASE_TEMPLATE": "sessionauth/base.html",
     # The name the account pages show in their title and header.
     "SESSIONAUTH_SITE_NAME": "Account",
+    # The app's own ``sessionauth`` catalogues, searched before the shipped ones (Flask-Babel).
+    "SESSIONAUTH_TRANSLATION_DIRECTORIES": [],
     # Where the sign-in page sends users when there is no safe ``next``.
     "SESSIONAUTH_HOME_ENDPOINT": "sessionauth.devices",
     # Where login_required sends anonymous users: an endpoint or a URL

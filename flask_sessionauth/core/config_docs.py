@@ -35,6 +35,7 @@ DOCS: dict[str, str] = {
     "SESSIONAUTH_TRUSTED_ORIGINS": 'extra origins allowed to call the JSON API (exact matches; they also get CORS with credentials); each exactly `scheme://host[:port]`, checked at `init_app` (`"null"`, `"*"`, paths refused)',
     "SESSIONAUTH_BASE_TEMPLATE": "layout the account pages extend",
     "SESSIONAUTH_SITE_NAME": "your site's name in the account pages' title and header (text, escaped)",
+    "SESSIONAUTH_TRANSLATION_DIRECTORIES": "directories of your own `sessionauth` gettext catalogues (`<dir>/<locale>/LC_MESSAGES/sessionauth.mo`), searched before the shipped ones: override a sentence or add a language (needs the `i18n` extra)",
     "SESSIONAUTH_HOME_ENDPOINT": "where sign-in goes without a safe `next`",
     "SESSIONAUTH_LOGIN_VIEW": 'where `login_required` sends anonymous users (with `?next=`): an endpoint (`"login"`) or a URL; `None` = `sessionauth.login`',
     "SESSIONAUTH_PASSWORD_SCHEMES": "first hashes, the rest verify and upgrade",

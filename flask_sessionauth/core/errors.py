@@ -3,13 +3,19 @@ to show a user, so pages, the JSON API and the CLI answer it the same way
 (like Flask-WTF's ``CSRFError``) without their own ``except`` chains.
 
 A subclass states them in its header: ``class NotSignedIn(SessionAuthError,
-status=401, code="unauthorized", wire_code="UNAUTHORIZED", message="…")``.
+status=401, code="unauthorized", wire_code="UNAUTHORIZED", message=_l("…"))``.
 ``wire_code`` is Better Auth's code for the error (the JSON API's top-level
 ``code``); ``code`` is this project's older lower-case code, still sent in the
 deprecated nested ``error`` object of API answers.
 """
 
 from __future__ import annotations
+
+import typing as t
+
+from .i18n import Lazy
+from .i18n import _l
+from .i18n import _ln
 
 
 class SessionAuthError(Exception):
@@ -22,13 +28,13 @@ class SessionAuthError(Exception):
     #: Better Auth's code for it: the API's top-level ``code``. A subclass that
     #: names a new ``code`` and no ``wire_code`` gets the upper-cased ``code``.
     wire_code = "ERROR"
-    default_message = "Something went wrong."
+    default_message: str | Lazy = _l("Something went wrong.")
 
     def __init_subclass__(
         cls,
         status: int | None = None,
         code: str | None = None,
-        message: str | None = None,
+        message: str | Lazy | None = None,
         wire_code: str | None = None,
     ) -> None:
         super().__init_subclass__()
@@ -37,12 +43,12 @@ class SessionAuthError(Exception):
         cls.wire_code = wire_code or (code.upper() if code else cls.wire_code)
         cls.default_message = message or cls.default_message
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | Lazy | None = None) -> None:
         super().__init__(message or self.default_message)
 
     @property
     def message(self) -> str:
-        return str(self.args[0])
+        return str(t.cast(object, self.args[0]))
 
 
 class InvalidPassword(
@@ -50,7 +56,7 @@ class InvalidPassword(
     status=400,
     code="invalid_password",
     wire_code="INVALID_PASSWORD",
-    message="The password is incorrect.",
+    message=_l("The password is incorrect."),
 ):
     """A wrong current password (password change, sudo confirmation); 400, as
     Better Auth answers it."""
@@ -61,7 +67,7 @@ class InvalidCredentials(
     status=401,
     code="invalid_credentials",
     wire_code="INVALID_EMAIL_OR_PASSWORD",
-    message="Incorrect email or password.",
+    message=_l("Incorrect email or password."),
 ):
     """A failed sign-in: unknown email, wrong password or disabled account all
     read the same, so nobody learns which accounts exist."""
@@ -71,7 +77,7 @@ class PasswordPolicyError(
     SessionAuthError,
     code="password_policy",
     wire_code="VALIDATION_ERROR",
-    message="The password does not meet the requirements.",
+    message=_l("The password does not meet the requirements."),
 ):
     """A new password is too short, too long, or does not match its confirmation."""
 
@@ -79,13 +85,21 @@ class PasswordPolicyError(
 class PasswordTooShort(PasswordPolicyError, wire_code="PASSWORD_TOO_SHORT"):
     """Shorter than ``SESSIONAUTH_PASSWORD_MIN_LENGTH``."""
 
+    @classmethod
+    def at_least(cls, length: int) -> PasswordTooShort:
+        return cls(_ln("Use at least %(num)d character.", "Use at least %(num)d characters.", length))
+
 
 class PasswordTooLong(PasswordPolicyError, wire_code="PASSWORD_TOO_LONG"):
     """Longer than ``SESSIONAUTH_PASSWORD_MAX_LENGTH``."""
 
+    @classmethod
+    def at_most(cls, length: int) -> PasswordTooLong:
+        return cls(_ln("Use at most %(num)d character.", "Use at most %(num)d characters.", length))
+
 
 class NotSignedIn(
-    SessionAuthError, status=401, code="unauthorized", wire_code="UNAUTHORIZED", message="Sign in to continue."
+    SessionAuthError, status=401, code="unauthorized", wire_code="UNAUTHORIZED", message=_l("Sign in to continue.")
 ):
     """The operation needs a signed-in user (or the session ended meanwhile)."""
 
@@ -95,13 +109,13 @@ class FreshLoginRequired(
     status=403,
     code="fresh_login_required",
     wire_code="SESSION_NOT_FRESH",
-    message="Confirm your password to continue.",
+    message=_l("Confirm your password to continue."),
 ):
     """Sudo mode: the password must be entered again first."""
 
 
 class SessionNotFound(
-    SessionAuthError, status=404, code="session_not_found", message="That device is no longer signed in."
+    SessionAuthError, status=404, code="session_not_found", message=_l("That device is no longer signed in.")
 ):
     """No such session for this user (or it ended already)."""
 
@@ -111,21 +125,21 @@ class CrossOriginRequest(
     status=403,
     code="forbidden_origin",
     wire_code="INVALID_ORIGIN",
-    message="Cross-site requests are not allowed.",
+    message=_l("Cross-site requests are not allowed."),
 ):
     """A state-changing request from another origin (CSRF, login CSRF, or a
     sibling subdomain): refused before anything is read."""
 
 
 class MissingOrigin(
-    CrossOriginRequest, wire_code="MISSING_OR_NULL_ORIGIN", message="Send an Origin header from an allowed origin."
+    CrossOriginRequest, wire_code="MISSING_OR_NULL_ORIGIN", message=_l("Send an Origin header from an allowed origin.")
 ):
     """An API call that does not say where it comes from (no ``Origin`` and no
     ``Sec-Fetch-Site: same-origin``, or ``Origin: null``)."""
 
 
 class StateChangingNavigation(
-    CrossOriginRequest, message="This call changes something: send it with fetch(), not as a link or a page load."
+    CrossOriginRequest, message=_l("This call changes something: send it with fetch(), not as a link or a page load.")
 ):
     """A navigation, prefetch or ``<img>``/``<script>`` load of a GET route that
     changes state (``Sec-Fetch-Mode`` other than ``cors``/``same-origin``)."""
@@ -136,7 +150,7 @@ class StorageUnavailable(
     status=503,
     code="storage_unavailable",
     wire_code="STORAGE_UNAVAILABLE",
-    message="Sign-in is temporarily unavailable. Please try again shortly.",
+    message=_l("Sign-in is temporarily unavailable. Please try again shortly."),
 ):
     """Session storage could not be reached; the request must fail closed.
 
@@ -146,17 +160,27 @@ class StorageUnavailable(
 
     retry_after = 5
 
-    def __init__(self, message: str | None = None, *, action: str | None = None) -> None:
+    def __init__(self, message: str | Lazy | None = None, *, action: str | None = None) -> None:
         if message is None and action is not None:
-            message = f"{action} is temporarily unavailable. Please try again shortly."
+            message = _ACTION_MESSAGES.get(action) or _l(
+                "%(action)s is temporarily unavailable. Please try again shortly.", action=action
+            )
         super().__init__(message)
         self.action = action
+
+
+#: Whole sentences for the actions the storage layer names, so each reads naturally
+#: in every language (``action`` itself stays English, for logs).
+_ACTION_MESSAGES = {
+    "Signing in": _l("Signing in is temporarily unavailable. Please try again shortly."),
+    "Signing out": _l("Signing out is temporarily unavailable. Please try again shortly."),
+}
 
 
 class ConfigurationError(
     StorageUnavailable,
     code="misconfigured",
-    message="The sign-in service is not set up correctly. The site's administrators have been told.",
+    message=_l("The sign-in service is not set up correctly. The site's administrators have been told."),
 ):
     """Storage answered, but the schema is wrong (a missing table or column)
     or the database does not exist: a set-up error, logged as one, not an
@@ -168,14 +192,16 @@ class ConfigurationError(
 class RateLimited(SessionAuthError, status=429, code="rate_limited", wire_code="TOO_MANY_REQUESTS"):
     """Too many failed attempts for this account or address."""
 
-    def __init__(self, retry_after: int, message: str | None = None) -> None:
+    def __init__(self, retry_after: int, message: str | Lazy | None = None) -> None:
         self.retry_after = max(1, int(retry_after))
-        super().__init__(message or f"Too many attempts. Please try again in {wait_in_words(self.retry_after)}.")
+        super().__init__(
+            message or _l("Too many attempts. Please try again in %(wait)s.", wait=wait_in_words(self.retry_after))
+        )
 
 
-def wait_in_words(seconds: int) -> str:
+def wait_in_words(seconds: int) -> Lazy:
     """ "14 minutes", "1 minute", "30 seconds": the wait as people say it."""
     if seconds < 60:
-        return "1 second" if seconds == 1 else f"{seconds} seconds"
+        return _ln("%(num)d second", "%(num)d seconds", seconds)
     minutes = -(-seconds // 60)
-    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+    return _ln("%(num)d minute", "%(num)d minutes", minutes)

@@ -1,55 +1,77 @@
-"""Every user-facing sentence the pages, the API and the CLI share, once."""
+"""Every user-facing sentence the pages, the API and the CLI share, once.
+
+Constants are :class:`~.i18n.Lazy`: they read in the locale of whoever is shown them
+(``str()`` them before storing, e.g. in a flash). Functions translate when called.
+"""
 
 from __future__ import annotations
 
-from .presentation import devices_phrase
+from .i18n import _
+from .i18n import _l
+from .i18n import _n
 
-SIGNED_OUT = "You have been signed out."
+SIGNED_OUT = _l("You have been signed out.")
 #: A device whose session ended elsewhere (revoked from another device, expired).
-SIGNED_OUT_ELSEWHERE = "You were signed out of this device."
-CURRENT_PASSWORD_WRONG = "The current password is incorrect."
-PASSWORD_WRONG = "The password is incorrect."
-PASSWORD_CHANGED = "Your password has been changed."
-PASSWORD_CHANGED_REVOKED = "Your password has been changed and all other devices were signed out."
-ALREADY_SIGNED_OUT = "That device was already signed out."
-NO_OTHER_DEVICES = "No other devices were signed in."
-FORM_EXPIRED_TITLE = "This form has expired"
-FORM_EXPIRED = "For your security the page timed out. Go back, reload the page and try again."
+SIGNED_OUT_ELSEWHERE = _l("You were signed out of this device.")
+CURRENT_PASSWORD_WRONG = _l("The current password is incorrect.")
+PASSWORD_WRONG = _l("The password is incorrect.")
+PASSWORD_CHANGED = _l("Your password has been changed.")
+PASSWORD_CHANGED_REVOKED = _l("Your password has been changed and all other devices were signed out.")
+ALREADY_SIGNED_OUT = _l("That device was already signed out.")
+NO_OTHER_DEVICES = _l("No other devices were signed in.")
+FORM_EXPIRED_TITLE = _l("This form has expired")
+FORM_EXPIRED = _l("For your security the page timed out. Go back, reload the page and try again.")
 #: Titles and sentences of the account pages' 404 and 405.
-HTTP_ERRORS: dict[int, tuple[str, str]] = {
-    404: ("Page not found", "There is no account page at this address. Check the link, or go back and try again."),
-    405: ("Not allowed", "This account page cannot be used that way. Go back and use the page's own buttons."),
+HTTP_ERRORS = {
+    404: (
+        _l("Page not found"),
+        _l("There is no account page at this address. Check the link, or go back and try again."),
+    ),
+    405: (
+        _l("Not allowed"),
+        _l("This account page cannot be used that way. Go back and use the page's own buttons."),
+    ),
 }
-NOT_SET_UP_TITLE = "Sign-in is not set up correctly"
-COOKIES_DROPPED_TITLE = "Your browser did not keep this site's cookies"
-#: The CSRF failure's real cause over plain HTTP on a host that is not loopback.
-COOKIES_DROPPED = (
-    "This page was served over plain HTTP at {host}, and browsers only keep this site's secure cookies over"
+NOT_SET_UP_TITLE = _l("Sign-in is not set up correctly")
+COOKIES_DROPPED_TITLE = _l("Your browser did not keep this site's cookies")
+#: The CSRF failure's real cause over plain HTTP on a host that is not loopback
+#: (``COOKIES_DROPPED.with_values(host=...)``).
+COOKIES_DROPPED = _l(
+    "This page was served over plain HTTP at %(host)s, and browsers only keep this site's secure cookies over"
     " HTTPS (or on localhost), so the form could not be checked. Open the site with https://"
     " (or at localhost while developing) and try again."
 )
 
-#: Sensitive actions the confirm page can finish after the password is entered.
-SUDO_ACTIONS: dict[str, str] = {
-    "revoke_others": "sign out of all other devices",
-    "revoke_all": "sign out everywhere",
+#: Sensitive actions the confirm page can finish after the password is entered:
+#: what that page asks (whole sentences, so each language words them its own way).
+SUDO_ACTIONS = {
+    "revoke_others": _l("To sign out of all other devices, enter your password."),
+    "revoke_all": _l("To sign out everywhere, enter your password."),
 }
 
 
 def device_signed_out(name: str) -> str:
-    return f"{name} has been signed out."
+    return _("%(device)s has been signed out.", device=name)
 
 
 def signed_out_everywhere(count: int) -> str:
-    return f"You have been signed out everywhere ({devices_phrase(count)})."
+    return _n(
+        "You have been signed out everywhere (%(num)d device).",
+        "You have been signed out everywhere (%(num)d devices).",
+        count,
+    )
 
 
 def signed_out_others(count: int) -> str:
     if not count:
-        return NO_OTHER_DEVICES
-    return f"Signed out of {devices_phrase(count)}. Only this device is still signed in."
+        return str(NO_OTHER_DEVICES)
+    return _n(
+        "Signed out of %(num)d device. Only this device is still signed in.",
+        "Signed out of %(num)d devices. Only this device is still signed in.",
+        count,
+    )
 
 
 def more_devices(count: int) -> str:
     """Below a bounded listing: how many sessions it leaves out."""
-    return f"and {count} more {'device' if count == 1 else 'devices'}"
+    return _n("and %(num)d more device", "and %(num)d more devices", count)

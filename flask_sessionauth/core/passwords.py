@@ -24,6 +24,7 @@ import typing as t
 
 from passlib.context import CryptContext
 
+from . import i18n
 from .cost_book import CostBook
 from .errors import PasswordPolicyError
 from .errors import PasswordTooLong
@@ -111,17 +112,17 @@ class PasswordHasher:
     def check_policy(self, password: str, confirm: str | None = None) -> None:
         """Raise :class:`PasswordPolicyError` with a message a form can show."""
         if not isinstance(password, str):
-            raise PasswordPolicyError("Enter a password.")
+            raise PasswordPolicyError(i18n._l("Enter a password."))
         if len(password) < self.min_length:
-            raise PasswordTooShort(f"Use at least {self.min_length} characters.")
+            raise PasswordTooShort.at_least(self.min_length)
         if len(password) > self.max_length:
-            raise PasswordTooLong(f"Use at most {self.max_length} characters.")
+            raise PasswordTooLong.at_most(self.max_length)
         if not _encodable(password):
             # NUL and lone surrogates: no hasher takes them (bcrypt refuses
             # NUL, UTF-8 cannot encode a surrogate), so no stored hash may.
-            raise PasswordPolicyError("The password contains a character that is not allowed.")
+            raise PasswordPolicyError(i18n._l("The password contains a character that is not allowed."))
         if confirm is not None and confirm != password:
-            raise PasswordPolicyError("The passwords do not match.")
+            raise PasswordPolicyError(i18n._l("The passwords do not match."))
 
     #: ``"scrypt"``: write Werkzeug's format (``SESSIONAUTH_PASSWORD_UPGRADE`` off).
     werkzeug_method: str | None = None

@@ -11,7 +11,11 @@ import dataclasses
 import datetime as dt
 import typing as t
 
+from .i18n import _
+from .i18n import _n
+from .i18n import formatter
 from .useragent import describe
+from .useragent import display_name
 
 UTC = dt.timezone.utc
 #: Below this, "last active" reads "Active now" (activity is stamped coarsely).
@@ -28,12 +32,19 @@ def iso(value: dt.datetime | None) -> str | None:
 
 
 def format_date(when: dt.datetime) -> str:
-    """ "Nov 27, 2026": unambiguous in every locale, unlike 11/27/2026."""
+    """ "Nov 27, 2026": unambiguous in every locale, unlike 11/27/2026. Other
+    locales and time zones: the installed formatter (Babel's medium date)."""
+    f = formatter()
+    if f is not None:
+        return f.date(when)
     return f"{when:%b} {when.day}, {when.year}"
 
 
 def format_time(when: dt.datetime) -> str:
     """ "14:05 UTC": tells apart devices signed in on the same day."""
+    f = formatter()
+    if f is not None:
+        return f.time(when)
     return when.astimezone(UTC).strftime("%H:%M UTC")
 
 
@@ -41,6 +52,9 @@ def format_exact(when: dt.datetime | None) -> str:
     """ "2026-11-27 14:05 UTC" (``-`` for never): tooltips and the CLI."""
     if when is None:
         return "-"
+    f = formatter()
+    if f is not None:
+        return f.exact(when)
     return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
@@ -52,7 +66,12 @@ def relative_time(when: dt.datetime, now: dt.datetime, resolution: int) -> str:
     """
     seconds = max((now - when).total_seconds(), 0)
     if seconds < max(resolution, MIN_ACTIVITY_RESOLUTION):
-        return "Active now"
+        return _("Active now")
+    f = formatter()
+    text = f.relative(dt.timedelta(seconds=seconds)) if f is not None else None
+    if text is not None:
+        return text
+    # English (the source language): the phrases as they have always read.
     minutes = int(seconds // 60)
     if minutes < 60:
         return f"{minutes} minutes ago"
@@ -64,7 +83,7 @@ def relative_time(when: dt.datetime, now: dt.datetime, resolution: int) -> str:
         return "yesterday"
     if days < 30:
         return f"{days} days ago"
-    return f"on {format_date(when)}"
+    return _("on %(date)s", date=format_date(when))
 
 
 def last_active(obj: t.Any, now: dt.datetime, is_current: bool) -> dt.datetime:
@@ -92,6 +111,8 @@ class SessionView:
     last_active: str
     last_active_iso: str
     last_active_title: str
+    #: Whether ``last_active`` says "Active now" (in any language).
+    active_now: bool = False
 
     @classmethod
     def build(cls, obj: t.Any, current_id: str | None, now: dt.datetime, resolution: int) -> SessionView:
@@ -102,17 +123,18 @@ class SessionView:
         return cls(
             session=obj,
             id=obj.id,
-            name=device.name,
+            name=display_name(device),
             kind=device.kind,
             icon=kind,
             is_current=is_current,
             ip_address=obj.ip_address,
-            signed_in=f"{format_date(obj.created_at)}, {format_time(obj.created_at)}",
+            signed_in=_("%(date)s, %(time)s", date=format_date(obj.created_at), time=format_time(obj.created_at)),
             signed_in_iso=obj.created_at.isoformat(),
             signed_in_title=format_exact(obj.created_at),
-            last_active="Active now" if is_current else relative_time(last, now, resolution),
+            last_active=_("Active now") if is_current else relative_time(last, now, resolution),
             last_active_iso=last.isoformat(),
             last_active_title=format_exact(last),
+            active_now=is_current or (now - last).total_seconds() < max(resolution, MIN_ACTIVITY_RESOLUTION),
         )
 
 
@@ -127,4 +149,4 @@ def device_views(
 
 
 def devices_phrase(count: int) -> str:
-    return "1 device" if count == 1 else f"{count} devices"
+    return _n("%(num)d device", "%(num)d devices", count)

@@ -12,6 +12,8 @@ import typing as t
 
 from ua_parser import parse
 
+from .i18n import _
+
 _BROWSERS = {
     "Mobile Safari": "Safari",
     "Mobile Safari UI/WKWebView": "Safari",
@@ -34,6 +36,11 @@ class Device(t.NamedTuple):
     browser: str | None
     os: str | None
     kind: str  # "desktop", "phone", "tablet" or "unknown"
+
+    @property
+    def display(self) -> str:
+        """:func:`display_name`: the name in the current language."""
+        return display_name(self)
 
 
 UNKNOWN = Device("Unknown device", None, None, "unknown")
@@ -76,3 +83,11 @@ def _kind(user_agent: str, os_name: str | None, device_family: str, brand: str |
     if os_name is None:
         return "unknown"
     return "desktop"
+
+
+def display_name(device: Device) -> str:
+    """The device's name for people, in the current language ("Chrome 131 unter macOS");
+    ``Device.name`` stays English (logs, the JSON API)."""
+    if device.browser and device.os:
+        return _("%(browser)s on %(os)s", browser=device.browser, os=device.os)
+    return device.browser or device.os or _("Unknown device")

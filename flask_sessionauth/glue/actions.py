@@ -14,6 +14,7 @@ from ..core.errors import InvalidCredentials
 from ..core.errors import InvalidPassword
 from ..core.errors import NotSignedIn
 from ..core.errors import StorageUnavailable
+from ..core.i18n import _l
 from ..core.records import SessionRecord
 from ..services.accounts import is_inactive
 from ..services.sessions import Issued
@@ -98,7 +99,7 @@ def current_user_id(user: t.Any = None) -> t.Any:
     if state is not None:
         verify_with_storage(state)
     if state is None or state.record is None:
-        raise NotSignedIn("No user is signed in.")
+        raise NotSignedIn(_l("No user is signed in."))
     return state.record.user_id
 
 
@@ -208,12 +209,12 @@ def reauthenticate(password: t.Any) -> IssuedSession:
     state = request_state()
     user = load_user(state) if state is not None and state.record is not None else ANONYMOUS_USER
     if not user or state is None or state.record is None:
-        raise NotSignedIn("No user is signed in.")
+        raise NotSignedIn(_l("No user is signed in."))
     if not state.app_state.accounts.verify(user, password, client(), state.record.id):
         raise InvalidPassword()
     rotated = rotate(fresh=True)
     if rotated is None:
-        raise NotSignedIn("This session has ended. Please sign in again.")
+        raise NotSignedIn(_l("This session has ended. Please sign in again."))
     return rotated
 
 

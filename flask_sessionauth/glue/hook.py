@@ -150,7 +150,7 @@ def _say_signed_out() -> None:
         return
     if any(message == messages.SIGNED_OUT_ELSEWHERE for _, message in session.get("_flashes", ())):
         return
-    flash(messages.SIGNED_OUT_ELSEWHERE, "info")
+    flash(str(messages.SIGNED_OUT_ELSEWHERE), "info")
 
 
 def verify_with_storage(state: RequestState) -> None:

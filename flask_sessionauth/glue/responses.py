@@ -28,17 +28,19 @@ from ..core.errors import NotSignedIn
 from ..core.errors import RateLimited
 from ..core.errors import SessionAuthError
 from ..core.errors import StorageUnavailable
+from ..core.i18n import Text
+from ..core.i18n import _l
 from ..core.redirects import safe_redirect
 from ..storage.errors import classify
 from .state import STATE_KEY
 
 #: Page titles for errors answered as HTML.
 _TITLES = {
-    429: "Too many attempts",
-    503: "Temporarily unavailable",
-    401: "Please sign in",
-    403: "Confirm your password",
-    404: "Not found",
+    429: _l("Too many attempts"),
+    503: _l("Temporarily unavailable"),
+    401: _l("Please sign in"),
+    403: _l("Confirm your password"),
+    404: _l("Not found"),
 }
 
 
@@ -72,6 +74,7 @@ def json_error(error: SessionAuthError) -> Response:
         error={"code": error.code, "message": error.message},
     )
     response.status_code = error.status
+    response.vary.add("Accept-Language")  # ``message`` is in the caller's language
     return response
 
 
@@ -85,7 +88,7 @@ def error_headers(error: SessionAuthError) -> dict[str, str]:
     return headers
 
 
-def error_page(status: int, title: str, message: str, **context: t.Any) -> Response:
+def error_page(status: int, title: Text, message: Text, **context: t.Any) -> Response:
     """An HTML error page from the ``sessionauth/error.html`` template (plain
     text when the account pages are not registered)."""
     try:
@@ -110,7 +113,7 @@ def error_response(error: SessionAuthError) -> Response:
     if wants_json():
         response = json_error(error)
     else:
-        title = _TITLES.get(error.status, "Something went wrong")
+        title: Text = _TITLES.get(error.status) or _l("Something went wrong")
         if isinstance(error, ConfigurationError):  # not an outage: waiting will not help
             title = messages.NOT_SET_UP_TITLE
         response = error_page(error.status, title, error.message)

@@ -14,6 +14,7 @@ import weakref
 
 import sqlalchemy as sa
 
+from ..core import messages
 from ..core import signals
 from ..core.errors import InvalidPassword
 from ..core.passwords import PasswordHasher
@@ -172,7 +173,7 @@ class Accounts:
         revoked ids. Raises :class:`InvalidPassword` (nothing changes) or
         :class:`PasswordPolicyError`."""
         if not self.verify(user, current_password, client, keep, device):
-            raise InvalidPassword("The current password is incorrect.")
+            raise InvalidPassword(messages.CURRENT_PASSWORD_WRONG)
         self.hasher.check_policy(new_password, confirm_password)
         return self._store_password(user, new_password, revoke_others, keep, "password_change")
 

@@ -37,6 +37,7 @@ from ..core.errors import FreshLoginRequired
 from ..core.errors import InvalidCredentials
 from ..core.errors import NotSignedIn
 from ..core.errors import SessionAuthError
+from ..core.i18n import _l
 from ..glue import actions
 from ..glue.csrf import check_api_origin
 from ..glue.csrf import check_fetch_mode
@@ -126,7 +127,7 @@ def _fresh(body: dict[str, t.Any]) -> None:
     if password is None:
         raise FreshLoginRequired()
     if not isinstance(password, str):
-        raise InvalidBody("'password' must be a string.")
+        raise InvalidBody(_l("'%(field)s' must be a string.", field="password"))
     actions.reauthenticate(password)
 
 

@@ -7,6 +7,7 @@ the CLI enforces exactly the rules the web pages do.
 
 from __future__ import annotations
 
+import os
 import typing as t
 
 import click
@@ -14,18 +15,41 @@ from flask.cli import AppGroup
 
 from ..core import messages
 from ..core.errors import SessionAuthError
+from ..core.i18n import _
+from ..core.i18n import _n
 from ..core.presentation import format_exact
 from ..core.useragent import describe
 from ..glue import actions
+from ..glue.i18n import force
+from ..glue.i18n import locale_from_environment
 from ..glue.state import app_state
 
-sessionauth_cli = AppGroup("sessionauth", help="Manage flask-sessionauth sessions and users.")
+
+def _in_locale(locale: str | None, timezone: str | None) -> None:
+    """Messages in ``--locale`` (else ``LC_ALL``/``LC_MESSAGES``/``LANG``), times in
+    ``--timezone`` (else ``TZ`` when it is an IANA name), else English and UTC."""
+    zone = timezone or os.environ.get("TZ", "").lstrip(":")
+    click.get_current_context().with_resource(force(locale_from_environment(locale), zone))
+
+
+sessionauth_cli = AppGroup(
+    "sessionauth",
+    help="Manage flask-sessionauth sessions and users.",
+    callback=_in_locale,
+    params=[
+        click.Option(["--locale"], help="Language of the messages, e.g. de (default: from LANG)."),
+        click.Option(
+            ["--timezone"],
+            help="IANA time zone of the times shown, e.g. Europe/Berlin (default: TZ, else UTC).",
+        ),
+    ],
+)
 
 
 def _user(email: str) -> t.Any:
     user = app_state().accounts.find(email)
     if user is None:
-        raise click.ClickException(f"No user with the email {email!r}.")
+        raise click.ClickException(_("No user with the email %(email)r.", email=email))
     return user
 
 
@@ -33,7 +57,7 @@ def _user(email: str) -> t.Any:
 def cleanup() -> None:
     """Delete expired sessions in batches (SESSIONAUTH_CLEANUP_BATCH_SIZE)."""
     count = actions.cleanup_expired()
-    click.echo(f"Deleted {count} expired session(s).")
+    click.echo(_n("Deleted %(num)d expired session(s).", "Deleted %(num)d expired session(s).", count))
 
 
 @sessionauth_cli.command("list")
@@ -45,25 +69,25 @@ def list_sessions(email: str, limit: int | None) -> None:
     # Capped: a number beyond what the database takes would be a traceback, not a listing.
     sessions, total = actions.page_of_sessions(min(limit or app_state().list_limit, 10**9), 0, user)
     if not sessions:
-        click.echo(f"{email} has no active sessions.")
+        click.echo(_("%(email)s has no active sessions.", email=email))
         return
     rows = [
         (
             s.id,
-            describe(s.user_agent).name,
+            describe(s.user_agent).display,
             s.ip_address or "-",
             format_exact(s.last_active_at),
             format_exact(s.expires_at),
         )
         for s in sessions
     ]
-    header = ("ID", "DEVICE", "IP", "LAST ACTIVE", "EXPIRES")
+    header = ("ID", _("DEVICE"), _("IP"), _("LAST ACTIVE"), _("EXPIRES"))
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     more = total - len(sessions)
     if more > 0:
-        click.echo(f"... {messages.more_devices(more)} (--limit to show more)")
+        click.echo(_("... %(more)s (--limit to show more)", more=messages.more_devices(more)))
 
 
 @sessionauth_cli.command("revoke")
@@ -73,15 +97,22 @@ def list_sessions(email: str, limit: int | None) -> None:
 def revoke(email: str, revoke_all: bool, session_id: str | None) -> None:
     """Sign EMAIL out of one session (--id ID) or all of them (--all)."""
     if revoke_all == (session_id is not None):
-        raise click.UsageError("Give exactly one of --all or --id ID.")
+        raise click.UsageError(_("Give exactly one of --all or --id ID."))
     user = _user(email)
     if revoke_all:
         count = actions.revoke(user, None, keep_current=False, reason="revoke_all")
-        click.echo(f"Revoked {count} session(s) of {email}.")
+        click.echo(
+            _n(
+                "Revoked %(num)d session(s) of %(email)s.",
+                "Revoked %(num)d session(s) of %(email)s.",
+                count,
+                email=email,
+            )
+        )
     elif session_id is not None and actions.revoke(user, [session_id], keep_current=False, reason="revoke"):
-        click.echo(f"Revoked session {session_id} of {email}.")
+        click.echo(_("Revoked session %(id)s of %(email)s.", id=session_id, email=email))
     else:
-        raise click.ClickException(f"{email} has no session {session_id!r}.")
+        raise click.ClickException(_("%(email)s has no session %(id)r.", email=email, id=session_id))
 
 
 @sessionauth_cli.command("create-user")
@@ -95,11 +126,11 @@ def create_user(email: str, password: str | None) -> None:
     accounts = app_state().accounts
     try:
         if accounts.find(email) is not None:
-            raise click.ClickException(f"A user with the email {email!r} already exists.")
+            raise click.ClickException(_("A user with the email %(email)r already exists.", email=email))
         if password is None:
-            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+            password = click.prompt(_("Password"), hide_input=True, confirmation_prompt=True)
         user = accounts.create(email, password)
     except SessionAuthError as exc:
         # A set-up error says what to fix, not the sentence shown to end users.
         raise click.ClickException(getattr(exc, "detail", None) or exc.message) from exc
-    click.echo(f"Created user {user.id} <{accounts.identity(user)}>.")
+    click.echo(_("Created user %(id)s <%(email)s>.", id=user.id, email=accounts.identity(user)))

@@ -21,6 +21,8 @@ from wtforms.validators import Length
 from wtforms.validators import ValidationError
 
 from ..core.errors import PasswordPolicyError
+from ..core.i18n import _l
+from ..core.i18n import _n
 from ..glue.state import app_state
 
 
@@ -32,43 +34,46 @@ def within_max_length(form: Form, field: Field) -> None:
     """Passwords over the maximum are an explicit error, never silently truncated
     (and never sent to the hasher, so a megabyte of input costs nothing)."""
     if isinstance(field.data, str) and len(field.data) > _max_length():
-        raise ValidationError(f"Use at most {_max_length()} characters.")
+        raise ValidationError(_n("Use at most %(num)d character.", "Use at most %(num)d characters.", _max_length()))
 
 
 class LoginForm(FlaskForm):  # type: ignore[misc]
     email = EmailField(
-        "Email address",
-        validators=[DataRequired("Enter your email address."), Length(max=320, message="That email is too long.")],
+        _l("Email address"),
+        validators=[
+            DataRequired(_l("Enter your email address.")),
+            Length(max=320, message=_l("That email is too long.")),
+        ],
         render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
     )
     password = PasswordField(
-        "Password",
-        validators=[InputRequired("Enter your password."), within_max_length],
+        _l("Password"),
+        validators=[InputRequired(_l("Enter your password.")), within_max_length],
         render_kw={"autocomplete": "current-password"},
     )
-    remember = BooleanField("Keep me signed in on this device", default=True)
+    remember = BooleanField(_l("Keep me signed in on this device"), default=True)
 
 
 class ChangePasswordForm(FlaskForm):  # type: ignore[misc]
     current_password = PasswordField(
-        "Current password",
-        validators=[InputRequired("Enter your current password."), within_max_length],
+        _l("Current password"),
+        validators=[InputRequired(_l("Enter your current password.")), within_max_length],
         render_kw={"autocomplete": "current-password"},
     )
     new_password = PasswordField(
-        "New password",
-        validators=[InputRequired("Enter a new password.")],
+        _l("New password"),
+        validators=[InputRequired(_l("Enter a new password."))],
         render_kw={"autocomplete": "new-password"},
     )
     confirm_password = PasswordField(
-        "Confirm new password",
+        _l("Confirm new password"),
         validators=[
-            InputRequired("Enter the new password again."),
-            EqualTo("new_password", message="The passwords do not match."),
+            InputRequired(_l("Enter the new password again.")),
+            EqualTo("new_password", message=_l("The passwords do not match.")),
         ],
         render_kw={"autocomplete": "new-password"},
     )
-    revoke_other_sessions = BooleanField("Sign out of other devices", default=True)
+    revoke_other_sessions = BooleanField(_l("Sign out of other devices"), default=True)
 
     def validate_new_password(self, field: Field) -> None:
         """The extension's own policy, so the form and the API never disagree."""
@@ -80,7 +85,7 @@ class ChangePasswordForm(FlaskForm):  # type: ignore[misc]
 
 class ConfirmPasswordForm(FlaskForm):  # type: ignore[misc]
     password = PasswordField(
-        "Password",
-        validators=[InputRequired("Enter your password."), within_max_length],
+        _l("Password"),
+        validators=[InputRequired(_l("Enter your password.")), within_max_length],
         render_kw={"autocomplete": "current-password"},
     )

@@ -52,6 +52,7 @@ def apply_security_headers(response: Response) -> Response:
         if name == "Cache-Control" or name not in response.headers:
             response.headers[name] = value
     response.vary.add("Cookie")
+    response.vary.add("Accept-Language")  # the pages' language follows it
     return response
 
 

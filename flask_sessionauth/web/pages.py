@@ -48,7 +48,7 @@ from .forms import ChangePasswordForm
 from .forms import ConfirmPasswordForm
 from .forms import LoginForm
 from .headers import init_headers
-from .resources import icon
+from .i18n import install_template_globals
 from .resources import resource_dir
 
 if t.TYPE_CHECKING:
@@ -100,7 +100,7 @@ def _form(cls: type[F]) -> F:
 
 def _csrf_error(error: CSRFError) -> Response:
     if secure_cookies_dropped():  # the real cause, on the page (not only in debug)
-        return error_page(400, messages.COOKIES_DROPPED_TITLE, messages.COOKIES_DROPPED.format(host=request.host))
+        return error_page(400, messages.COOKIES_DROPPED_TITLE, messages.COOKIES_DROPPED.with_values(host=request.host))
     return error_page(400, messages.FORM_EXPIRED_TITLE, messages.FORM_EXPIRED)
 
 
@@ -123,8 +123,8 @@ def create_blueprint(app: Flask) -> Blueprint:
     )
     # Apps' own pages need the token for their sign-out button; same global as CSRFProtect.
     app.jinja_env.globals.setdefault("csrf_token", generate_csrf)
-    # A global (not a context value) so macros imported without context can use it.
-    app.jinja_env.globals["sessionauth_icon"] = icon
+    # Globals (not context values) so macros imported without context can use them.
+    install_template_globals(app)
     bp.before_request(protect)
     bp.register_error_handler(CSRFError, _csrf_error)
     bp.register_error_handler(SQLAlchemyError, storage_error_response)
@@ -218,7 +218,7 @@ def login() -> t.Any:
 def logout() -> t.Any:
     """Sign out this device (POST only, so a link or image cannot do it)."""
     actions.logout_user()
-    flash(messages.SIGNED_OUT, "success")
+    flash(str(messages.SIGNED_OUT), "success")
     return redirect(url_for("sessionauth.login"))
 
 
@@ -262,11 +262,11 @@ def revoke(session_id: str) -> t.Any:
     nothing changes."""
     target = actions.find_session(session_id)
     if target is None or not actions.revoke(None, [session_id], keep_current=False, reason="revoke"):
-        return _devices_page(404, messages.ALREADY_SIGNED_OUT)
+        return _devices_page(404, str(messages.ALREADY_SIGNED_OUT))
     if session_id == current_session.id or not actions.is_authenticated():
-        flash(messages.SIGNED_OUT, "success")
+        flash(str(messages.SIGNED_OUT), "success")
         return redirect(url_for("sessionauth.login"))
-    flash(messages.device_signed_out(describe(target.user_agent).name), "success")
+    flash(messages.device_signed_out(describe(target.user_agent).display), "success")
     return redirect(url_for("sessionauth.devices"))
 
 
@@ -345,5 +345,5 @@ def change_password() -> t.Any:
     except PasswordPolicyError as exc:
         _add_error(form, "new_password", exc.message)
         return _page("sessionauth/password.html", 400, form=form)
-    flash(messages.PASSWORD_CHANGED_REVOKED if revoke_others_too else messages.PASSWORD_CHANGED, "success")
+    flash(str(messages.PASSWORD_CHANGED_REVOKED if revoke_others_too else messages.PASSWORD_CHANGED), "success")
     return redirect(url_for("sessionauth.devices"))

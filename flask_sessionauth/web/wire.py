@@ -13,6 +13,7 @@ import typing as t
 from flask import request
 
 from ..core.errors import SessionAuthError
+from ..core.i18n import _l
 from ..core.presentation import iso
 from ..core.useragent import describe
 from ..glue.state import app_state
@@ -22,19 +23,19 @@ MAX_BODY = 16 * 1024
 
 
 class InvalidBody(
-    SessionAuthError, code="invalid_body", wire_code="VALIDATION_ERROR", message="The body must be a JSON object."
+    SessionAuthError, code="invalid_body", wire_code="VALIDATION_ERROR", message=_l("The body must be a JSON object.")
 ):
     """Not a flat JSON object of the endpoint's fields."""
 
 
 class InvalidQuery(
-    SessionAuthError, code="invalid_query", wire_code="VALIDATION_ERROR", message="Invalid query parameter."
+    SessionAuthError, code="invalid_query", wire_code="VALIDATION_ERROR", message=_l("Invalid query parameter.")
 ):
     """A paging parameter that is not a small whole number."""
 
 
 class UnsupportedMediaType(
-    SessionAuthError, status=415, code="unsupported_media_type", message="Send the body as application/json."
+    SessionAuthError, status=415, code="unsupported_media_type", message=_l("Send the body as application/json.")
 ):
     """A form or text body, which a cross-site ``<form>`` could send."""
 
@@ -43,15 +44,15 @@ class PayloadTooLarge(SessionAuthError, status=413, code="payload_too_large"):
     """A body over :data:`MAX_BODY` bytes (or the app's smaller limit)."""
 
     def __init__(self) -> None:
-        super().__init__(f"The body must be at most {MAX_BODY} bytes.")
+        super().__init__(_l("The body must be at most %(max)d bytes.", max=MAX_BODY))
 
 
-class NotFound(SessionAuthError, status=404, code="not_found", message="There is no such endpoint."):
+class NotFound(SessionAuthError, status=404, code="not_found", message=_l("There is no such endpoint.")):
     """An unknown path under the API prefix."""
 
 
 class MethodNotAllowed(
-    SessionAuthError, status=405, code="method_not_allowed", message="This endpoint does not accept that method."
+    SessionAuthError, status=405, code="method_not_allowed", message=_l("This endpoint does not accept that method.")
 ):
     """A known path, another method (the answer lists the allowed ones in ``Allow``)."""
 
@@ -122,16 +123,16 @@ def json_body(*fields: str) -> dict[str, t.Any]:
         raise InvalidBody()
     for key, value in data.items():
         if key not in fields:
-            raise InvalidBody(f"Unexpected field '{key}'.")
+            raise InvalidBody(_l("Unexpected field '%(field)s'.", field=key))
         if isinstance(value, (dict, list)):
-            raise InvalidBody(f"'{key}' must not be an object or a list.")
+            raise InvalidBody(_l("'%(field)s' must not be an object or a list.", field=key))
     return data
 
 
 def string_field(body: dict[str, t.Any], key: str) -> str:
     value = body.get(key)
     if not isinstance(value, str) or not value:
-        raise InvalidBody(f"'{key}' is required and must be a string.")
+        raise InvalidBody(_l("'%(field)s' is required and must be a string.", field=key))
     return value
 
 
@@ -140,7 +141,7 @@ def boolean_field(body: dict[str, t.Any], key: str, default: bool) -> bool:
     if value is None:
         return default
     if not isinstance(value, bool):
-        raise InvalidBody(f"'{key}' must be true or false.")
+        raise InvalidBody(_l("'%(field)s' must be true or false.", field=key))
     return value
 
 
@@ -158,5 +159,5 @@ def query_number(name: str, default: int, low: int, high: int) -> int:
     if raw is None:
         return default
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or int(raw) < low:
-        raise InvalidQuery(f"'{name}' must be a whole number of at least {low}.")
+        raise InvalidQuery(_l("'%(field)s' must be a whole number of at least %(min)d.", field=name, min=low))
     return min(int(raw), high)
