@@ -13,6 +13,7 @@ from wtforms import BooleanField
 from wtforms import EmailField
 from wtforms import Field
 from wtforms import Form
+from wtforms import HiddenField
 from wtforms import PasswordField
 from wtforms.validators import DataRequired
 from wtforms.validators import EqualTo
@@ -49,12 +50,9 @@ class LoginForm(FlaskForm):  # type: ignore[misc]
     remember = BooleanField("Keep me signed in on this device", default=True)
 
 
-class ChangePasswordForm(FlaskForm):  # type: ignore[misc]
-    current_password = PasswordField(
-        "Current password",
-        validators=[InputRequired("Enter your current password."), within_max_length],
-        render_kw={"autocomplete": "current-password"},
-    )
+class NewPasswordForm(FlaskForm):  # type: ignore[misc]
+    """A new password and its confirmation (reset form; the change form adds the current one)."""
+
     new_password = PasswordField(
         "New password",
         validators=[InputRequired("Enter a new password.")],
@@ -68,7 +66,6 @@ class ChangePasswordForm(FlaskForm):  # type: ignore[misc]
         ],
         render_kw={"autocomplete": "new-password"},
     )
-    revoke_other_sessions = BooleanField("Sign out of other devices", default=True)
 
     def validate_new_password(self, field: Field) -> None:
         """The extension's own policy, so the form and the API never disagree."""
@@ -76,6 +73,31 @@ class ChangePasswordForm(FlaskForm):  # type: ignore[misc]
             app_state().hasher.check_policy(field.data)
         except PasswordPolicyError as exc:
             raise ValidationError(exc.message) from exc
+
+
+class ChangePasswordForm(NewPasswordForm):
+    current_password = PasswordField(
+        "Current password",
+        validators=[InputRequired("Enter your current password."), within_max_length],
+        render_kw={"autocomplete": "current-password"},
+    )
+    revoke_other_sessions = BooleanField("Sign out of other devices", default=True)
+
+
+class ResetPasswordForm(NewPasswordForm):
+    token = HiddenField()
+
+
+class ForgotPasswordForm(FlaskForm):  # type: ignore[misc]
+    email = EmailField(
+        "Email address",
+        validators=[DataRequired("Enter your email address."), Length(max=320, message="That email is too long.")],
+        render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
+    )
+
+
+class ReportForm(FlaskForm):  # type: ignore[misc]
+    """Only the CSRF token: the button that signs the reported device out."""
 
 
 class ConfirmPasswordForm(FlaskForm):  # type: ignore[misc]

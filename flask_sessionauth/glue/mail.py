@@ -1,0 +1,141 @@
+"""The account-protection mails: composed in the caller's context from
+overridable templates (``sessionauth/email/<name>.txt`` and ``.html``), then
+sent by one small worker thread per app.
+
+Why a thread and not ``after_this_request`` / ``call_on_close``: the signals
+that send these mails also fire outside requests (the CLI, the Python API,
+jobs), and a slow or dead SMTP server must delay neither the response nor the
+action. The worker starts on the first mail and stops after a few idle
+seconds. A failure (SMTP down, the app's callable raising) is logged, never
+raised: the action already happened. :meth:`Mailer.wait` lets tests (and a
+shutdown hook) wait until every queued mail has been handed over.
+Never a session token in a mail: the "This wasn't me" link is a signed,
+single-use reference of its own (:mod:`.recovery`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import email.message
+import email.utils
+import logging
+import queue
+import threading
+import time
+import typing as t
+
+from flask import Flask
+from flask import render_template
+
+from ..core import messages
+
+log = logging.getLogger("flask_sessionauth.mail")
+
+#: A worker waits this long for more mail before it stops.
+IDLE_SECONDS = 5.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Mail:
+    to: str
+    subject: str
+    text: str
+    html: str
+    sender: str | None = None
+
+    def as_message(self) -> email.message.EmailMessage:
+        message = email.message.EmailMessage()
+        message["Subject"] = self.subject
+        message["To"] = self.to
+        if self.sender:
+            message["From"] = self.sender
+        message["Date"] = email.utils.formatdate(localtime=False)
+        message["Message-ID"] = email.utils.make_msgid()
+        message.set_content(self.text)
+        message.add_alternative(self.html, subtype="html")
+        return message
+
+
+class Mailer:
+    """One app's mail: Flask-Mailman (``MAIL_*``) or the app's ``SESSIONAUTH_MAIL_SEND``."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.site_name = str(app.config["SESSIONAUTH_SITE_NAME"])
+        self.send_callable: t.Callable[[email.message.EmailMessage], t.Any] | None = app.config["SESSIONAUTH_MAIL_SEND"]
+        self.enabled = True
+        if self.send_callable is None:
+            try:  # optional dependency: the [mail] extra
+                import flask_mailman
+            except ImportError:
+                log.warning("flask-sessionauth: no mail is sent: install flask-sessionauth[mail] or set SESSIONAUTH_MAIL_SEND")
+                self.enabled = False
+            else:
+                if "mailman" not in app.extensions:
+                    flask_mailman.Mail(app)
+        self._queue: queue.Queue[Mail] = queue.Queue()
+        self._lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+
+    def compose(self, template: str, to: str, **context: t.Any) -> Mail:
+        """Render ``sessionauth/email/<template>`` (needs the app context)."""
+        context.setdefault("site_name", self.site_name)
+        subject = messages.MAIL_SUBJECTS[template].format(site=self.site_name, **context)
+        text = render_template(f"sessionauth/email/{template}.txt", subject=subject, **context)
+        html = render_template(f"sessionauth/email/{template}.html", subject=subject, **context)
+        return Mail(to, subject, text, html, self.app.config.get("MAIL_DEFAULT_SENDER"))
+
+    def send(self, template: str, to: t.Any, **context: t.Any) -> None:
+        """Compose and queue a mail; never raises (a mail is never worth failing the action)."""
+        if not self.enabled or not isinstance(to, str) or "@" not in to:
+            return
+        try:
+            mail = self.compose(template, to, **context)
+        except Exception:
+            log.exception("flask-sessionauth: could not compose the %r mail", template)
+            return
+        self._queue.put(mail)
+        with self._lock:
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name="sessionauth-mail", daemon=True)
+                self._worker.start()
+
+    def _work(self) -> None:
+        while True:
+            try:
+                mail = self._queue.get(timeout=IDLE_SECONDS)
+            except queue.Empty:
+                with self._lock:
+                    if self._queue.empty():
+                        self._worker = None
+                        return
+                continue
+            try:
+                with self.app.app_context():
+                    self._deliver(mail)
+            except Exception:
+                # The address is personal data: the log names the mail, not the recipient.
+                log.exception("flask-sessionauth: sending the mail %r failed", mail.subject)
+            finally:
+                self._queue.task_done()
+
+    def _deliver(self, mail: Mail) -> None:
+        if self.send_callable is not None:
+            self.send_callable(mail.as_message())
+            return
+        import flask_mailman
+
+        message = flask_mailman.EmailMultiAlternatives(mail.subject, mail.text, mail.sender, [mail.to])
+        message.attach_alternative(mail.html, "text/html")
+        message.send()
+
+    def wait(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued mail was sent (or failed); ``False`` on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._queue.all_tasks_done:
+            while self._queue.unfinished_tasks:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._queue.all_tasks_done.wait(remaining)
+        return True
