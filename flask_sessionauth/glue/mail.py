@@ -25,7 +25,6 @@ import time
 import typing as t
 
 from flask import Flask
-from flask import render_template
 
 from ..core import messages
 
@@ -78,11 +77,15 @@ class Mailer:
         self._worker: threading.Thread | None = None
 
     def compose(self, template: str, to: str, **context: t.Any) -> Mail:
-        """Render ``sessionauth/email/<template>`` (needs the app context)."""
+        """Render ``sessionauth/email/<template>``: the app's Jinja environment
+        (so an app's template of that name wins), without the page context
+        processors, which need a request (mails are sent from the CLI too)."""
         context.setdefault("site_name", self.site_name)
-        subject = messages.MAIL_SUBJECTS[template].format(site=self.site_name, **context)
-        text = render_template(f"sessionauth/email/{template}.txt", subject=subject, **context)
-        html = render_template(f"sessionauth/email/{template}.html", subject=subject, **context)
+        context["subject"] = messages.MAIL_SUBJECTS[template].format(site=self.site_name, **context)
+        env = self.app.jinja_env
+        text = env.get_template(f"sessionauth/email/{template}.txt").render(context)
+        html = env.get_template(f"sessionauth/email/{template}.html").render(context)
+        subject = context["subject"]
         return Mail(to, subject, text, html, self.app.config.get("MAIL_DEFAULT_SENDER"))
 
     def send(self, template: str, to: t.Any, **context: t.Any) -> None:
