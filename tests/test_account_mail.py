@@ -153,7 +153,9 @@ def test_session_already_ended(app: Flask, second_client: t.Any, reported: tuple
     assert resp.status_code == 410 and "no longer signed in" in text(resp)
 
 
-@pytest.mark.parametrize("damage", [lambda p: p[:-3] + "xyz", lambda p: p.split("token=")[0] + "token=", lambda p: p + "\x00"])
+@pytest.mark.parametrize(
+    "damage", [lambda p: p[:-3] + "xyz", lambda p: p.split("token=")[0] + "token=", lambda p: p + "\x00"]
+)
 def test_tampered_link(app: Flask, second_client: t.Any, reported: tuple[str, t.Any], damage: t.Any) -> None:
     path, _ = reported
     resp = device(app).get(damage(path))
@@ -230,7 +232,10 @@ def test_an_app_callable_sends_and_may_fail(storage_config: dict[str, t.Any], ca
 
     app = create_app({**storage_config, "SESSIONAUTH_MAIL_SEND": send})
     app.jinja_env.loader = ChoiceLoader(
-        [DictLoader({"sessionauth/email/password_changed.txt": "Custom text for {{ site_name }}."}), app.jinja_env.loader]
+        [
+            DictLoader({"sessionauth/email/password_changed.txt": "Custom text for {{ site_name }}."}),
+            app.jinja_env.loader,
+        ]
     )
     try:
         with app.app_context():

@@ -91,9 +91,7 @@ def test_the_hook_sees_the_user_and_the_client(app: Flask, user: t.Any, client: 
     assert len(session_ids(app)) == 1
 
 
-def test_a_crashing_hook_fails_closed(
-    app: Flask, user: t.Any, client: t.Any, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_crashing_hook_fails_closed(app: Flask, user: t.Any, client: t.Any, caplog: pytest.LogCaptureFixture) -> None:
     def broken(user: t.Any, client: t.Any) -> None:
         raise KeyError("risk-service-secret-detail")
 

@@ -65,9 +65,11 @@ class Mailer:
         self.enabled = True
         if self.send_callable is None:
             try:  # optional dependency: the [mail] extra
-                import flask_mailman
+                import flask_mailman  # type: ignore[import-untyped]
             except ImportError:
-                log.warning("flask-sessionauth: no mail is sent: install flask-sessionauth[mail] or set SESSIONAUTH_MAIL_SEND")
+                log.warning(
+                    "flask-sessionauth: no mail is sent: install flask-sessionauth[mail] or set SESSIONAUTH_MAIL_SEND"
+                )
                 self.enabled = False
             else:
                 if "mailman" not in app.extensions:
@@ -126,7 +128,7 @@ class Mailer:
         if self.send_callable is not None:
             self.send_callable(mail.as_message())
             return
-        import flask_mailman
+        import flask_mailman  # type: ignore[import-untyped]
 
         message = flask_mailman.EmailMultiAlternatives(mail.subject, mail.text, mail.sender, [mail.to])
         message.attach_alternative(mail.html, "text/html")

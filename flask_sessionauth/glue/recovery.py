@@ -76,7 +76,9 @@ def safe_callback(target: t.Any) -> str | None:
     parts = urlsplit(target)
     origin = f"{parts.scheme}://{parts.netloc}"
     base = public_url(current_app)
-    allowed = set(app_state().trusted_origins) | ({f"{urlsplit(base).scheme}://{urlsplit(base).netloc}"} if base else set())
+    allowed = set(app_state().trusted_origins) | (
+        {f"{urlsplit(base).scheme}://{urlsplit(base).netloc}"} if base else set()
+    )
     return target if parts.scheme in ("http", "https") and not parts.username and origin in allowed else None
 
 
@@ -265,4 +267,3 @@ def _on_revoked(sender: t.Any, user_id: t.Any = None, reason: str = "", session_
     user = state.resets.load_user(str(user_id))
     if user is not None:
         state.mailer.send("signed_out_everywhere", state.accounts.identity(user), user=user, count=len(session_ids))
-

@@ -153,7 +153,7 @@ class AppState:
             db, user_model, self.identity_attr, self.password_attr, self.hasher, self.limiter, self.sessions, app
         )
         self.deployment = storage.deployment
-        self.verifications = Verifications(db, self.model.metadata)
+        self.verifications = Verifications(db, storage.deployment.table.metadata)
         reset_key = hmac.new(raw, b"flask-sessionauth.password-reset", hashlib.sha256).digest()
         self.resets = PasswordResets(
             self.accounts,

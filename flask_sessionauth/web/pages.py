@@ -48,7 +48,7 @@ from .forms import ChangePasswordForm
 from .forms import ConfirmPasswordForm
 from .forms import LoginForm
 from .headers import init_headers
-from .recovery_pages import recovery_routes
+from .recovery_pages import add_recovery_pages
 from .render import bind as _form
 from .render import page as _page
 from .render import rate_limited as _rate_limited
@@ -138,10 +138,10 @@ def create_blueprint(app: Flask) -> Blueprint:
         ("/devices/revoke-all", "revoke_all", revoke_all, ["POST"]),
         ("/password", "change_password", change_password, ["GET", "POST"]),
         ("/confirm", "confirm", confirm, ["GET", "POST"]),
-        *recovery_routes(),
     ):
         # Account pages always read storage, never the cookie cache.
         bp.add_url_rule(rule, endpoint, sensitive(view), methods=methods)
+    add_recovery_pages(bp)
     return bp
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import typing as t
 
+from flask import Blueprint
 from flask import flash
 from flask import redirect
 from flask import request
@@ -20,6 +21,7 @@ from ..core.errors import PasswordPolicyError
 from ..core.errors import RateLimited
 from ..core.useragent import describe
 from ..glue import recovery
+from ..glue.proxies import sensitive
 from .forms import ForgotPasswordForm
 from .forms import ReportForm
 from .forms import ResetPasswordForm
@@ -84,9 +86,7 @@ def report_device() -> t.Any:
     return redirect(url_for("sessionauth.reset_password", token=reset_token))
 
 
-def recovery_routes() -> list[tuple[str, str, t.Callable[[], t.Any], list[str]]]:
-    return [
-        ("/forgot-password", "forgot_password", forgot_password, ["GET", "POST"]),
-        ("/reset-password", "reset_password", reset_password, ["GET", "POST"]),
-        ("/report-device", "report_device", report_device, ["GET", "POST"]),
-    ]
+def add_recovery_pages(bp: Blueprint) -> None:
+    """Register the pages on the account pages' blueprint (storage read, never the cookie cache)."""
+    for view in (forgot_password, reset_password, report_device):
+        bp.add_url_rule(f"/{view.__name__.replace('_', '-')}", view.__name__, sensitive(view), methods=["GET", "POST"])
