@@ -259,3 +259,18 @@ def test_signing_in_from_a_new_device_sends_the_mail(app: Flask, user: t.Any, ma
     page_sign_in(device(app))
     (message,) = received(app, mailbox, 1)
     assert "new sign-in" in message["Subject"]
+
+
+def test_a_failing_mail_receiver_never_fails_the_action(
+    app: Flask, user: t.Any, client: t.Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    page_sign_in(client)
+
+    def broken(user_id: str) -> None:
+        raise RuntimeError("database gone while preparing the mail")
+
+    monkeypatch.setattr(state_of(app).resets, "load_user", broken)
+    with caplog.at_level(logging.ERROR, logger="flask_sessionauth.mail"):
+        resp = api_post(client, "revoke-sessions", {})
+    assert resp.status_code == 200 and not api_signed_in(client)
+    assert any("preparing the _on_revoked mail failed" in r.getMessage() for r in caplog.records)

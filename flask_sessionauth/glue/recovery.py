@@ -10,6 +10,8 @@ chooses: a poisoned host would send the victim's reset token to the attacker.
 from __future__ import annotations
 
 import contextvars
+import functools
+import logging
 import secrets
 import time
 import typing as t
@@ -39,6 +41,7 @@ from .state import AppState
 from .state import app_state
 from .state import client
 
+log = logging.getLogger("flask_sessionauth.mail")
 #: Set while a reset stores the password: its ``password_changed`` gets no mail of its own.
 _resetting: contextvars.ContextVar[bool] = contextvars.ContextVar("sessionauth_resetting", default=False)
 #: Longest "This wasn't me" token read (a real one is ~150 characters).
@@ -213,6 +216,22 @@ def confirm_report(token: t.Any) -> str | None:
 # -- the mails the account's signals send ------------------------------------------------------
 
 
+Receiver = t.TypeVar("Receiver", bound=t.Callable[..., None])
+
+
+def _quiet(receiver: Receiver) -> Receiver:
+    """A mail receiver never fails the action whose signal it got: errors are logged."""
+
+    @functools.wraps(receiver)
+    def wrapped(*args: t.Any, **kwargs: t.Any) -> None:
+        try:
+            receiver(*args, **kwargs)
+        except Exception:
+            log.exception("flask-sessionauth: preparing the %s mail failed", receiver.__name__)
+
+    return t.cast(Receiver, wrapped)
+
+
 def _state_of(sender: t.Any) -> AppState | None:
     extensions = getattr(sender, "extensions", None)
     return extensions.get(STATE_KEY) if isinstance(extensions, dict) else None
@@ -225,6 +244,7 @@ def _place(session: t.Any) -> str | None:
 
 
 @signals.new_device_sign_in.connect
+@_quiet
 def _on_new_device(sender: t.Any, user: t.Any = None, session: t.Any = None, **_: t.Any) -> None:
     state = _state_of(sender)
     if state is None or user is None or session is None:
@@ -246,6 +266,7 @@ def _on_new_device(sender: t.Any, user: t.Any = None, session: t.Any = None, **_
 
 
 @signals.password_changed.connect
+@_quiet
 def _on_password_changed(sender: t.Any, user: t.Any = None, **_: t.Any) -> None:
     state = _state_of(sender)
     if state is not None and user is not None and not _resetting.get():
@@ -253,6 +274,7 @@ def _on_password_changed(sender: t.Any, user: t.Any = None, **_: t.Any) -> None:
 
 
 @signals.password_reset.connect
+@_quiet
 def _on_password_reset(sender: t.Any, user: t.Any = None, revoked: int = 0, **_: t.Any) -> None:
     state = _state_of(sender)
     if state is not None and user is not None:
@@ -260,6 +282,7 @@ def _on_password_reset(sender: t.Any, user: t.Any = None, revoked: int = 0, **_:
 
 
 @signals.session_revoked.connect
+@_quiet
 def _on_revoked(sender: t.Any, user_id: t.Any = None, reason: str = "", session_ids: t.Any = (), **_: t.Any) -> None:
     state = _state_of(sender)
     if state is None or reason != "revoke_all" or user_id is None:
