@@ -20,6 +20,7 @@ import email.message
 import email.utils
 import logging
 import queue
+import secrets
 import threading
 import time
 import typing as t
@@ -42,6 +43,13 @@ class Mail:
     html: str
     sender: str | None = None
 
+    @property
+    def message_id(self) -> str:
+        """Made from ``secrets``: ``email.utils.make_msgid`` would draw on the
+        global ``random`` state from the worker thread (and look up the FQDN)."""
+        domain = (self.sender or "").rpartition("@")[2].strip(">") or "sessionauth.invalid"
+        return f"<{secrets.token_hex(16)}@{domain}>"
+
     def as_message(self) -> email.message.EmailMessage:
         message = email.message.EmailMessage()
         message["Subject"] = self.subject
@@ -49,7 +57,7 @@ class Mail:
         if self.sender:
             message["From"] = self.sender
         message["Date"] = email.utils.formatdate(localtime=False)
-        message["Message-ID"] = email.utils.make_msgid()
+        message["Message-ID"] = self.message_id
         message.set_content(self.text)
         message.add_alternative(self.html, subtype="html")
         return message
@@ -130,7 +138,8 @@ class Mailer:
             return
         import flask_mailman  # type: ignore[import-untyped]
 
-        message = flask_mailman.EmailMultiAlternatives(mail.subject, mail.text, mail.sender, [mail.to])
+        headers = {"Message-ID": mail.message_id}
+        message = flask_mailman.EmailMultiAlternatives(mail.subject, mail.text, mail.sender, [mail.to], headers=headers)
         message.attach_alternative(mail.html, "text/html")
         message.send()
 
