@@ -15,11 +15,13 @@ from .core.errors import CrossOriginRequest
 from .core.errors import FreshLoginRequired
 from .core.errors import InvalidCredentials
 from .core.errors import InvalidPassword
+from .core.errors import InvalidResetToken
 from .core.errors import NotSignedIn
 from .core.errors import PasswordPolicyError
 from .core.errors import RateLimited
 from .core.errors import SessionAuthError
 from .core.errors import SessionNotFound
+from .core.errors import SessionRefused
 from .core.errors import StorageUnavailable
 from .core.legacy_hashes import LegacyVerifier
 from .core.records import Verification
@@ -52,6 +54,7 @@ __all__ = [
     "FreshLoginRequired",
     "InvalidCredentials",
     "InvalidPassword",
+    "InvalidResetToken",
     "IssuedSession",
     "NotSignedIn",
     "PasswordPolicyError",
@@ -59,6 +62,7 @@ __all__ = [
     "SessionAuth",
     "SessionAuthError",
     "SessionNotFound",
+    "SessionRefused",
     "StorageUnavailable",
     "LegacyVerifier",
     "UserMixin",

@@ -111,11 +111,13 @@ class SessionAuth(t.Generic[model.UserT]):
     # -- sessions --------------------------------------------------------------
 
     def login_user(self, user: model.UserT, remember: bool = True, *, fresh: bool = True) -> model.IssuedSession:
-        """Start a new session for ``user`` and send its cookie. A session already in this
-        request is deleted first: always a new token (no fixation). ``fresh=False``: no
-        password was involved (sudo mode will ask). ``.token`` is the cookie value
-        (never stored, never given to signal receivers)."""
+        """Start a new session for ``user`` and send its cookie (a session already in this request
+        is deleted first: no fixation). ``fresh=False``: no password was involved (sudo mode will
+        ask). ``.token`` is the cookie value (never stored or given to signal receivers)."""
         return actions.login_user(user, remember, fresh=fresh)
+
+    def before_session_create(self, hook: actions.Hook) -> actions.Hook:
+        return actions.before_session_create(self, hook)
 
     def logout_user(self) -> None:
         """End this request's session: delete its row and clear the cookie."""

@@ -397,6 +397,17 @@ def count_sql(app: Flask) -> t.Callable[[], StatementCounter]:
     return make
 
 
+@pytest.fixture
+def mailbox() -> t.Iterator[t.Any]:
+    """A real SMTP server on 127.0.0.1 (aiosmtpd, a free port); its ``config()``
+    points an app's Flask-Mailman at it (see tests/mailbox.py)."""
+    from tests.mailbox import start_smtp
+
+    controller, box = start_smtp()
+    yield box
+    controller.stop()
+
+
 # -- real browsers ------------------------------------------------------------------------
 
 

@@ -534,3 +534,51 @@ def test_untrusted_and_cross_site_pages_are_refused(
         finally:
             context.close()
             other_context.close()
+
+
+# -- password reset (requestPasswordReset / resetPassword) -------------------------------------
+
+
+def reset_step(node: str, base_url: str, *args: str) -> dict[str, t.Any]:
+    """One step of ``tests/js/password-reset.mjs``: what the real client returned."""
+    result = subprocess.run(
+        [node, "password-reset.mjs", *args],
+        cwd=JS_DIR,
+        env={**os.environ, "SESSIONAUTH_BASE_URL": base_url, "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return t.cast(dict[str, t.Any], json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def test_password_reset_with_the_real_client(node: str, tmp_path: Path, mailbox: t.Any) -> None:
+    """``authClient.requestPasswordReset({email, redirectTo})``, the mailed link's
+    redirect to ``redirectTo?token=``, then ``authClient.resetPassword({newPassword, token})``."""
+    from urllib.parse import parse_qs
+    from urllib.parse import urlsplit
+
+    from tests.mailbox import link_in
+
+    app = live_app(str(tmp_path / "reset.db"), **mailbox.config(), SESSIONAUTH_RESET_MIN_SECONDS=0.0)
+    with live_server(app) as url:
+        app.config["SESSIONAUTH_PUBLIC_URL"] = url
+        asked = reset_step(node, url, "request", "alice@example.com", "/app/reset")
+        assert asked["status"] == 200 and asked["error"] is None
+        assert asked["data"]["status"] is True
+        assert app.extensions["sessionauth.state"].mailer.wait()
+        (message,) = mailbox.wait_for(1)
+        link = link_in(message, "reset-password")
+        parts = urlsplit(link)
+        hop = app.test_client().get(f"{parts.path}?{parts.query}")  # the link's own redirect
+        assert hop.status_code == 302
+        target = urlsplit(hop.headers["Location"])
+        assert target.path == "/app/reset"
+        token = parse_qs(target.query)["token"][0]
+        done = reset_step(node, url, "reset", token, NEW_PASSWORD)
+        assert done == {"data": {"status": True}, "error": None, "status": 200, "path": "/api/auth/reset-password"}
+        again = reset_step(node, url, "reset", token, NEW_PASSWORD)
+        assert again["status"] == 400 and again["error"]["code"] == "INVALID_TOKEN"
+        with app.app_context():
+            assert app.extensions["sessionauth"].authenticate("alice@example.com", NEW_PASSWORD) is not None

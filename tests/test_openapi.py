@@ -9,6 +9,7 @@ that every status, content type, header and body is one the description declares
 
 from __future__ import annotations
 
+import re
 import typing as t
 
 import pytest
@@ -42,6 +43,8 @@ POSTS = [
     "/change-password",
     "/sign-in/email",
     "/sign-out",
+    "/request-password-reset",
+    "/reset-password",
 ]
 ALIASED = ["/list-sessions", "/revoke-session", "/revoke-sessions", "/revoke-other-sessions", "/change-password"]
 GET_ALIASES = ["/user/revoke-sessions", "/user/revoke-other-sessions"]
@@ -53,6 +56,7 @@ OPERATIONS = [
     ("GET", "/user/list-sessions"),
     *(("POST", f"/user{path}") for path in ALIASED if path != "/list-sessions"),
     *(("GET", path) for path in GET_ALIASES),
+    ("GET", "/reset-password/{token}"),
 ]
 #: CORS preflights, for every path a JSON POST goes to.
 PREFLIGHTS = [("OPTIONS", path) for method, path in OPERATIONS if method == "POST"]
@@ -72,7 +76,7 @@ CALLERS = ["stranger", "anonymous", "signed_in"]
 
 @pytest.fixture
 def app_config() -> dict[str, t.Any]:
-    return {"SESSIONAUTH_COOKIE_SECURE": False}
+    return {"SESSIONAUTH_COOKIE_SECURE": False, "SESSIONAUTH_RESET_MIN_SECONDS": 0.0}
 
 
 @pytest.fixture
@@ -99,7 +103,7 @@ def test_description_is_valid_openapi(app: Flask, schema: t.Any) -> None:
     labels = {(op.ok().method.upper(), op.ok().path) for op in schema.get_all_operations()}
     assert labels == {*OPERATIONS, *PREFLIGHTS}
     api_rules = {
-        (method, rule.rule.removeprefix(API))
+        (method, re.sub(r"<(\w+)>", r"{\1}", rule.rule.removeprefix(API)))
         for rule in app.url_map.iter_rules()
         if rule.endpoint.startswith("sessionauth_api.")
         for method in rule.methods or ()
@@ -166,4 +170,7 @@ def test_only_public_operations_are_declared_without_the_session_cookie() -> Non
         for method, op in item.items()
         if method != "options" and op.get("security") == []
     }
-    assert public == {"getSession", "signInemail", "signOut", "csrfToken", "openapi"}
+    assert public == {
+        *("getSession", "signInemail", "signOut", "csrfToken", "openapi"),
+        *("requestPasswordReset", "resetPassword", "resetPasswordCallback"),
+    }

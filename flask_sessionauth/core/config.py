@@ -141,6 +141,23 @@ DEFAULTS: dict[str, t.Any] = {
     # activity stamps, rate-limit counters), besides the app's pool: the two
     # together bound what a worker process opens.
     "SESSIONAUTH_POOL_SIZE": 5,
+    # Mail: an app callable ``send(message)`` (an ``email.message.EmailMessage``);
+    # None = Flask-Mailman with the app's ``MAIL_*`` settings (extra ``[mail]``).
+    "SESSIONAUTH_MAIL_SEND": None,
+    # The origin links in mails are built from (never the request's Host header);
+    # None = ``SERVER_NAME`` with ``PREFERRED_URL_SCHEME``, else no link mails.
+    "SESSIONAUTH_PUBLIC_URL": None,
+    # Lifetime of a mail's "This wasn't me" link, seconds.
+    "SESSIONAUTH_REPORT_LINK_MAX_AGE": 7 * 24 * 3600,
+    # Lifetime of a password reset link, seconds.
+    "SESSIONAUTH_RESET_TOKEN_MAX_AGE": 3600,
+    # A password reset by e-mail signs out every session of the account.
+    "SESSIONAUTH_REVOKE_SESSIONS_ON_PASSWORD_RESET": True,
+    # Every reset request lasts at least this long, account or not (seconds).
+    "SESSIONAUTH_RESET_MIN_SECONDS": 0.5,
+    # Reset requests per window per address and per (address, account).
+    "SESSIONAUTH_RATE_LIMIT_RESET_IP": 10,
+    "SESSIONAUTH_RATE_LIMIT_RESET_ACCOUNT": 3,
 }
 
 

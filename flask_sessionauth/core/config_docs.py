@@ -69,4 +69,12 @@ DOCS: dict[str, str] = {
     "SESSIONAUTH_TRUSTED_PROXIES": "reverse proxies whose `X-Forwarded-For` is believed: a hop count (`ProxyFix`) or a list of CIDRs; see Client IP",
     "SESSIONAUTH_CLEANUP_BATCH_SIZE": "rows per `DELETE` in `cleanup_expired`",
     "SESSIONAUTH_POOL_SIZE": "connections of the hot path's own pool per process, besides the app's pool; the two bound what a worker opens (see Storage, \"Connection budget\")",
+    "SESSIONAUTH_MAIL_SEND": "an app callable `send(message)` (an `email.message.EmailMessage`) for the account-protection mails; `None` = Flask-Mailman with the app's `MAIL_*` settings (extra `[mail]`)",
+    "SESSIONAUTH_PUBLIC_URL": "origin (`https://example.com`) of the links in mails, never taken from the request's `Host`; `None` = `SERVER_NAME` with `PREFERRED_URL_SCHEME`, else mails go without links",
+    "SESSIONAUTH_REPORT_LINK_MAX_AGE": "lifetime of a new-device mail's \"This wasn't me\" link, seconds",
+    "SESSIONAUTH_RESET_TOKEN_MAX_AGE": "lifetime of a password reset link, seconds",
+    "SESSIONAUTH_REVOKE_SESSIONS_ON_PASSWORD_RESET": "a password reset by e-mail signs out every session of the account",
+    "SESSIONAUTH_RESET_MIN_SECONDS": "every password reset request lasts at least this long, whether or not the account exists",
+    "SESSIONAUTH_RATE_LIMIT_RESET_IP": "password reset requests per window per client address",
+    "SESSIONAUTH_RATE_LIMIT_RESET_ACCOUNT": "password reset requests per window per (address, account)",
 }

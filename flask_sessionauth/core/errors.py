@@ -205,3 +205,62 @@ def wait_in_words(seconds: int) -> Lazy:
         return _ln("%(num)d second", "%(num)d seconds", seconds)
     minutes = -(-seconds // 60)
     return _ln("%(num)d minute", "%(num)d minutes", minutes)
+
+
+class SessionRefused(
+    SessionAuthError,
+    status=403,
+    code="session_refused",
+    wire_code="SESSION_REFUSED",
+    message="Signing in is not possible right now. Please try again later or contact the site's administrators.",
+):
+    """A ``before_session_create`` hook refused the new session (a ban, a risk
+    check): raise ``SessionRefused("why")`` or return the message. A hook that
+    crashes refuses too, with this generic message (the error is logged)."""
+
+
+class InvalidResetToken(
+    SessionAuthError,
+    status=400,
+    code="invalid_token",
+    wire_code="INVALID_TOKEN",
+    message="This password reset link is invalid or has expired. Request a new one.",
+):
+    """A password reset token that is unknown, used, expired, or stale (the
+    account's email or password changed since it was sent)."""
+
+
+class ReportLinkInvalid(
+    SessionAuthError,
+    status=400,
+    code="invalid_report_link",
+    message="This link is not valid. Copy the whole link from the e-mail, or sign in and check your devices.",
+):
+    """A "This wasn't me" link that is malformed or not signed by this site."""
+
+
+class ReportLinkExpired(
+    ReportLinkInvalid,
+    status=410,
+    code="report_link_expired",
+    message="This link has expired. Sign in and check your devices, or reset your password.",
+):
+    """A "This wasn't me" link past ``SESSIONAUTH_REPORT_LINK_MAX_AGE``."""
+
+
+class ReportLinkUsed(
+    ReportLinkInvalid,
+    status=409,
+    code="report_link_used",
+    message="This link was already used: that device was signed out.",
+):
+    """A "This wasn't me" link opened (and confirmed) before: links are single-use."""
+
+
+class ReportedSessionEnded(
+    ReportLinkInvalid,
+    status=410,
+    code="reported_session_ended",
+    message="That device is no longer signed in; nothing needed to be done. You can still reset your password.",
+):
+    """The session a "This wasn't me" link names has ended already."""

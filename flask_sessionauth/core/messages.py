@@ -75,3 +75,19 @@ def signed_out_others(count: int) -> str:
 def more_devices(count: int) -> str:
     """Below a bounded listing: how many sessions it leaves out."""
     return _n("and %(num)d more device", "and %(num)d more devices", count)
+
+
+#: Password reset by e-mail: the one answer whether or not the address has an account.
+RESET_REQUESTED = "If an account uses that address, a link to reset its password is on its way. Check your e-mail."
+PASSWORD_RESET_DONE = "Your password has been reset. Sign in with the new one."
+REPORT_CONFIRM = "Sign this device out of your account"
+REPORT_DONE = "That device has been signed out. Now choose a new password."
+
+#: Subjects of the account-protection mails ({site}: ``SESSIONAUTH_SITE_NAME``).
+MAIL_SUBJECTS: dict[str, str] = {
+    "new_device": "{site}: new sign-in from {device}",
+    "password_changed": "{site}: your password was changed",
+    "password_reset": "{site}: your password was reset",
+    "signed_out_everywhere": "{site}: you were signed out everywhere",
+    "reset_link": "{site}: reset your password",
+}

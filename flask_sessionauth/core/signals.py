@@ -3,7 +3,8 @@
 - ``session_created``: ``user``, ``session`` (the new ``UserSession``).
 - ``session_revoked``: ``user_id``, ``session_ids`` (list of str), ``reason``
   (``"logout"``, ``"revoke"``, ``"revoke_others"``, ``"revoke_all"``,
-  ``"password_change"``, ``"rotate"``, ``"evicted"``, ``"user_deactivated"``).
+  ``"password_change"``, ``"password_reset"``, ``"rotate"``, ``"evicted"``, ``"user_deactivated"``,
+  ``"reported"``: "This wasn't me").
 - ``password_changed``: ``user``, ``revoked`` (number of sessions ended).
 - ``login_failed``: ``identity`` (the email as typed), ``reason``.
 - ``new_device_sign_in``: ``user``, ``session``: a sign-in from a device not seen on

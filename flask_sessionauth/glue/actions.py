@@ -7,12 +7,16 @@ methods, the pages, the API and the CLI all call these.
 
 from __future__ import annotations
 
+import logging
 import typing as t
+
+from flask import current_app
 
 from ..core import lifecycle
 from ..core.errors import InvalidCredentials
 from ..core.errors import InvalidPassword
 from ..core.errors import NotSignedIn
+from ..core.errors import SessionRefused
 from ..core.errors import StorageUnavailable
 from ..core.i18n import _l
 from ..core.records import SessionRecord
@@ -25,6 +29,7 @@ from .csrf import rotate_csrf_secret
 from .hook import request_state
 from .hook import verify_with_storage
 from .state import ANONYMOUS_USER
+from .state import EXTENSION_KEY
 from .state import AppState
 from .state import CookieAction
 from .state import RequestState
@@ -134,6 +139,31 @@ def _signed_out_if_revoked(revoked: list[str]) -> None:
 
 # -- signing in and out -------------------------------------------------------------
 
+log = logging.getLogger("flask_sessionauth")
+Hook = t.TypeVar("Hook", bound=t.Callable[..., t.Any])
+_HOOKS = "_before_session_create"
+
+
+def before_session_create(ext: t.Any, hook: Hook) -> Hook:
+    """Register ``hook(user, client)`` on the extension ``ext`` (every app it serves)."""
+    vars(ext).setdefault(_HOOKS, []).append(hook)
+    return hook
+
+
+def _run_before_session_create(user: t.Any, asking: t.Any) -> None:
+    """Every hook may refuse: :class:`SessionRefused`, or a message returned.
+    A hook that crashes refuses too (fail closed), logged, with the generic message."""
+    for hook in vars(current_app.extensions[EXTENSION_KEY]).get(_HOOKS, ()):
+        try:
+            answer = hook(user, asking)
+        except SessionRefused:
+            raise
+        except Exception:
+            log.exception("flask-sessionauth: a before_session_create hook failed; no session was created")
+            raise SessionRefused() from None
+        if answer:
+            raise SessionRefused(str(answer))
+
 
 def authenticate(email: t.Any, password: t.Any) -> t.Any | None:
     """The user these credentials belong to, or ``None`` (see
@@ -165,6 +195,7 @@ def login_user(user: t.Any, remember: bool = True, *, fresh: bool = True) -> Iss
     if asking is not None:
         identity = app.accounts.identity(user)
         keys = app.limiter.check(app.limiter.session_keys(identity, asking, app.devices.nonce(identity)))
+    _run_before_session_create(user, asking)
     issued = app.sessions.create(
         user,
         remember,

@@ -42,14 +42,19 @@ from ..services.ratelimit import NEW_SESSIONS
 from ..services.ratelimit import PAIR
 from ..services.ratelimit import REAUTH_ADDRESS
 from ..services.ratelimit import Limiter
+from ..services.resets import RESET_ADDRESS
+from ..services.resets import RESET_PAIR
+from ..services.resets import PasswordResets
 from ..services.sessions import Sessions
 from ..storage import build as build_storage
 from ..storage.model import IP_LENGTH
 from ..storage.model import USER_AGENT_LENGTH
 from ..storage.model import create_session_model
+from ..storage.verification import Verifications
 from . import forwarded
 from .cookies import mounted_name
 from .devices import KnownDevices
+from .mail import Mailer
 
 #: Where ``init_app`` keeps the app's :class:`AppState`.
 EXTENSION_KEY = "sessionauth"
@@ -132,6 +137,8 @@ class AppState:
             DEVICE: config["SESSIONAUTH_RATE_LIMIT_DEVICE"],
             REAUTH_ADDRESS: config["SESSIONAUTH_RATE_LIMIT_REAUTH_IP"],
             NEW_SESSIONS: config["SESSIONAUTH_RATE_LIMIT_SESSIONS_IP"],
+            RESET_ADDRESS: config["SESSIONAUTH_RATE_LIMIT_RESET_IP"],
+            RESET_PAIR: config["SESSIONAUTH_RATE_LIMIT_RESET_ACCOUNT"],
         }
         secret: str | bytes = config["SECRET_KEY"]
         raw = secret.encode() if isinstance(secret, str) else secret
@@ -145,6 +152,19 @@ class AppState:
         self.accounts = Accounts(
             db, user_model, self.identity_attr, self.password_attr, self.hasher, self.limiter, self.sessions, app
         )
+        self.deployment = storage.deployment
+        self.verifications = Verifications(db, storage.deployment.table.metadata)
+        reset_key = hmac.new(raw, b"flask-sessionauth.password-reset", hashlib.sha256).digest()
+        self.resets = PasswordResets(
+            self.accounts,
+            self.verifications,
+            self.limiter,
+            reset_key,
+            positive(config, "SESSIONAUTH_RESET_TOKEN_MAX_AGE"),
+            bool(config["SESSIONAUTH_REVOKE_SESSIONS_ON_PASSWORD_RESET"]),
+            app,
+        )
+        self.mailer = Mailer(app)
         self.clear_site_data: str | None = config["SESSIONAUTH_CLEAR_SITE_DATA"] or None
         self.cleanup_batch_size = int(config["SESSIONAUTH_CLEANUP_BATCH_SIZE"])
         self.api_prefix = str(config["SESSIONAUTH_API_PREFIX"] or "/api/auth")

@@ -32,6 +32,7 @@ class Storage(t.NamedTuple):
     counters: Counters
     cookie_cache: CookieCache | None
     objects: Objects
+    deployment: Deployment
 
 
 def user_columns(config: t.Mapping[str, t.Any], db: t.Any, user_model: t.Any) -> list[str]:
@@ -85,4 +86,4 @@ def build(config: t.Mapping[str, t.Any], settings: Settings, db: t.Any, model: t
     max_age = settings.cookie_cache_max_age
     cache = CookieCache(settings.cookie_name, max_age, deployment.value) if max_age > 0 else None
     objects = Objects(db, model, user_model, store.user_attrs)
-    return Storage(store, counters, cache, objects)
+    return Storage(store, counters, cache, objects, deployment)

@@ -52,6 +52,7 @@ from ..glue.state import app_state
 from .cors import add_cors_headers
 from .cors import preflight
 from .openapi import build_openapi
+from .recovery_api import RECOVERY_ROUTES
 from .wire import MAX_BODY
 from .wire import InvalidBody
 from .wire import MethodNotAllowed
@@ -233,7 +234,7 @@ def openapi() -> t.Any:
 
 #: ``(rule, view, methods, Better Auth's path too)``: the ``/user/...`` aliases
 #: serve ``authClient.user.x()``, which the real client turns into ``/user/x``.
-ROUTES: tuple[tuple[str, t.Callable[[], t.Any], tuple[str, ...], bool], ...] = (
+ROUTES: tuple[tuple[str, t.Callable[..., t.Any], tuple[str, ...], bool], ...] = (
     ("/get-session", get_session, ("GET",), False),
     ("/list-sessions", list_sessions, ("GET",), True),
     ("/revoke-session", revoke_session, ("POST",), True),
@@ -244,6 +245,7 @@ ROUTES: tuple[tuple[str, t.Callable[[], t.Any], tuple[str, ...], bool], ...] = (
     ("/sign-out", sign_out, ("POST",), False),
     ("/csrf-token", csrf_token, ("GET",), False),
     ("/openapi.json", openapi, ("GET",), False),
+    *RECOVERY_ROUTES,
 )
 
 

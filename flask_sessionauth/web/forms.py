@@ -13,6 +13,7 @@ from wtforms import BooleanField
 from wtforms import EmailField
 from wtforms import Field
 from wtforms import Form
+from wtforms import HiddenField
 from wtforms import PasswordField
 from wtforms.validators import DataRequired
 from wtforms.validators import EqualTo
@@ -54,12 +55,9 @@ class LoginForm(FlaskForm):  # type: ignore[misc]
     remember = BooleanField(_l("Keep me signed in on this device"), default=True)
 
 
-class ChangePasswordForm(FlaskForm):  # type: ignore[misc]
-    current_password = PasswordField(
-        _l("Current password"),
-        validators=[InputRequired(_l("Enter your current password.")), within_max_length],
-        render_kw={"autocomplete": "current-password"},
-    )
+class NewPasswordForm(FlaskForm):  # type: ignore[misc]
+    """A new password and its confirmation (reset form; the change form adds the current one)."""
+
     new_password = PasswordField(
         _l("New password"),
         validators=[InputRequired(_l("Enter a new password."))],
@@ -73,7 +71,6 @@ class ChangePasswordForm(FlaskForm):  # type: ignore[misc]
         ],
         render_kw={"autocomplete": "new-password"},
     )
-    revoke_other_sessions = BooleanField(_l("Sign out of other devices"), default=True)
 
     def validate_new_password(self, field: Field) -> None:
         """The extension's own policy, so the form and the API never disagree."""
@@ -81,6 +78,34 @@ class ChangePasswordForm(FlaskForm):  # type: ignore[misc]
             app_state().hasher.check_policy(field.data)
         except PasswordPolicyError as exc:
             raise ValidationError(exc.message) from exc
+
+
+class ChangePasswordForm(NewPasswordForm):
+    current_password = PasswordField(
+        _l("Current password"),
+        validators=[InputRequired(_l("Enter your current password.")), within_max_length],
+        render_kw={"autocomplete": "current-password"},
+    )
+    revoke_other_sessions = BooleanField(_l("Sign out of other devices"), default=True)
+
+
+class ResetPasswordForm(NewPasswordForm):
+    token = HiddenField()
+
+
+class ForgotPasswordForm(FlaskForm):  # type: ignore[misc]
+    email = EmailField(
+        _l("Email address"),
+        validators=[
+            DataRequired(_l("Enter your email address.")),
+            Length(max=320, message=_l("That email is too long.")),
+        ],
+        render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
+    )
+
+
+class ReportForm(FlaskForm):  # type: ignore[misc]
+    """Only the CSRF token: the button that signs the reported device out."""
 
 
 class ConfirmPasswordForm(FlaskForm):  # type: ignore[misc]

@@ -96,9 +96,9 @@ _SCHEMAS: dict[str, t.Any] = {
 }
 
 _ERROR_TEXT = {
-    400: "VALIDATION_ERROR, INVALID_PASSWORD, PASSWORD_TOO_SHORT or PASSWORD_TOO_LONG.",
+    400: "VALIDATION_ERROR, INVALID_PASSWORD, PASSWORD_TOO_SHORT, PASSWORD_TOO_LONG or INVALID_TOKEN.",
     401: "UNAUTHORIZED (not signed in) or INVALID_EMAIL_OR_PASSWORD.",
-    403: "INVALID_ORIGIN or MISSING_OR_NULL_ORIGIN (see the origin rules), or SESSION_NOT_FRESH.",
+    403: "INVALID_ORIGIN or MISSING_OR_NULL_ORIGIN (see the origin rules), SESSION_NOT_FRESH or SESSION_REFUSED.",
     404: "NOT_FOUND: no such path under the prefix.",
     413: "PAYLOAD_TOO_LARGE: the body is larger than 16 KiB.",
     415: "UNSUPPORTED_MEDIA_TYPE: the body is not application/json.",
@@ -165,6 +165,26 @@ _SIGNED_IN["properties"]["redirect"] = {**_BOOLEAN, "enum": [False]}
 _SIGNED_IN["required"].insert(0, "redirect")
 _SUCCESS = _object({"success": _BOOLEAN}, ["success"])
 _CSRF = _object({"csrfToken": _STRING}, ["csrfToken"])
+_RESET_ASKED = _object({"status": _BOOLEAN, "message": _STRING}, ["status", "message"])
+_RESET_ASK = _object({"email": _FIELD, "redirectTo": _STRING}, ["email"])
+_RESET = _object({"newPassword": _FIELD, "token": _STRING}, ["newPassword", "token"])
+#: The mailed link: a redirect, not JSON (added to the paths by hand).
+_RESET_LINK = {
+    "get": {
+        "operationId": "resetPasswordCallback",
+        "summary": "The mailed reset link: redirects to callbackURL with ?token= or ?error=INVALID_TOKEN.",
+        "security": [],
+        "parameters": [
+            {"name": "token", "in": "path", "required": True, "schema": _STRING},
+            {"name": "callbackURL", "in": "query", "required": False, "schema": _STRING},
+        ],
+        "responses": {
+            "302": {"description": "On to callbackURL (a same-site path or a trusted origin; else the reset page)."},
+            "400": {"$ref": "#/components/responses/400"},
+            "503": {"$ref": "#/components/responses/503"},
+        },
+    }
+}
 
 _ENDPOINTS = (
     _Endpoint("get", "/get-session", "getSession", _SESSION_OR_NULL, public=True),
@@ -188,6 +208,8 @@ _ENDPOINTS = (
     _Endpoint("post", "/sign-out", "signOut", _SUCCESS, body=_object({}), public=True),
     _Endpoint("get", "/csrf-token", "csrfToken", _CSRF, public=True),
     _Endpoint("get", "/openapi.json", "openapi", {"type": "object"}, public=True),
+    _Endpoint("post", "/request-password-reset", "requestPasswordReset", _RESET_ASKED, (429,), _RESET_ASK, public=True),
+    _Endpoint("post", "/reset-password", "resetPassword", _STATUS, (), _RESET, public=True),
 )
 _SUMMARIES = {
     "getSession": "The current session and user, or null when signed out (query parameters are ignored).",
@@ -200,6 +222,8 @@ _SUMMARIES = {
     "signOut": "End this session (succeeds when already signed out).",
     "csrfToken": "Flask-WTF's token, for clients of older releases; the API no longer asks for it.",
     "openapi": "This description.",
+    "requestPasswordReset": "Mail a reset link if an account has this email (the same answer and time if not).",
+    "resetPassword": "Set a new password with a mailed token (single-use); every session ends by default.",
 }
 
 
@@ -271,6 +295,7 @@ def _paths() -> dict[str, t.Any]:
         if endpoint.method == "post":
             item["options"] = _preflight(f"{alias}Preflight")
         paths[f"/user{endpoint.path}"] = item
+    paths["/reset-password/{token}"] = copy.deepcopy(_RESET_LINK)
     return paths
 
 

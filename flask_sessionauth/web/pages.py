@@ -12,7 +12,6 @@ from flask import Flask
 from flask import current_app
 from flask import flash
 from flask import redirect
-from flask import render_template
 from flask import request
 from flask import url_for
 from flask.wrappers import Response
@@ -29,6 +28,7 @@ from ..core.errors import InvalidPassword
 from ..core.errors import NotSignedIn
 from ..core.errors import PasswordPolicyError
 from ..core.errors import RateLimited
+from ..core.errors import SessionRefused
 from ..core.presentation import device_views
 from ..core.redirects import safe_redirect
 from ..core.useragent import describe
@@ -49,12 +49,14 @@ from .forms import ConfirmPasswordForm
 from .forms import LoginForm
 from .headers import init_headers
 from .i18n import install_template_globals
+from .recovery_pages import add_recovery_pages
+from .render import bind as _form
+from .render import page as _page
+from .render import rate_limited as _rate_limited
 from .resources import resource_dir
 
 if t.TYPE_CHECKING:
     from flask_wtf import FlaskForm
-
-F = t.TypeVar("F", bound="FlaskForm")
 
 
 def _account_name() -> str:
@@ -79,23 +81,6 @@ def _next_target() -> str | None:
 
 def _home() -> str:
     return url_for(current_app.config["SESSIONAUTH_HOME_ENDPOINT"])
-
-
-def _page(template: str, status: int = 200, **context: t.Any) -> tuple[str, int]:
-    return render_template(template, **context), status
-
-
-def _rate_limited(template: str, exc: RateLimited, **context: t.Any) -> Response:
-    response = current_app.make_response(_page(template, 429, rate_limit=exc.message, **context))
-    response.headers["Retry-After"] = str(exc.retry_after)
-    return response
-
-
-def _form(cls: type[F]) -> F:
-    """Bind ``cls`` to the posted form fields only. Flask-WTF would otherwise parse a
-    JSON body (and a deeply nested one raises RecursionError, a 500); these pages
-    are HTML forms, so a JSON post simply fails validation."""
-    return t.cast(F, cls(formdata=request.form if request.method == "POST" else None))
 
 
 def _csrf_error(error: CSRFError) -> Response:
@@ -156,6 +141,7 @@ def create_blueprint(app: Flask) -> Blueprint:
     ):
         # Account pages always read storage, never the cookie cache.
         bp.add_url_rule(rule, endpoint, sensitive(view), methods=methods)
+    add_recovery_pages(bp)
     return bp
 
 
@@ -210,8 +196,8 @@ def login() -> t.Any:
         actions.login_user(user, remember=bool(form.remember.data))
     except RateLimited as exc:
         return _rate_limited("sessionauth/login.html", exc, **context)
-    except InvalidCredentials as exc:  # always the one generic message: no enumeration
-        return _page("sessionauth/login.html", 401, login_error=exc.message, **context)
+    except (InvalidCredentials, SessionRefused) as exc:  # one generic message for credentials: no enumeration
+        return _page("sessionauth/login.html", exc.status, login_error=exc.message, **context)
     return redirect(target or _home())
 
 
@@ -223,9 +209,8 @@ def logout() -> t.Any:
 
 
 def _page_number() -> int:
-    """``?page=N`` of the devices page: anything but a small positive whole
-    number is the first page (a typo is not an error worth a page). ASCII
-    digits only: ``str.isdigit`` also takes ``²`` and ``①``, which ``int`` refuses."""
+    """``?page=N`` of the devices page; anything but a small positive whole number (ASCII
+    digits: ``str.isdigit`` also takes ``²``, which ``int`` refuses) is the first page."""
     raw = request.args.get("page", "")
     return int(raw) if raw.isascii() and raw.isdigit() and 0 < len(raw) <= 6 and int(raw) > 0 else 1
 
@@ -257,9 +242,8 @@ def devices() -> t.Any:
 
 @login_required
 def revoke(session_id: str) -> t.Any:
-    """Sign out one device. Not the user's, or already gone (another tab may
-    have signed it out): the devices page, with a 404 and a message saying so;
-    nothing changes."""
+    """Sign out one device. Not the user's, or already gone (another tab may have signed
+    it out): the devices page, with a 404 and a message saying so; nothing changes."""
     target = actions.find_session(session_id)
     if target is None or not actions.revoke(None, [session_id], keep_current=False, reason="revoke"):
         return _devices_page(404, str(messages.ALREADY_SIGNED_OUT))
