@@ -60,7 +60,6 @@ class SessionAuth(t.Generic[model.UserT]):
         self._last_model = state.model
         app.extensions[EXTENSION_KEY] = self
         app.extensions[STATE_KEY] = state
-
         app.before_request(before_request)
         app.after_request(after_request)
         app.register_error_handler(SessionAuthError, error_response)
@@ -142,6 +141,9 @@ class SessionAuth(t.Generic[model.UserT]):
     def revoke_other_sessions(self, user: model.UserT | CurrentUser | None = None) -> int:
         """Sign out every session of ``user`` except the current request's."""
         return actions.revoke(user, None, keep_current=True, reason="revoke_others")
+
+    def rename_session(self, session_id: str, name: str | None, user: t.Any = None) -> str | None:
+        return actions.rename_session(session_id, name, user)  # see docs/api.md, "Naming devices"
 
     def cleanup_expired(self) -> int:
         """Delete expired sessions (and finished rate-limit windows); returns how many sessions."""

@@ -38,6 +38,7 @@ ORIGIN = "http://localhost"  # the test client's own origin
 #: The API's state-changing endpoints.
 API_POST_ENDPOINTS = [
     "revoke-session",
+    "update-session-name",
     "revoke-sessions",
     "revoke-other-sessions",
     "change-password",

@@ -188,11 +188,12 @@ def test_an_apps_own_render_item_still_applies(tmp_path: pathlib.Path) -> None:
     assert "UTCDateTime" not in source
 
 
-def documented_migration() -> str:
-    """The hand-written migration of docs/storage.md (its ``def upgrade`` block)."""
+def documented_migration(marker: str = "op.create_table") -> str:
+    """A hand-written migration of docs/storage.md (the ``def upgrade`` block
+    with ``marker``: the whole schema, or the upgrade adding columns)."""
     text = (ROOT / "docs" / "storage.md").read_text(encoding="utf-8")
-    blocks = [b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "def upgrade" in b]
-    assert len(blocks) == 1, "docs/storage.md should show one hand-written migration"
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "def upgrade" in b and marker in b]
+    assert len(blocks) == 1, f"docs/storage.md should show one hand-written migration with {marker}"
     return blocks[0]
 
 
@@ -224,3 +225,46 @@ def test_documented_migration_creates_what_the_models_declare(
                 namespace["downgrade"]()
         engine.dispose()
     assert table_names(database_url) == {"users"}
+
+
+def test_documented_upgrade_adds_location_and_device_name(
+    tmp_path: pathlib.Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From the previous release's schema (the whole-schema migration, then the
+    upgrade's own downgrade), the documented upgrade gives what the models
+    declare, and signing in works; its downgrade takes the columns away again."""
+    (tmp_path / "migrating_app.py").write_text(APP_SOURCE)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    app_module = load_app_module(tmp_path / "migrating_app.py")
+    app = app_module.create_app()
+    schema: dict[str, t.Any] = {}
+    exec(compile(documented_migration(), "docs/storage.md", "exec"), schema)
+    step: dict[str, t.Any] = {}
+    exec(compile(documented_migration("op.add_column"), "docs/storage.md", "exec"), step)
+    added = {name for name, _ in step["COLUMNS"]}
+    assert added == {"country", "region", "city", "device_name"}
+
+    def columns(engine: sa.Engine) -> set[str]:
+        return {c["name"] for c in sa.inspect(engine).get_columns("user_session")}
+
+    with app.app_context():
+        metadata = app_module.db.metadata
+        engine = app_module.db.engine
+        with engine.begin() as conn:
+            metadata.tables["users"].create(conn)
+            with Operations.context(MigrationContext.configure(conn)):
+                schema["upgrade"]()
+                step["downgrade"]()  # the schema before this release
+        assert not columns(engine) & added
+        with engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
+            step["upgrade"]()
+        with engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata) == []
+        app.extensions["sessionauth"].create_user("ada@example.com", PASSWORD)
+    sign_in_works(app, "ada@example.com")
+    with app.app_context():
+        app_module.db.session.remove()
+        with engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
+            step["downgrade"]()
+        assert not columns(engine) & added
+        engine.dispose()

@@ -65,6 +65,12 @@ DOCS: dict[str, str] = {
     "SESSIONAUTH_RATE_LIMIT_SESSIONS_IP": "new sessions per address per window (a known device counts against its own limit)",
     "SESSIONAUTH_DEVICE_COOKIE_MAX_AGE": "lifetime of the known-device cookie set by a successful sign-in; `0` = off",
     "SESSIONAUTH_TRUSTED_PROXIES": "reverse proxies whose `X-Forwarded-For` is believed: a hop count (`ProxyFix`) or a list of CIDRs; see Client IP",
+    "SESSIONAUTH_STORE_LOCATION": "resolve each new session's approximate location (country, region, city) once, at sign-in; `False` = never",
+    "SESSIONAUTH_GEOIP_RESOLVER": '`"geoip2fast"` (bundled offline country data, extra `[geoip]`), a callable taking an address and returning a `Location` or `None` (e.g. `MaxMindResolver(path)`), or `None`; see Locations',
+    "SESSIONAUTH_GEOIP_HEADER": "a CDN's country header (`CF-IPCountry`, `CloudFront-Viewer-Country`, `X-Vercel-IP-Country`), believed only behind `SESSIONAUTH_TRUSTED_PROXIES`",
+    "SESSIONAUTH_GEOIP_TIMEOUT": "seconds a sign-in waits for the resolver; slower or failing: logged, no location",
+    "SESSIONAUTH_STORE_IP": 'the address a session row keeps: `"full"`, `"truncated"` (IPv4 /24, IPv6 /48) or `"none"`',
+    "SESSIONAUTH_STORE_USER_AGENT": "keep the User-Agent on the session row (device names); `False` = never stored",
     "SESSIONAUTH_CLEANUP_BATCH_SIZE": "rows per `DELETE` in `cleanup_expired`",
     "SESSIONAUTH_POOL_SIZE": "connections of the hot path's own pool per process, besides the app's pool; the two bound what a worker opens (see Storage, \"Connection budget\")",
 }

@@ -53,3 +53,7 @@ def signed_out_others(count: int) -> str:
 def more_devices(count: int) -> str:
     """Below a bounded listing: how many sessions it leaves out."""
     return f"and {count} more {'device' if count == 1 else 'devices'}"
+
+
+def device_renamed(name: str | None) -> str:
+    return f"Device renamed to “{name}”." if name else "The device name was cleared."

@@ -74,6 +74,16 @@ return 0
 """
 
 
+# Remove a live entry (not a tombstone: that would let a stale copy back in).
+_UNCACHE = """
+local current = redis.call('GET', KEYS[1])
+if current and current ~= '-' then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
 class Prefix:
     """``<SESSIONAUTH_REDIS_PREFIX><namespace>:``; the namespace (from the
     deployment id) is asked for on first use, once per process."""
@@ -129,6 +139,7 @@ class RedisStore(SQLStore):
         self._prefix = prefix if isinstance(prefix, Prefix) else Prefix(prefix)
         self.fallback = fallback
         self._refresh = client.register_script(_REFRESH)
+        self._uncache = client.register_script(_UNCACHE)
 
     @property
     def prefix(self) -> str:
@@ -258,6 +269,19 @@ class RedisStore(SQLStore):
         # Write-through: the new session is cached before its first request.
         self._populate(SessionRecord(**{name: values[name] for name in SessionRecord._fields if name in values}))
         return evicted
+
+    def rename(self, user_id: t.Any, session_id: str, name: str | None, now: dt.datetime) -> bool:
+        """Rename in the database, then drop the live copy (never a tombstone)
+        so the next request reads the new name from the row. A copy a reader
+        stores in between keeps the old name until it expires: only a name."""
+        self._prefix()
+        if not super().rename(user_id, session_id, name, now):
+            return False
+        try:
+            self._uncache(keys=[self.key(session_id)])
+        except redis.RedisError as exc:
+            log.warning("Redis unreachable, renamed session's copy not dropped: %s", exc)
+        return True
 
     def end_user_sessions(self, connection: Connection, user_id: t.Any) -> None:
         """A deleted or deactivated user: every copy goes, those only the user

@@ -1,4 +1,4 @@
-"""``flask sessionauth …`` commands: cleanup, list, revoke, create-user.
+"""``flask sessionauth …`` commands: cleanup, list, revoke, rename, create-user.
 
 Each command is a thin shell over the public API (``cleanup_expired``,
 ``find_user``, ``list_sessions``, ``revoke_session(s)``, ``create_user``), so
@@ -14,8 +14,10 @@ from flask.cli import AppGroup
 
 from ..core import messages
 from ..core.errors import SessionAuthError
+from ..core.presentation import device_label
 from ..core.presentation import format_exact
-from ..core.useragent import describe
+from ..core.presentation import location_of
+from ..core.presentation import plain
 from ..glue import actions
 from ..glue.state import app_state
 
@@ -50,14 +52,15 @@ def list_sessions(email: str, limit: int | None) -> None:
     rows = [
         (
             s.id,
-            describe(s.user_agent).name,
+            plain(device_label(s)),
+            plain(location_of(s)) or "-",
             s.ip_address or "-",
             format_exact(s.last_active_at),
             format_exact(s.expires_at),
         )
         for s in sessions
     ]
-    header = ("ID", "DEVICE", "IP", "LAST ACTIVE", "EXPIRES")
+    header = ("ID", "DEVICE", "LOCATION", "IP", "LAST ACTIVE", "EXPIRES")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
@@ -82,6 +85,19 @@ def revoke(email: str, revoke_all: bool, session_id: str | None) -> None:
         click.echo(f"Revoked session {session_id} of {email}.")
     else:
         raise click.ClickException(f"{email} has no session {session_id!r}.")
+
+
+@sessionauth_cli.command("rename")
+@click.argument("email")
+@click.argument("session_id")
+@click.argument("name", default="")
+def rename(email: str, session_id: str, name: str) -> None:
+    """Name EMAIL's session SESSION_ID (see 'list'); no NAME clears the name."""
+    try:
+        stored = actions.rename_session(session_id, name, _user(email))
+    except SessionAuthError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(messages.device_renamed(stored))
 
 
 @sessionauth_cli.command("create-user")

@@ -1,7 +1,6 @@
-"""The ``sessionauth`` blueprint: sign-in, devices, password and sudo pages. Views only
-translate between forms and :mod:`..glue.actions`; each action is a plain POST form with a
-CSRF token, answered by a redirect and a flash (no JavaScript needed). Errors a view does
-not show in its form are answered by the app-wide handler (``sessionauth/error.html``)."""
+"""The ``sessionauth`` blueprint: sign-in, devices, password and sudo pages. Views only translate between forms
+and :mod:`..glue.actions`; each action is a plain POST form with a CSRF token, answered by a redirect and a flash
+(no JavaScript needed). Errors a view does not show go to the app-wide handler (``sessionauth/error.html``)."""
 
 from __future__ import annotations
 
@@ -29,9 +28,9 @@ from ..core.errors import InvalidPassword
 from ..core.errors import NotSignedIn
 from ..core.errors import PasswordPolicyError
 from ..core.errors import RateLimited
+from ..core.presentation import device_label
 from ..core.presentation import device_views
 from ..core.redirects import safe_redirect
-from ..core.useragent import describe
 from ..glue import actions
 from ..glue.csrf import protect
 from ..glue.csrf import secure_cookies_dropped
@@ -44,6 +43,7 @@ from ..glue.responses import error_page
 from ..glue.responses import storage_error_response
 from ..glue.responses import wants_json
 from ..glue.state import app_state
+from . import naming
 from .forms import ChangePasswordForm
 from .forms import ConfirmPasswordForm
 from .forms import LoginForm
@@ -149,6 +149,7 @@ def create_blueprint(app: Flask) -> Blueprint:
         ("/logout", "logout", logout, ["POST"]),
         ("/devices", "devices", devices, ["GET"]),
         ("/devices/<session_id>/revoke", "revoke", revoke, ["POST"]),
+        ("/devices/<session_id>/rename", "rename", naming.rename_device, ["POST"]),
         ("/devices/revoke-others", "revoke_others", revoke_others, ["POST"]),
         ("/devices/revoke-all", "revoke_all", revoke_all, ["POST"]),
         ("/password", "change_password", change_password, ["GET", "POST"]),
@@ -223,9 +224,8 @@ def logout() -> t.Any:
 
 
 def _page_number() -> int:
-    """``?page=N`` of the devices page: anything but a small positive whole
-    number is the first page (a typo is not an error worth a page). ASCII
-    digits only: ``str.isdigit`` also takes ``²`` and ``①``, which ``int`` refuses."""
+    """``?page=N``: anything but a small positive whole number is the first page (a typo is not worth an error
+    page). ASCII digits only: ``str.isdigit`` also takes ``²`` and ``①``, which ``int`` refuses."""
     raw = request.args.get("page", "")
     return int(raw) if raw.isascii() and raw.isdigit() and 0 < len(raw) <= 6 and int(raw) > 0 else 1
 
@@ -266,7 +266,7 @@ def revoke(session_id: str) -> t.Any:
     if session_id == current_session.id or not actions.is_authenticated():
         flash(messages.SIGNED_OUT, "success")
         return redirect(url_for("sessionauth.login"))
-    flash(messages.device_signed_out(describe(target.user_agent).name), "success")
+    flash(messages.device_signed_out(device_label(target)), "success")
     return redirect(url_for("sessionauth.devices"))
 
 
