@@ -172,6 +172,13 @@ def stale(app: Flask) -> t.Any:
 # -- account pages (HTML forms) -----------------------------------------------------------
 
 
+def without_tokens(body: str) -> str:
+    """Pages differ only by their (time-stamped) CSRF token; drop it to compare."""
+    return re.sub(
+        r'(csrf-token" content|name="csrf_token" type="hidden" value|name="csrf_token" value)="[^"]+"', "", body
+    )
+
+
 def page_csrf_token(client: t.Any, path: str = "/account/login") -> str:
     """The token a browser would submit: read from the page's meta tag."""
     page = client.get(path)
