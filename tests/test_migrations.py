@@ -197,34 +197,57 @@ def documented_migration(marker: str = "op.create_table") -> str:
     return blocks[0]
 
 
+def documented_app(tmp_path: pathlib.Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> t.Any:
+    """The user's app module, on ``database_url``, nothing created yet."""
+    (tmp_path / "migrating_app.py").write_text(APP_SOURCE)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    return load_app_module(tmp_path / "migrating_app.py")
+
+
+def documented(marker: str = "op.create_table") -> dict[str, t.Any]:
+    """The namespace of a documented migration (``upgrade``, ``downgrade``, ...)."""
+    namespace: dict[str, t.Any] = {}
+    exec(compile(documented_migration(marker), "docs/storage.md", "exec"), namespace)
+    return namespace
+
+
+def run_operations(engine: sa.Engine, *steps: t.Callable[[], None]) -> None:
+    """Run migration functions as Alembic would, in one transaction."""
+    with engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
+        for step in steps:
+            step()
+
+
+def assert_models_match(engine: sa.Engine, metadata: sa.MetaData) -> None:
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata) == []
+
+
 def test_documented_migration_creates_what_the_models_declare(
     tmp_path: pathlib.Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "migrating_app.py").write_text(APP_SOURCE)
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    app_module = load_app_module(tmp_path / "migrating_app.py")
+    app_module = documented_app(tmp_path, database_url, monkeypatch)
     app = app_module.create_app()
-    namespace: dict[str, t.Any] = {}
-    exec(compile(documented_migration(), "docs/storage.md", "exec"), namespace)
+    namespace = documented()
     with app.app_context():
         metadata = app_module.db.metadata
         engine = app_module.db.engine
-        with engine.begin() as conn:
-            metadata.tables["users"].create(conn)
-            with Operations.context(MigrationContext.configure(conn)):
-                namespace["upgrade"]()
-        with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
-            assert compare_metadata(context, metadata) == []
+        run_operations(engine, lambda: metadata.tables["users"].create(op_connection()), namespace["upgrade"])
+        assert_models_match(engine, metadata)
         app.extensions["sessionauth"].create_user("ada@example.com", PASSWORD)
     sign_in_works(app, "ada@example.com")
     with app.app_context():
         app_module.db.session.remove()
-        with engine.begin() as conn:
-            with Operations.context(MigrationContext.configure(conn)):
-                namespace["downgrade"]()
+        run_operations(engine, namespace["downgrade"])
         engine.dispose()
     assert table_names(database_url) == {"users"}
+
+
+def op_connection() -> t.Any:
+    """The connection of the migration being run (inside :func:`run_operations`)."""
+    from alembic import op
+
+    return op.get_bind()
 
 
 def test_documented_upgrade_adds_location_and_device_name(
@@ -233,14 +256,9 @@ def test_documented_upgrade_adds_location_and_device_name(
     """From the previous release's schema (the whole-schema migration, then the
     upgrade's own downgrade), the documented upgrade gives what the models
     declare, and signing in works; its downgrade takes the columns away again."""
-    (tmp_path / "migrating_app.py").write_text(APP_SOURCE)
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    app_module = load_app_module(tmp_path / "migrating_app.py")
+    app_module = documented_app(tmp_path, database_url, monkeypatch)
     app = app_module.create_app()
-    schema: dict[str, t.Any] = {}
-    exec(compile(documented_migration(), "docs/storage.md", "exec"), schema)
-    step: dict[str, t.Any] = {}
-    exec(compile(documented_migration("op.add_column"), "docs/storage.md", "exec"), step)
+    schema, step = documented(), documented("op.add_column")
     added = {name for name, _ in step["COLUMNS"]}
     assert added == {"country", "region", "city", "device_name"}
 
@@ -250,21 +268,19 @@ def test_documented_upgrade_adds_location_and_device_name(
     with app.app_context():
         metadata = app_module.db.metadata
         engine = app_module.db.engine
-        with engine.begin() as conn:
-            metadata.tables["users"].create(conn)
-            with Operations.context(MigrationContext.configure(conn)):
-                schema["upgrade"]()
-                step["downgrade"]()  # the schema before this release
+        run_operations(
+            engine,
+            lambda: metadata.tables["users"].create(op_connection()),
+            schema["upgrade"],
+            step["downgrade"],  # the schema before this release
+        )
         assert not columns(engine) & added
-        with engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
-            step["upgrade"]()
-        with engine.connect() as conn:
-            assert compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata) == []
+        run_operations(engine, step["upgrade"])
+        assert_models_match(engine, metadata)
         app.extensions["sessionauth"].create_user("ada@example.com", PASSWORD)
     sign_in_works(app, "ada@example.com")
     with app.app_context():
         app_module.db.session.remove()
-        with engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
-            step["downgrade"]()
+        run_operations(engine, step["downgrade"])
         assert not columns(engine) & added
         engine.dispose()
