@@ -270,9 +270,8 @@ def test_truncated_addresses_keep_only_the_network(tmp_path: pathlib.Path, addre
 
 
 def test_no_address_and_no_user_agent_stored(tmp_path: pathlib.Path) -> None:
-    app = make_app(
-        tmp_path, SESSIONAUTH_GEOIP_RESOLVER=fake_resolver, SESSIONAUTH_STORE_IP="none", SESSIONAUTH_STORE_USER_AGENT=False
-    )
+    private = {"SESSIONAUTH_STORE_IP": "none", "SESSIONAUTH_STORE_USER_AGENT": False}
+    app = make_app(tmp_path, SESSIONAUTH_GEOIP_RESOLVER=fake_resolver, **private)
     client = device(app, UA_FIREFOX, LYON_IP)
     row = session_row(app, login(client))
     assert (row.ip_address, row.user_agent, row.city) == (None, None, "Lyon")

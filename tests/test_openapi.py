@@ -37,6 +37,7 @@ CONFORMANCE = [
 ]
 POSTS = [
     "/revoke-session",
+    "/update-session-name",
     "/revoke-sessions",
     "/revoke-other-sessions",
     "/change-password",

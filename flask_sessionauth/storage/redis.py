@@ -47,6 +47,8 @@ from ..core.errors import StorageUnavailable
 from ..core.records import SessionRecord
 from ..core.records import record_from_json
 from ..core.records import record_to_json
+from .redis_scripts import REFRESH
+from .redis_scripts import UNCACHE
 from .sql import Guard
 from .sql import SQLStore
 from .throttle import Count
@@ -62,26 +64,6 @@ log = logging.getLogger("flask_sessionauth")
 TOMBSTONE = b"-"
 #: Seconds a deleted session's id stays blocked from being cached again.
 TOMBSTONE_TTL = 3600
-
-# Replace an entry's value only if it is live (not missing, not a tombstone).
-_REFRESH = """
-local current = redis.call('GET', KEYS[1])
-if current and current ~= '-' then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-return 0
-"""
-
-
-# Remove a live entry (not a tombstone: that would let a stale copy back in).
-_UNCACHE = """
-local current = redis.call('GET', KEYS[1])
-if current and current ~= '-' then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
 
 
 class Prefix:
@@ -138,8 +120,8 @@ class RedisStore(SQLStore):
         self.client = client
         self._prefix = prefix if isinstance(prefix, Prefix) else Prefix(prefix)
         self.fallback = fallback
-        self._refresh = client.register_script(_REFRESH)
-        self._uncache = client.register_script(_UNCACHE)
+        self._refresh = client.register_script(REFRESH)
+        self._uncache = client.register_script(UNCACHE)
 
     @property
     def prefix(self) -> str:
@@ -271,10 +253,7 @@ class RedisStore(SQLStore):
         return evicted
 
     def rename(self, user_id: t.Any, session_id: str, name: str | None, now: dt.datetime) -> bool:
-        """Rename in the database, then drop the live copy (never a tombstone)
-        so the next request reads the new name from the row. A copy a reader
-        stores in between keeps the old name until it expires: only a name."""
-        self._prefix()
+        """Rename the row, then drop a live copy (never a tombstone): the next read has the name."""
         if not super().rename(user_id, session_id, name, now):
             return False
         try:
