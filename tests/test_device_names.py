@@ -18,9 +18,9 @@ import typing as t
 import pytest
 from flask import Flask
 
+from flask_sessionauth import InvalidDeviceName
 from flask_sessionauth import SessionNotFound
 from flask_sessionauth import session_renamed
-from flask_sessionauth.core.errors import InvalidDeviceName
 from flask_sessionauth.core.names import clean_device_name
 from tests.conftest import EVERY_STORAGE
 from tests.helpers import API

@@ -111,7 +111,8 @@ def load_app_module(path: pathlib.Path) -> t.Any:
 
 def flask_db(tmp_path: pathlib.Path, url: str, *args: str, **env_vars: str) -> subprocess.CompletedProcess[str]:
     """``flask --app migrating_app db …`` in ``tmp_path``, as a user types it."""
-    env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(tmp_path), **env_vars}
+    # The package of this checkout, as in the test process (not whichever one the venv installed).
+    env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": os.pathsep.join((str(tmp_path), str(ROOT))), **env_vars}
     command = [sys.executable, "-m", "flask", "--app", "migrating_app:create_app", "db", *args]
     return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
 
