@@ -14,6 +14,7 @@ from .core.errors import ConfigurationError
 from .core.errors import CrossOriginRequest
 from .core.errors import FreshLoginRequired
 from .core.errors import InvalidCredentials
+from .core.errors import InvalidDeviceName
 from .core.errors import InvalidPassword
 from .core.errors import InvalidResetToken
 from .core.errors import NotSignedIn
@@ -53,6 +54,7 @@ __all__ = [
     "CurrentUser",
     "FreshLoginRequired",
     "InvalidCredentials",
+    "InvalidDeviceName",
     "InvalidPassword",
     "InvalidResetToken",
     "IssuedSession",

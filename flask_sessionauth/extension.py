@@ -60,7 +60,6 @@ class SessionAuth(t.Generic[model.UserT]):
         self._last_model = state.model
         app.extensions[EXTENSION_KEY] = self
         app.extensions[STATE_KEY] = state
-
         app.before_request(before_request)
         app.after_request(after_request)
         app.register_error_handler(SessionAuthError, error_response)
@@ -145,6 +144,9 @@ class SessionAuth(t.Generic[model.UserT]):
         """Sign out every session of ``user`` except the current request's."""
         return actions.revoke(user, None, keep_current=True, reason="revoke_others")
 
+    def rename_session(self, session_id: str, name: str | None, user: t.Any = None) -> str | None:
+        return actions.rename_session(session_id, name, user)  # see docs/api.md, "Naming devices"
+
     def cleanup_expired(self) -> int:
         """Delete expired sessions (and finished rate-limit windows); returns how many sessions."""
         return actions.cleanup_expired()
@@ -152,9 +154,8 @@ class SessionAuth(t.Generic[model.UserT]):
     # -- accounts ----------------------------------------------------------------
 
     def authenticate(self, email: str, password: str) -> model.UserT | None:
-        """The user whose credentials these are, or ``None``; the same work and
-        answer for unknown emails, wrong passwords and disabled accounts. Raises
-        :class:`RateLimited` when a limit is reached."""
+        """The user these credentials are of, or ``None``: the same work and answer for unknown
+        emails, wrong passwords and disabled accounts. Raises :class:`RateLimited`."""
         return actions.authenticate(email, password)
 
     def reauthenticate(self, password: str) -> model.IssuedSession:
@@ -171,10 +172,8 @@ class SessionAuth(t.Generic[model.UserT]):
         *,
         confirm_password: str | None = None,
     ) -> model.IssuedSession | None:
-        """Change ``user``'s password after checking the current one; with
-        ``revoke_other_sessions`` every other session ends in the same
-        transaction. Returns the current session, rotated (``None`` outside a
-        request). Raises :class:`InvalidPassword` or :class:`PasswordPolicyError`."""
+        """Change the password after checking the current one (others end in the same transaction
+        with ``revoke_other_sessions``); returns the current session, rotated, or ``None``."""
         return actions.change_password(
             user, current_password, new_password, revoke_other_sessions, confirm_password=confirm_password
         )

@@ -38,6 +38,7 @@ ORIGIN = "http://localhost"  # the test client's own origin
 #: The API's state-changing endpoints.
 API_POST_ENDPOINTS = [
     "revoke-session",
+    "update-session-name",
     "revoke-sessions",
     "revoke-other-sessions",
     "change-password",
@@ -169,6 +170,13 @@ def stale(app: Flask) -> t.Any:
 
 
 # -- account pages (HTML forms) -----------------------------------------------------------
+
+
+def without_tokens(body: str) -> str:
+    """Pages differ only by their (time-stamped) CSRF token; drop it to compare."""
+    return re.sub(
+        r'(csrf-token" content|name="csrf_token" type="hidden" value|name="csrf_token" value)="[^"]+"', "", body
+    )
 
 
 def page_csrf_token(client: t.Any, path: str = "/account/login") -> str:

@@ -46,6 +46,12 @@ SESSION_FIELDS = {
     "updatedAt",
     "lastActiveAt",
     "current",
+    # location at sign-in and the owner's name for the device (issue 17)
+    "deviceName",
+    "country",
+    "region",
+    "city",
+    "location",
 }
 POST_ENDPOINTS = API_POST_ENDPOINTS
 

@@ -29,9 +29,11 @@ SAME_ORIGIN_FETCH = {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors", 
 BULK_GET_ALIASES = ["user/revoke-sessions", "user/revoke-other-sessions"]
 
 
-def _body_for(path: str) -> dict[str, t.Any]:
+def _body_for(path: str, session_id: str = "A" * 22) -> dict[str, t.Any]:
+    """A body the endpoint accepts (``session_id``: the caller's own session)."""
     return {
         "revoke-session": {"token": "A" * 22},
+        "update-session-name": {"id": session_id, "name": "Work laptop"},
         "change-password": {"currentPassword": PASSWORD, "newPassword": "a brand new password"},
         "sign-in/email": {"email": "alice@example.com", "password": PASSWORD},
     }.get(path, {})
@@ -80,8 +82,8 @@ def test_origin_is_checked_without_a_cookie_too(client: t.Any, user: t.Any, orig
 
 @pytest.mark.parametrize("path", POST_ENDPOINTS)
 def test_sec_fetch_site_same_origin_without_origin(client: t.Any, user: t.Any, path: str) -> None:
-    login(client)
-    resp = api_post(client, path, _body_for(path), headers={"Origin": None, **SAME_ORIGIN_FETCH})
+    session_id = login(client)
+    resp = api_post(client, path, _body_for(path, session_id), headers={"Origin": None, **SAME_ORIGIN_FETCH})
     assert resp.status_code == 200, resp.get_data(as_text=True)
 
 
@@ -89,11 +91,11 @@ def test_sec_fetch_site_same_origin_without_origin(client: t.Any, user: t.Any, p
 def test_no_csrf_token_needed(client: t.Any, second_client: t.Any, user: t.Any, path: str) -> None:
     """A same-origin call needs no ``X-CSRFToken`` (Better Auth's client sends
     none), and a forged or foreign one changes nothing either way."""
-    login(client)
+    session_id = login(client)
     stranger = second_client.get(f"{API}/csrf-token").json["csrfToken"]
     passwords = [PASSWORD, "a brand new password"]
     for token in (None, "forged", stranger):
-        body = _body_for(path)
+        body = _body_for(path, session_id)
         if path == "change-password":
             body = {"currentPassword": passwords[0], "newPassword": passwords[1]}
             passwords.reverse()

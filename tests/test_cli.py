@@ -37,7 +37,7 @@ def test_list_shows_devices(app: Flask, client: t.Any, second_client: t.Any, use
     result = app.test_cli_runner().invoke(args=["sessionauth", "list", "ALICE@example.com"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].split() == ["ID", "DEVICE", "IP", "LAST", "ACTIVE", "EXPIRES"]
+    assert lines[0].split() == ["ID", "DEVICE", "LOCATION", "IP", "LAST", "ACTIVE", "EXPIRES"]
     assert len(lines) == 3
     assert first in result.output and second in result.output
     assert "Chrome 131 on macOS" in result.output

@@ -111,7 +111,8 @@ def load_app_module(path: pathlib.Path) -> t.Any:
 
 def flask_db(tmp_path: pathlib.Path, url: str, *args: str, **env_vars: str) -> subprocess.CompletedProcess[str]:
     """``flask --app migrating_app db …`` in ``tmp_path``, as a user types it."""
-    env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(tmp_path), **env_vars}
+    # The package of this checkout, as in the test process (not whichever one the venv installed).
+    env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": os.pathsep.join((str(tmp_path), str(ROOT))), **env_vars}
     command = [sys.executable, "-m", "flask", "--app", "migrating_app:create_app", "db", *args]
     return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
 
@@ -188,39 +189,99 @@ def test_an_apps_own_render_item_still_applies(tmp_path: pathlib.Path) -> None:
     assert "UTCDateTime" not in source
 
 
-def documented_migration() -> str:
-    """The hand-written migration of docs/storage.md (its ``def upgrade`` block)."""
+def documented_migration(marker: str = "op.create_table") -> str:
+    """A hand-written migration of docs/storage.md (the ``def upgrade`` block
+    with ``marker``: the whole schema, or the upgrade adding columns)."""
     text = (ROOT / "docs" / "storage.md").read_text(encoding="utf-8")
-    blocks = [b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "def upgrade" in b]
-    assert len(blocks) == 1, "docs/storage.md should show one hand-written migration"
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "def upgrade" in b and marker in b]
+    assert len(blocks) == 1, f"docs/storage.md should show one hand-written migration with {marker}"
     return blocks[0]
+
+
+def documented_app(tmp_path: pathlib.Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> t.Any:
+    """The user's app module, on ``database_url``, nothing created yet."""
+    (tmp_path / "migrating_app.py").write_text(APP_SOURCE)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    return load_app_module(tmp_path / "migrating_app.py")
+
+
+def documented(marker: str = "op.create_table") -> dict[str, t.Any]:
+    """The namespace of a documented migration (``upgrade``, ``downgrade``, ...)."""
+    namespace: dict[str, t.Any] = {}
+    exec(compile(documented_migration(marker), "docs/storage.md", "exec"), namespace)
+    return namespace
+
+
+def run_operations(engine: sa.Engine, *steps: t.Callable[[], None]) -> None:
+    """Run migration functions as Alembic would, in one transaction."""
+    with engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
+        for step in steps:
+            step()
+
+
+def assert_models_match(engine: sa.Engine, metadata: sa.MetaData) -> None:
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata) == []
 
 
 def test_documented_migration_creates_what_the_models_declare(
     tmp_path: pathlib.Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "migrating_app.py").write_text(APP_SOURCE)
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    app_module = load_app_module(tmp_path / "migrating_app.py")
+    app_module = documented_app(tmp_path, database_url, monkeypatch)
     app = app_module.create_app()
-    namespace: dict[str, t.Any] = {}
-    exec(compile(documented_migration(), "docs/storage.md", "exec"), namespace)
+    namespace = documented()
     with app.app_context():
         metadata = app_module.db.metadata
         engine = app_module.db.engine
-        with engine.begin() as conn:
-            metadata.tables["users"].create(conn)
-            with Operations.context(MigrationContext.configure(conn)):
-                namespace["upgrade"]()
-        with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
-            assert compare_metadata(context, metadata) == []
+        run_operations(engine, lambda: metadata.tables["users"].create(op_connection()), namespace["upgrade"])
+        assert_models_match(engine, metadata)
         app.extensions["sessionauth"].create_user("ada@example.com", PASSWORD)
     sign_in_works(app, "ada@example.com")
     with app.app_context():
         app_module.db.session.remove()
-        with engine.begin() as conn:
-            with Operations.context(MigrationContext.configure(conn)):
-                namespace["downgrade"]()
+        run_operations(engine, namespace["downgrade"])
         engine.dispose()
     assert table_names(database_url) == {"users"}
+
+
+def op_connection() -> t.Any:
+    """The connection of the migration being run (inside :func:`run_operations`)."""
+    from alembic import op
+
+    return op.get_bind()
+
+
+def test_documented_upgrade_adds_location_and_device_name(
+    tmp_path: pathlib.Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From the previous release's schema (the whole-schema migration, then the
+    upgrade's own downgrade), the documented upgrade gives what the models
+    declare, and signing in works; its downgrade takes the columns away again."""
+    app_module = documented_app(tmp_path, database_url, monkeypatch)
+    app = app_module.create_app()
+    schema, step = documented(), documented("op.add_column")
+    added = {name for name, _ in step["COLUMNS"]}
+    assert added == {"country", "region", "city", "device_name"}
+
+    def columns(engine: sa.Engine) -> set[str]:
+        return {c["name"] for c in sa.inspect(engine).get_columns("user_session")}
+
+    with app.app_context():
+        metadata = app_module.db.metadata
+        engine = app_module.db.engine
+        run_operations(
+            engine,
+            lambda: metadata.tables["users"].create(op_connection()),
+            schema["upgrade"],
+            step["downgrade"],  # the schema before this release
+        )
+        assert not columns(engine) & added
+        run_operations(engine, step["upgrade"])
+        assert_models_match(engine, metadata)
+        app.extensions["sessionauth"].create_user("ada@example.com", PASSWORD)
+    sign_in_works(app, "ada@example.com")
+    with app.app_context():
+        app_module.db.session.remove()
+        run_operations(engine, step["downgrade"])
+        assert not columns(engine) & added
+        engine.dispose()

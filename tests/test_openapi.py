@@ -38,6 +38,7 @@ CONFORMANCE = [
 ]
 POSTS = [
     "/revoke-session",
+    "/update-session-name",
     "/revoke-sessions",
     "/revoke-other-sessions",
     "/change-password",

@@ -522,3 +522,46 @@ def test_redis_unreachable_deletes_nothing(app: Flask, store: RedisStore, alice:
     )
     with pytest.raises(StorageUnavailable):
         failing.load(row["id"])
+
+
+# -- location and device names ---------------------------------------------------------
+
+
+def test_location_and_device_name_survive_every_read(store: SessionStore, alice: int, now: dt.datetime) -> None:
+    row = values(alice, now, country="FR", region="Auvergne-Rhône-Alpes", city="Lyon", device_name="Laptop")
+    store.create(row, None)
+    assert store.load(row["id"]) == record(row)  # Redis: the copy written through at create
+    forget_cached(store, row["id"])
+    assert store.load(row["id"]) == record(row)  # read from the database (and cached again)
+    [listed] = store.list(alice, now)
+    assert {k: getattr(listed, k) for k in ("country", "region", "city", "device_name")} == {
+        k: row[k] for k in ("country", "region", "city", "device_name")
+    }
+
+
+def test_rename_is_scoped_to_the_users_live_sessions(
+    store: SessionStore, alice: int, bob: int, now: dt.datetime
+) -> None:
+    row = values(alice, now)
+    ended = values(alice, now - 8 * DAY, expires_at=now - DAY)
+    store.create(row, None)
+    store.create(ended, None)
+    store.load(row["id"])  # cached (Redis)
+    assert not store.rename(bob, row["id"], "Bob's now", now)
+    assert not store.rename(alice, ended["id"], "Old", now)
+    assert not store.rename(alice, "A" * 22, "Nobody", now)
+    assert store.rename(alice, row["id"], "Work laptop", now)
+    assert store.load(row["id"]).device_name == "Work laptop"  # type: ignore[union-attr]
+    assert in_database(store, row["id"]).device_name == "Work laptop"  # type: ignore[union-attr]
+    assert store.rename(alice, row["id"], None, now)
+    assert store.load(row["id"]).device_name is None  # type: ignore[union-attr]
+
+
+def test_rename_never_revives_a_deleted_session(store: SessionStore, alice: int, now: dt.datetime) -> None:
+    row = values(alice, now)
+    store.create(row, None)
+    store.delete(alice, [row["id"]])
+    assert not store.rename(alice, row["id"], "Ghost", now)
+    assert store.load(row["id"]) is None
+    if isinstance(store, RedisStore):
+        assert store.client.get(store.key(row["id"])) == TOMBSTONE

@@ -34,16 +34,10 @@ from tests.helpers import session_cookie
 from tests.helpers import signed_in_as
 from tests.helpers import stale
 from tests.helpers import text
+from tests.helpers import without_tokens
 
 pytestmark = pytest.mark.storage(*EVERY_STORAGE)
 POST_ONLY = ["/account/logout", "/account/devices/revoke-others", "/account/devices/revoke-all"]
-
-
-def without_tokens(body: str) -> str:
-    """Pages differ only by their (time-stamped) CSRF token; drop it to compare."""
-    return re.sub(
-        r'(csrf-token" content|name="csrf_token" type="hidden" value|name="csrf_token" value)="[^"]+"', "", body
-    )
 
 
 # -- sign-in ------------------------------------------------------------------------

@@ -39,6 +39,10 @@ class AnonymousSession(_Nobody):
     authenticated_at = None
     ip_address = None
     user_agent = None
+    country = None
+    region = None
+    city = None
+    device_name = None
     remember = False
 
 

@@ -135,6 +135,17 @@ DEFAULTS: dict[str, t.Any] = {
     # Reverse proxies whose X-Forwarded-For is believed: None (none), a hop
     # count (Werkzeug's ProxyFix) or a list of CIDRs.
     "SESSIONAUTH_TRUSTED_PROXIES": None,
+    # Approximate location of each new session (country, region, city), and
+    # what resolves it: "geoip2fast" (bundled offline data, extra [geoip]),
+    # a callable ip -> Location | None, or None; a trusted CDN's country header.
+    "SESSIONAUTH_STORE_LOCATION": True,
+    "SESSIONAUTH_GEOIP_RESOLVER": "geoip2fast",
+    "SESSIONAUTH_GEOIP_HEADER": None,
+    "SESSIONAUTH_GEOIP_TIMEOUT": 1.0,
+    # What a session row keeps of its client: the address "full", "truncated"
+    # (IPv4 /24, IPv6 /48) or "none"; the User-Agent or not.
+    "SESSIONAUTH_STORE_IP": "full",
+    "SESSIONAUTH_STORE_USER_AGENT": True,
     # Rows deleted per statement by ``cleanup_expired``.
     "SESSIONAUTH_CLEANUP_BATCH_SIZE": 1000,
     # Connections of the hot path's own pool per process (session reads,

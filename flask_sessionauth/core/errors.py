@@ -120,6 +120,15 @@ class SessionNotFound(
     """No such session for this user (or it ended already)."""
 
 
+class InvalidDeviceName(
+    SessionAuthError,
+    code="invalid_device_name",
+    wire_code="VALIDATION_ERROR",
+    message="Use at most 60 characters of plain text for the device name.",
+):
+    """A device name that is not text or is over 60 characters."""
+
+
 class CrossOriginRequest(
     SessionAuthError,
     status=403,

@@ -91,3 +91,7 @@ MAIL_SUBJECTS: dict[str, str] = {
     "signed_out_everywhere": "{site}: you were signed out everywhere",
     "reset_link": "{site}: reset your password",
 }
+
+
+def device_renamed(name: str | None) -> str:
+    return _("Device renamed to “%(name)s”.", name=name) if name else _("The device name was cleared.")

@@ -14,6 +14,7 @@ import typing as t
 from .i18n import _
 from .i18n import _n
 from .i18n import formatter
+from .location import describe as describe_location
 from .useragent import describe
 from .useragent import display_name
 
@@ -93,6 +94,21 @@ def last_active(obj: t.Any, now: dt.datetime, is_current: bool) -> dt.datetime:
     return t.cast(dt.datetime, obj.last_active_at or obj.updated_at or obj.created_at)
 
 
+def location_of(obj: t.Any) -> str | None:
+    """ "near Lyon, France", "in France", "Local network" or ``None``."""
+    return describe_location(getattr(obj, "country", None), getattr(obj, "region", None), getattr(obj, "city", None))
+
+
+def plain(text: str | None) -> str:
+    """``text`` with only printable characters (a terminal shows no escapes)."""
+    return "".join(c for c in text or "" if c.isprintable())
+
+
+def device_label(obj: t.Any) -> str:
+    """The name its owner gave the device, else the parsed one ("Firefox 133 on Windows")."""
+    return getattr(obj, "device_name", None) or display_name(describe(obj.user_agent))
+
+
 @dataclasses.dataclass(frozen=True)
 class SessionView:
     """What a device card shows; templates that override ``devices.html`` get a
@@ -100,7 +116,14 @@ class SessionView:
 
     session: t.Any
     id: str
+    #: The owner's name for the device if any, else ``device``.
     name: str
+    #: The parsed device ("Firefox 133 on Windows"), shown beside a given name.
+    device: str
+    #: The name the owner gave it ("Work laptop"), or ``None``.
+    custom_name: str | None
+    #: "near Lyon, France", "Local network", or ``None``.
+    location: str | None
     kind: str
     icon: str
     is_current: bool
@@ -123,7 +146,10 @@ class SessionView:
         return cls(
             session=obj,
             id=obj.id,
-            name=display_name(device),
+            name=getattr(obj, "device_name", None) or display_name(device),
+            device=display_name(device),
+            custom_name=getattr(obj, "device_name", None),
+            location=location_of(obj),
             kind=device.kind,
             icon=kind,
             is_current=is_current,

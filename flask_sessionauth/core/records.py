@@ -21,6 +21,10 @@ class SessionRecord(t.NamedTuple):
     authenticated_at: dt.datetime | None
     ip_address: str | None
     user_agent: str | None
+    country: str | None = None
+    region: str | None = None
+    city: str | None = None
+    device_name: str | None = None
     user_active: bool = True
 
 
@@ -40,7 +44,14 @@ def record_to_json(record: SessionRecord) -> list[t.Any]:
     return [v.isoformat() if isinstance(v, dt.datetime) else v for v in record]
 
 
+#: Fields of a record before location and device names (entries written then).
+_V1_WIDTH = 12
+_ADDED = [None] * (len(SessionRecord._fields) - _V1_WIDTH)
+
+
 def record_from_json(values: list[t.Any], cls: type[_R] = SessionRecord) -> _R:  # type: ignore[assignment]
+    if len(values) == _V1_WIDTH:  # written before location and device names: none
+        values = [*values[:-1], *_ADDED, values[-1]]
     for i in _DATETIME_FIELDS:
         if values[i] is not None:
             values[i] = _fromisoformat(values[i])

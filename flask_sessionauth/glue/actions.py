@@ -200,9 +200,10 @@ def login_user(user: t.Any, remember: bool = True, *, fresh: bool = True) -> Iss
         user,
         remember,
         fresh=fresh,
-        client=asking,
+        client=app.locator.stored(asking),
         replacing=state.record if state is not None else None,
         guard=app.accounts.guard(user, verified_hash),
+        location=app.locator.locate(asking),
     )
     app.limiter.failed(keys)  # counts the new session
     if state is None:
@@ -269,6 +270,18 @@ def page_of_sessions(
 
 def find_session(session_id: str, user: t.Any = None) -> SessionRecord | None:
     return app_state().sessions.find(current_user_id(user), session_id)
+
+
+def rename_session(session_id: object, name: object, user: t.Any = None) -> str | None:
+    """Name one of ``user``'s sessions (default: the current user's); the
+    name as stored, ``None`` when cleared. Not theirs: :class:`SessionNotFound`."""
+    user_id = current_user_id(user)
+    stored = app_state().sessions.rename(user_id, session_id, name)
+    state = request_state()
+    if state is not None and state.record is not None and state.record.id == session_id:
+        # This device: the request (and the cache cookie it sends) has the new name.
+        state.set_record(state.record._replace(device_name=stored), state.user)
+    return stored
 
 
 def revoke(user: t.Any, ids: list[str] | None, *, keep_current: bool, reason: str) -> int:

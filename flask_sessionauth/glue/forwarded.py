@@ -129,3 +129,10 @@ def warn_if_forwarded(headers: Headers, environ: t.Mapping[str, t.Any]) -> bool:
         " and ".join(present),
     )
     return True
+
+
+def through_trusted_proxy(environ: t.Mapping[str, t.Any]) -> bool:
+    """Whether this request came through a trusted proxy: the hop count's
+    ``ProxyFix`` or :class:`TrustedNetworks` (for a peer in a trusted network)
+    rewrote it. Headers a CDN adds are believed only then."""
+    return "werkzeug.proxy_fix.orig" in environ

@@ -54,6 +54,7 @@ from ..storage.verification import Verifications
 from . import forwarded
 from .cookies import mounted_name
 from .devices import KnownDevices
+from .location import Locator
 from .mail import Mailer
 
 #: Where ``init_app`` keeps the app's :class:`AppState`.
@@ -149,6 +150,7 @@ class AppState:
         #: Log forwarded headers that arrive while no proxy is trusted (once).
         self.watch_forwarded = not forwarded.install(app, config["SESSIONAUTH_TRUSTED_PROXIES"])
         self.sessions = Sessions(self.store, self.objects, settings, app)
+        self.locator = Locator(config)  # location and what a session row keeps of its client
         self.accounts = Accounts(
             db, user_model, self.identity_attr, self.password_attr, self.hasher, self.limiter, self.sessions, app
         )

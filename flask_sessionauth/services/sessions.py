@@ -18,6 +18,9 @@ from ..core import lifecycle
 from ..core import signals
 from ..core import tokens
 from ..core.config import Settings
+from ..core.errors import SessionNotFound
+from ..core.location import Location
+from ..core.names import clean_device_name
 from ..core.records import RECORD_FIELDS
 from ..core.records import Client
 from ..core.records import SessionRecord
@@ -105,9 +108,12 @@ class Sessions:
         client: Client | None,
         replacing: SessionRecord | None = None,
         guard: Guard | None = None,
+        location: Location | None = None,
     ) -> Issued:
         """Start a session for ``user``; ``replacing`` (this request's old
-        session) is deleted first, so signing in always yields a new token."""
+        session) is deleted first, so signing in always yields a new token.
+        ``client`` is what the row keeps of the client; ``location`` was
+        resolved from its full address."""
         now = lifecycle.utcnow()
         token = tokens.generate()
         values = {
@@ -122,6 +128,10 @@ class Sessions:
             "authenticated_at": now if fresh else None,
             "ip_address": client.ip_address if client else None,
             "user_agent": client.user_agent if client else None,
+            "country": location.country if location else None,
+            "region": location.region if location else None,
+            "city": location.city if location else None,
+            "device_name": None,
         }
         with storage_errors("Signing in"):
             if replacing is not None:
@@ -199,6 +209,19 @@ class Sessions:
         if record is None or record.user_id != user_id or record.expires_at <= lifecycle.utcnow():
             return None
         return record
+
+    def rename(self, user_id: t.Any, session_id: object, name: object) -> str | None:
+        """Name ``user_id``'s live session ``session_id`` (``None`` or blank
+        clears the name); the name as stored. Another user's session, or one
+        that ended, is :class:`SessionNotFound`, the same as no session."""
+        cleaned = clean_device_name(name)
+        if not isinstance(session_id, str) or not tokens.is_session_id(session_id):
+            raise SessionNotFound()
+        with storage_errors():
+            if not self.store.rename(user_id, session_id, cleaned, lifecycle.utcnow()):
+                raise SessionNotFound()
+        signals.session_renamed.send(self.sender, user_id=user_id, session_id=session_id, name=cleaned)
+        return cleaned
 
     def snapshot(self, record: SessionRecord) -> t.Any:
         return self.objects.snapshot(record._asdict())

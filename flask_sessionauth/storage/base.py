@@ -47,6 +47,9 @@ class SessionStore(t.Protocol):
         ``first`` first, then most recently active first; at most ``limit``
         after skipping ``offset``."""
 
+    def rename(self, user_id: t.Any, session_id: str, name: str | None, now: dt.datetime) -> bool:
+        """Set the device name of ``user_id``'s live session; ``False`` if there is none."""
+
     def count(self, user_id: t.Any, now: dt.datetime) -> int:
         """How many live sessions the user has."""
 

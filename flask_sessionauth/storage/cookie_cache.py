@@ -47,7 +47,7 @@ from ..core.records import SessionRecord
 
 SALT = b"flask-sessionauth.cookie-cache.v2"  # the BLAKE2b key of the key derivation
 _MAC_BYTES = 16  # 128-bit tag
-_VERSION = "2"
+_VERSION = "3"  # 3: location and device name (version 2 cookies are misses)
 _new = tuple.__new__  # a NamedTuple from a tuple, without the keyword constructor
 _fromisoformat = dt.datetime.fromisoformat
 
@@ -63,8 +63,8 @@ class CookieCache:
     """Reads and writes the cache cookie of one app.
 
     The value is ``payload . MAC``: ``payload`` is the record as
-    ``~``-separated fields (issue time first; timestamps in ISO form; IP and
-    User-Agent base64url; no secret hash), all cookie-safe characters, and
+    ``~``-separated fields (issue time first; timestamps in ISO form; IP,
+    User-Agent, region, city and device name base64url; no secret hash), all cookie-safe characters, and
     the MAC is keyed BLAKE2b (128 bits, under a key derived once per
     ``SECRET_KEY`` and deployment id) over the payload *and* SHA-256 of
     the session cookie's secret.
@@ -118,7 +118,7 @@ class CookieCache:
         else:
             return None
         f = payload.split("~")
-        if len(f) != 12 or f[0] != _VERSION:
+        if len(f) != 16 or f[0] != _VERSION:
             return None
         try:
             if not 0 <= time.time() - int(f[1]) <= self.max_age:
@@ -137,8 +137,12 @@ class CookieCache:
                     _fromisoformat(f[8]) if f[8] else None,
                     _fromisoformat(f[9]) if f[9] else None,
                     _unb64(f[10]) if f[10] else None,
-                    _unb64(f[11][:-1]) if len(f[11]) > 1 else None,
-                    f[11][-1:] == "1",
+                    _unb64(f[11]) if f[11] else None,
+                    f[12] or None,
+                    _unb64(f[13]) if f[13] else None,
+                    _unb64(f[14]) if f[14] else None,
+                    _unb64(f[15][:-1]) if len(f[15]) > 1 else None,
+                    f[15][-1:] == "1",
                 ),
             )
         except (TypeError, ValueError, binascii.Error):
@@ -163,8 +167,12 @@ class CookieCache:
             record.last_active_at.isoformat() if record.last_active_at else "",
             record.authenticated_at.isoformat() if record.authenticated_at else "",
             _b64(record.ip_address) if record.ip_address else "",
+            _b64(record.user_agent) if record.user_agent else "",
+            record.country or "",
+            _b64(record.region) if record.region else "",
+            _b64(record.city) if record.city else "",
             # The active flag rides on the last field (one split fewer).
-            (_b64(record.user_agent) if record.user_agent else "") + ("1" if record.user_active else "0"),
+            (_b64(record.device_name) if record.device_name else "") + ("1" if record.user_active else "0"),
         ]
         payload = "~".join(fields)
         mac = _mac(self._keys[0], f"{payload}.{record.secret_hash}".encode())

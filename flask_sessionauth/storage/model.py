@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped
 from typing_extensions import TypeVar
 
+from ..core.location import PLACE_LENGTH
+from ..core.names import DEVICE_NAME_LENGTH
 from ..types import UTCDateTime
 from .migrations import register_autogenerate_hook
 
@@ -46,6 +48,10 @@ class UserSession(t.Protocol):
     authenticated_at: t.ClassVar[Mapped[dt.datetime | None]]
     ip_address: t.ClassVar[Mapped[str | None]]
     user_agent: t.ClassVar[Mapped[str | None]]
+    country: t.ClassVar[Mapped[str | None]]
+    region: t.ClassVar[Mapped[str | None]]
+    city: t.ClassVar[Mapped[str | None]]
+    device_name: t.ClassVar[Mapped[str | None]]
 
 
 class IssuedSession(UserSession, t.Protocol):
@@ -99,6 +105,12 @@ def create_session_model(db: t.Any, user_model: t.Any, table_name: str = "user_s
         "authenticated_at": sa.Column(UTCDateTime, nullable=True),
         "ip_address": sa.Column(sa.String(IP_LENGTH), nullable=True),
         "user_agent": sa.Column(sa.String(USER_AGENT_LENGTH), nullable=True),
+        # Approximate location at sign-in (ISO 3166-1 alpha-2; "ZZ" = local network).
+        "country": sa.Column(sa.String(2), nullable=True),
+        "region": sa.Column(sa.String(PLACE_LENGTH), nullable=True),
+        "city": sa.Column(sa.String(PLACE_LENGTH), nullable=True),
+        # The name its owner gave the device ("Work laptop").
+        "device_name": sa.Column(sa.String(DEVICE_NAME_LENGTH), nullable=True),
         "__repr__": lambda self: f"<UserSession {self.id} user={self.user_id}>",
     }
     model = type("UserSession", (db.Model,), namespace)

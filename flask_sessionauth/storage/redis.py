@@ -47,6 +47,8 @@ from ..core.errors import StorageUnavailable
 from ..core.records import SessionRecord
 from ..core.records import record_from_json
 from ..core.records import record_to_json
+from .redis_scripts import REFRESH
+from .redis_scripts import UNCACHE
 from .sql import Guard
 from .sql import SQLStore
 from .throttle import Count
@@ -63,16 +65,6 @@ log = logging.getLogger("flask_sessionauth")
 TOMBSTONE = b"-"
 #: Seconds a deleted session's id stays blocked from being cached again.
 TOMBSTONE_TTL = 3600
-
-# Replace an entry's value only if it is live (not missing, not a tombstone).
-_REFRESH = """
-local current = redis.call('GET', KEYS[1])
-if current and current ~= '-' then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-return 0
-"""
 
 
 class Prefix:
@@ -131,7 +123,8 @@ class RedisStore(SQLStore):
         self.client = client
         self._prefix = prefix if isinstance(prefix, Prefix) else Prefix(prefix)
         self.fallback = fallback
-        self._refresh = client.register_script(_REFRESH)
+        self._refresh = client.register_script(REFRESH)
+        self._uncache = client.register_script(UNCACHE)
 
     @property
     def prefix(self) -> str:
@@ -262,6 +255,16 @@ class RedisStore(SQLStore):
         # Write-through: the new session is cached before its first request.
         self._populate(SessionRecord(**{name: values[name] for name in SessionRecord._fields if name in values}))
         return evicted
+
+    def rename(self, user_id: t.Any, session_id: str, name: str | None, now: dt.datetime) -> bool:
+        """Rename the row, then drop a live copy (never a tombstone): the next read has the name."""
+        if not super().rename(user_id, session_id, name, now):
+            return False
+        try:
+            self._uncache(keys=[self.key(session_id)])
+        except redis.RedisError as exc:
+            log.warning("Redis unreachable, renamed session's copy not dropped: %s", exc)
+        return True
 
     def end_user_sessions(self, connection: Connection, user_id: t.Any) -> None:
         """A deleted or deactivated user: every copy goes, those only the user

@@ -276,6 +276,19 @@ class SQLStore:
         )
         return list(self.db.session.execute(stmt).scalars())
 
+    def rename(self, user_id: t.Any, session_id: str, name: str | None, now: dt.datetime) -> bool:
+        """Set the device name of ``user_id``'s live session ``session_id``;
+        ``False`` if no such row (another user's matches nothing)."""
+        m = self.model
+        with _transaction(self.db.session):
+            result = self.db.session.execute(
+                sa.update(m)
+                .where(m.id == session_id, m.user_id == user_id, m.expires_at > now)
+                .values(device_name=name)
+                .execution_options(synchronize_session=False)
+            )
+        return bool(t.cast(sa.CursorResult[t.Any], result).rowcount)
+
     def count(self, user_id: t.Any, now: dt.datetime) -> int:
         """How many live sessions :meth:`list` would give without a limit."""
         m = self.model

@@ -174,6 +174,16 @@ def revoke_session() -> t.Any:
     return jsonify(status=True)
 
 
+def update_session_name() -> t.Any:
+    """Name one of the caller's sessions: ``{id}`` (or ``{token}``, the listed
+    public id) and ``{name}`` (empty or null clears it). Another user's
+    session is answered exactly like one that does not exist (404)."""
+    _signed_in()
+    body = json_body("id", "token", "name")
+    name = actions.rename_session(session_reference(body), body.get("name"))
+    return jsonify(status=True, deviceName=name)
+
+
 def revoke_sessions() -> t.Any:
     """Better Auth ``revokeSessions``: every session, this one included."""
     _signed_in()
@@ -238,6 +248,7 @@ ROUTES: tuple[tuple[str, t.Callable[..., t.Any], tuple[str, ...], bool], ...] = 
     ("/get-session", get_session, ("GET",), False),
     ("/list-sessions", list_sessions, ("GET",), True),
     ("/revoke-session", revoke_session, ("POST",), True),
+    ("/update-session-name", update_session_name, ("POST",), False),
     ("/revoke-sessions", revoke_sessions, ("POST",), True),
     ("/revoke-other-sessions", revoke_other_sessions, ("POST",), True),
     ("/change-password", change_password, ("POST",), True),

@@ -1,4 +1,4 @@
-"""``flask sessionauth …`` commands: cleanup, list, revoke, create-user.
+"""``flask sessionauth …`` commands: cleanup, list, revoke, rename, create-user.
 
 Each command is a thin shell over the public API (``cleanup_expired``,
 ``find_user``, ``list_sessions``, ``revoke_session(s)``, ``create_user``), so
@@ -17,8 +17,10 @@ from ..core import messages
 from ..core.errors import SessionAuthError
 from ..core.i18n import _
 from ..core.i18n import _n
+from ..core.presentation import device_label
 from ..core.presentation import format_exact
-from ..core.useragent import describe
+from ..core.presentation import location_of
+from ..core.presentation import plain
 from ..glue import actions
 from ..glue.i18n import force
 from ..glue.i18n import locale_from_environment
@@ -74,14 +76,15 @@ def list_sessions(email: str, limit: int | None) -> None:
     rows = [
         (
             s.id,
-            describe(s.user_agent).display,
+            plain(device_label(s)),
+            plain(location_of(s)) or "-",
             s.ip_address or "-",
             format_exact(s.last_active_at),
             format_exact(s.expires_at),
         )
         for s in sessions
     ]
-    header = ("ID", _("DEVICE"), _("IP"), _("LAST ACTIVE"), _("EXPIRES"))
+    header = ("ID", _("DEVICE"), _("LOCATION"), _("IP"), _("LAST ACTIVE"), _("EXPIRES"))
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
@@ -113,6 +116,19 @@ def revoke(email: str, revoke_all: bool, session_id: str | None) -> None:
         click.echo(_("Revoked session %(id)s of %(email)s.", id=session_id, email=email))
     else:
         raise click.ClickException(_("%(email)s has no session %(id)r.", email=email, id=session_id))
+
+
+@sessionauth_cli.command("rename")
+@click.argument("email")
+@click.argument("session_id")
+@click.argument("name", default="")
+def rename(email: str, session_id: str, name: str) -> None:
+    """Name EMAIL's session SESSION_ID (see 'list'); no NAME clears the name."""
+    try:
+        stored = actions.rename_session(session_id, name, _user(email))
+    except SessionAuthError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(messages.device_renamed(stored))
 
 
 @sessionauth_cli.command("create-user")

@@ -61,6 +61,11 @@ _SCHEMAS: dict[str, t.Any] = {
             "updatedAt": _DATE,
             "lastActiveAt": _NULLABLE_DATE,
             "current": {"type": "boolean", "description": "Whether this is the caller's session."},
+            "deviceName": {**_NULLABLE_STRING, "description": 'The name its owner gave it, e.g. "Work laptop".'},
+            "country": {**_NULLABLE_STRING, "description": 'ISO 3166-1 alpha-2 at sign-in; "ZZ": local network.'},
+            "region": _NULLABLE_STRING,
+            "city": _NULLABLE_STRING,
+            "location": {**_NULLABLE_STRING, "description": 'Readable, e.g. "near Lyon, France".'},
         },
         ["id", "token", "userId", "expiresAt", "ipAddress", "userAgent", "device", "createdAt", "updatedAt"]
         + ["lastActiveAt", "current"],
@@ -99,7 +104,7 @@ _ERROR_TEXT = {
     400: "VALIDATION_ERROR, INVALID_PASSWORD, PASSWORD_TOO_SHORT, PASSWORD_TOO_LONG or INVALID_TOKEN.",
     401: "UNAUTHORIZED (not signed in) or INVALID_EMAIL_OR_PASSWORD.",
     403: "INVALID_ORIGIN or MISSING_OR_NULL_ORIGIN (see the origin rules), SESSION_NOT_FRESH or SESSION_REFUSED.",
-    404: "NOT_FOUND: no such path under the prefix.",
+    404: "NOT_FOUND: no such path under the prefix; SESSION_NOT_FOUND: no such session of the caller's.",
     413: "PAYLOAD_TOO_LARGE: the body is larger than 16 KiB.",
     415: "UNSUPPORTED_MEDIA_TYPE: the body is not application/json.",
     429: "TOO_MANY_REQUESTS; see Retry-After (also X-Retry-After, Better Auth's header).",
@@ -151,6 +156,11 @@ _PAGE_HEADERS = {
     "Link": {"description": 'The next page, as <url>; rel="next", when there is one.', "schema": _STRING},
 }
 _REVOKE = _object({"token": _TOKEN, "id": _FIELD}, minProperties=1)
+_RENAME = _object(
+    {"token": _TOKEN, "id": _FIELD, "name": {**_NULLABLE_STRING, "maxLength": 60, "description": "Empty: clears."}},
+    minProperties=1,
+)
+_RENAMED = _object({"status": _BOOLEAN, "deviceName": _NULLABLE_STRING}, ["status", "deviceName"])
 _CHANGE = _object(
     {"currentPassword": _FIELD, "newPassword": _FIELD, "revokeOtherSessions": {**_BOOLEAN, "default": False}},
     ["currentPassword", "newPassword"],
@@ -199,6 +209,7 @@ _ENDPOINTS = (
         ok_headers=_PAGE_HEADERS,
     ),
     _Endpoint("post", "/revoke-session", "revokeSession", _STATUS, (401,), _REVOKE, alias=True),
+    _Endpoint("post", "/update-session-name", "updateSessionName", _RENAMED, (401, 404), _RENAME),
     _Endpoint("post", "/revoke-sessions", "revokeSessions", _STATUS, (401, 429), _SUDO, alias=True, get_alias=True),
     _Endpoint(
         "post", "/revoke-other-sessions", "revokeOtherSessions", _STATUS, (401, 429), _SUDO, alias=True, get_alias=True
@@ -215,6 +226,7 @@ _SUMMARIES = {
     "getSession": "The current session and user, or null when signed out (query parameters are ignored).",
     "listSessions": "The caller's active sessions, most recently active first, one page (limit, offset) of them.",
     "revokeSession": "Sign out one of the caller's sessions; a token that is none of them changes nothing (200).",
+    "updateSessionName": "Name one of the caller's sessions (at most 60 characters); another user's is a 404.",
     "revokeSessions": "Sign out every session, this one included (sudo mode: fresh, or send the password).",
     "revokeOtherSessions": "Sign out every session but this one (sudo mode: fresh, or send the password).",
     "changePassword": "Change the password; optionally sign out every other session. This session is rotated.",

@@ -1,7 +1,6 @@
-"""The ``sessionauth`` blueprint: sign-in, devices, password and sudo pages. Views only
-translate between forms and :mod:`..glue.actions`; each action is a plain POST form with a
-CSRF token, answered by a redirect and a flash (no JavaScript needed). Errors a view does
-not show in its form are answered by the app-wide handler (``sessionauth/error.html``)."""
+"""The ``sessionauth`` blueprint: sign-in, devices, password and sudo pages. Views only translate between forms
+and :mod:`..glue.actions`; each action is a plain POST form with a CSRF token, answered by a redirect and a flash
+(no JavaScript needed). Errors a view does not show go to the app-wide handler (``sessionauth/error.html``)."""
 
 from __future__ import annotations
 
@@ -29,9 +28,9 @@ from ..core.errors import NotSignedIn
 from ..core.errors import PasswordPolicyError
 from ..core.errors import RateLimited
 from ..core.errors import SessionRefused
+from ..core.presentation import device_label
 from ..core.presentation import device_views
 from ..core.redirects import safe_redirect
-from ..core.useragent import describe
 from ..glue import actions
 from ..glue.csrf import protect
 from ..glue.csrf import secure_cookies_dropped
@@ -44,6 +43,7 @@ from ..glue.responses import error_page
 from ..glue.responses import storage_error_response
 from ..glue.responses import wants_json
 from ..glue.state import app_state
+from . import naming
 from .forms import ChangePasswordForm
 from .forms import ConfirmPasswordForm
 from .forms import LoginForm
@@ -134,6 +134,7 @@ def create_blueprint(app: Flask) -> Blueprint:
         ("/logout", "logout", logout, ["POST"]),
         ("/devices", "devices", devices, ["GET"]),
         ("/devices/<session_id>/revoke", "revoke", revoke, ["POST"]),
+        ("/devices/<session_id>/rename", "rename", naming.rename_device, ["POST"]),
         ("/devices/revoke-others", "revoke_others", revoke_others, ["POST"]),
         ("/devices/revoke-all", "revoke_all", revoke_all, ["POST"]),
         ("/password", "change_password", change_password, ["GET", "POST"]),
@@ -250,7 +251,7 @@ def revoke(session_id: str) -> t.Any:
     if session_id == current_session.id or not actions.is_authenticated():
         flash(str(messages.SIGNED_OUT), "success")
         return redirect(url_for("sessionauth.login"))
-    flash(messages.device_signed_out(describe(target.user_agent).display), "success")
+    flash(messages.device_signed_out(device_label(target)), "success")
     return redirect(url_for("sessionauth.devices"))
 
 

@@ -15,6 +15,7 @@ from flask import request
 from ..core.errors import SessionAuthError
 from ..core.i18n import _l
 from ..core.presentation import iso
+from ..core.presentation import location_of
 from ..core.useragent import describe
 from ..glue.state import app_state
 
@@ -77,6 +78,11 @@ def session_json(obj: t.Any, current_id: str | None) -> dict[str, t.Any]:
         "ipAddress": obj.ip_address,
         "userAgent": obj.user_agent,
         "device": describe(obj.user_agent).name,
+        "deviceName": obj.device_name,
+        "country": obj.country,
+        "region": obj.region,
+        "city": obj.city,
+        "location": location_of(obj),
         "createdAt": iso(obj.created_at),
         "updatedAt": iso(obj.updated_at),
         "lastActiveAt": iso(obj.last_active_at),
