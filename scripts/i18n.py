@@ -44,7 +44,7 @@ KEYWORDS: dict[str, t.Any] = {
 #: Where strings are extracted from, and with which extractor.
 SOURCES = (
     (ROOT / "flask_sessionauth", [("**.py", "python")]),
-    (ROOT / "templates", [("**.html", "jinja2.ext:babel_extract")]),
+    (ROOT / "templates", [("**.html", "jinja2.ext:babel_extract"), ("**.txt", "jinja2.ext:babel_extract")]),
 )
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sdr]")
 
@@ -52,7 +52,10 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)[sdr]")
 def extract() -> Catalog:
     catalog = Catalog(project="flask-sessionauth", domain=DOMAIN, charset="utf-8", fuzzy=False)
     for directory, method_map in SOURCES:
-        options = {"**.html": {"autoescape": "true", "extensions": "jinja2.ext.do"}}
+        options = {
+            "**.html": {"autoescape": "true", "extensions": "jinja2.ext.do"},
+            "**.txt": {"extensions": "jinja2.ext.do"},  # a mail's plain-text part
+        }
         for _filename, _lineno, message, comments, context in extract_from_dir(
             directory, method_map, options, KEYWORDS, comment_tags=("TRANSLATORS:",), strip_comment_tags=True
         ):

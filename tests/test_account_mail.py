@@ -127,7 +127,7 @@ def test_get_changes_nothing_post_signs_the_device_out(
     assert api_post(stranger, "reset-password", {"newPassword": NEW_PASSWORD, "token": token}).status_code == 200
     # Twice: says so (409), distinct from the other failures.
     again = stranger.get(path)
-    assert again.status_code == 409 and ReportLinkUsed.default_message in text(again)
+    assert again.status_code == 409 and str(ReportLinkUsed.default_message) in text(again)
 
 
 def test_post_without_csrf_changes_nothing(app: Flask, second_client: t.Any, reported: tuple[str, t.Any]) -> None:
@@ -159,7 +159,7 @@ def test_session_already_ended(app: Flask, second_client: t.Any, reported: tuple
 def test_tampered_link(app: Flask, second_client: t.Any, reported: tuple[str, t.Any], damage: t.Any) -> None:
     path, _ = reported
     resp = device(app).get(damage(path))
-    assert resp.status_code == 400 and ReportLinkInvalid.default_message.split(".")[0] in text(resp)
+    assert resp.status_code == 400 and str(ReportLinkInvalid.default_message).split(".")[0] in text(resp)
     assert api_signed_in(second_client)
 
 

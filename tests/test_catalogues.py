@@ -79,10 +79,10 @@ def unwrapped_template_text(source: str) -> list[str]:
     return found
 
 
-TEMPLATES = sorted((ROOT / "templates").rglob("*.html"))
+TEMPLATES = sorted([*(ROOT / "templates").rglob("*.html"), *(ROOT / "templates").rglob("*.txt")])
 
 
-@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: str(p.relative_to(ROOT / "templates")))
 def test_template_text_is_marked_for_translation(path: pathlib.Path) -> None:
     assert unwrapped_template_text(path.read_text(encoding="utf-8")) == []
 

@@ -122,7 +122,7 @@ def test_a_too_long_name_is_refused_on_the_page(app: Flask, client: t.Any, user:
     session_id = login(client)
     resp = form_post(client, f"/account/devices/{session_id}/rename", {"name": "x" * 10_240})
     assert resp.status_code == 400
-    assert InvalidDeviceName.default_message in text(resp)
+    assert str(InvalidDeviceName.default_message) in text(resp)
     assert session_row(app, session_id).device_name is None
 
 

@@ -21,6 +21,8 @@ from flask import Flask
 
 from flask_sessionauth.core import messages
 from flask_sessionauth.core.errors import RateLimited
+from flask_sessionauth.core.location import LOCAL_NETWORK
+from flask_sessionauth.core.location import describe as describe_location
 from flask_sessionauth.core.presentation import format_time
 from flask_sessionauth.core.presentation import relative_time
 from flask_sessionauth.glue.i18n import TZ_COOKIE
@@ -174,6 +176,25 @@ def test_arabic_uses_all_six_plural_forms() -> None:
     assert "ثانية واحدة" in waits[0] and "ثانيتين" in waits[1] and "5 ثوانٍ" in waits[2]
     with force("ja"):  # one form for every number
         assert messages.more_devices(1) == "ほか 1 台のデバイス" and messages.more_devices(7) == "ほか 7 台のデバイス"
+
+
+@pytest.mark.parametrize(
+    ("locale", "near", "country", "local"),
+    [
+        ("en", "near Lyon, France", "in France", "Local network"),  # core's own English names, as before
+        ("de", "in der Nähe von Lyon, Frankreich", "Frankreich", "Lokales Netzwerk"),
+        ("ja", "フランス、Lyon 付近", "フランス", "ローカル ネットワーク"),
+        ("ar", "بالقرب من Lyon، فرنسا", "في فرنسا", "شبكة محلية"),
+    ],
+)
+def test_locations_read_in_the_language_with_cldr_country_names(
+    locale: str, near: str, country: str, local: str
+) -> None:
+    with force(locale, "Europe/Paris"):  # a zone: Babel formats even English
+        assert describe_location("FR", "Auvergne-Rhône-Alpes", "Lyon") == near
+        assert describe_location("FR") == country
+        assert describe_location(LOCAL_NETWORK) == local
+        assert describe_location("QQ") in ("in QQ", "QQ", "في QQ")  # a code nobody names: the code
 
 
 @pytest.mark.parametrize(

@@ -101,7 +101,7 @@ def test_a_crashing_hook_fails_closed(app: Flask, user: t.Any, client: t.Any, ca
         api = api_post(client, "sign-in/email", {"email": "alice@example.com", "password": PASSWORD})
     assert resp.status_code == 403 and api.status_code == 403
     body = text(resp)
-    assert str(escape(SessionRefused.default_message)) in body
+    assert str(escape(str(SessionRefused.default_message))) in body
     assert "risk-service-secret-detail" not in body and "Traceback" not in body
     assert api.json["message"] == SessionRefused.default_message
     assert any("before_session_create" in r.getMessage() and r.exc_info for r in caplog.records)

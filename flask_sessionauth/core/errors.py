@@ -124,7 +124,7 @@ class InvalidDeviceName(
     SessionAuthError,
     code="invalid_device_name",
     wire_code="VALIDATION_ERROR",
-    message="Use at most 60 characters of plain text for the device name.",
+    message=_l("Use at most 60 characters of plain text for the device name."),
 ):
     """A device name that is not text or is over 60 characters."""
 
@@ -221,7 +221,7 @@ class SessionRefused(
     status=403,
     code="session_refused",
     wire_code="SESSION_REFUSED",
-    message="Signing in is not possible right now. Please try again later or contact the site's administrators.",
+    message=_l("Signing in is not possible right now. Please try again later or contact the site's administrators."),
 ):
     """A ``before_session_create`` hook refused the new session (a ban, a risk
     check): raise ``SessionRefused("why")`` or return the message. A hook that
@@ -233,7 +233,7 @@ class InvalidResetToken(
     status=400,
     code="invalid_token",
     wire_code="INVALID_TOKEN",
-    message="This password reset link is invalid or has expired. Request a new one.",
+    message=_l("This password reset link is invalid or has expired. Request a new one."),
 ):
     """A password reset token that is unknown, used, expired, or stale (the
     account's email or password changed since it was sent)."""
@@ -243,7 +243,7 @@ class ReportLinkInvalid(
     SessionAuthError,
     status=400,
     code="invalid_report_link",
-    message="This link is not valid. Copy the whole link from the e-mail, or sign in and check your devices.",
+    message=_l("This link is not valid. Copy the whole link from the e-mail, or sign in and check your devices."),
 ):
     """A "This wasn't me" link that is malformed or not signed by this site."""
 
@@ -252,7 +252,7 @@ class ReportLinkExpired(
     ReportLinkInvalid,
     status=410,
     code="report_link_expired",
-    message="This link has expired. Sign in and check your devices, or reset your password.",
+    message=_l("This link has expired. Sign in and check your devices, or reset your password."),
 ):
     """A "This wasn't me" link past ``SESSIONAUTH_REPORT_LINK_MAX_AGE``."""
 
@@ -261,7 +261,7 @@ class ReportLinkUsed(
     ReportLinkInvalid,
     status=409,
     code="report_link_used",
-    message="This link was already used: that device was signed out.",
+    message=_l("This link was already used: that device was signed out."),
 ):
     """A "This wasn't me" link opened (and confirmed) before: links are single-use."""
 
@@ -270,6 +270,6 @@ class ReportedSessionEnded(
     ReportLinkInvalid,
     status=410,
     code="reported_session_ended",
-    message="That device is no longer signed in; nothing needed to be done. You can still reset your password.",
+    message=_l("That device is no longer signed in; nothing needed to be done. You can still reset your password."),
 ):
     """The session a "This wasn't me" link names has ended already."""

@@ -16,10 +16,13 @@ import re
 import typing as t
 
 from .countries import country_name
+from .i18n import _
+from .i18n import _l
+from .i18n import formatter
 
 #: The ``country`` stored for loopback, private and link-local addresses.
 LOCAL_NETWORK = "ZZ"
-LOCAL_NETWORK_TEXT = "Local network"
+LOCAL_NETWORK_TEXT = _l("Local network")
 #: Longest region or city name kept (the columns' width).
 PLACE_LENGTH = 80
 #: What ``SESSIONAUTH_STORE_IP`` accepts.
@@ -95,10 +98,18 @@ def describe(country: str | None, region: str | None = None, city: str | None = 
     if not country:
         return None
     if country == LOCAL_NETWORK:
-        return LOCAL_NETWORK_TEXT
-    name = country_name(country) or country
+        return str(LOCAL_NETWORK_TEXT)
+    name = local_country_name(country)
     place = city or region
-    return f"near {place}, {name}" if place else f"in {name}"
+    # TRANSLATORS: where a session signed in from: a city (or region), then a country.
+    return _("near %(place)s, %(country)s", place=place, country=name) if place else _("in %(country)s", country=name)
+
+
+def local_country_name(code: str) -> str:
+    """The country's name in the current locale (CLDR's, by Babel, when installed),
+    else its English name, else the code itself."""
+    f = formatter()
+    return (f.country(code) if f is not None else None) or country_name(code) or code
 
 
 def stored_address(value: str | None, mode: str) -> str | None:

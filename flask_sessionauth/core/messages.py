@@ -6,6 +6,7 @@ Constants are :class:`~.i18n.Lazy`: they read in the locale of whoever is shown 
 
 from __future__ import annotations
 
+from .i18n import Lazy
 from .i18n import _
 from .i18n import _l
 from .i18n import _n
@@ -78,18 +79,19 @@ def more_devices(count: int) -> str:
 
 
 #: Password reset by e-mail: the one answer whether or not the address has an account.
-RESET_REQUESTED = "If an account uses that address, a link to reset its password is on its way. Check your e-mail."
-PASSWORD_RESET_DONE = "Your password has been reset. Sign in with the new one."
-REPORT_CONFIRM = "Sign this device out of your account"
-REPORT_DONE = "That device has been signed out. Now choose a new password."
+RESET_REQUESTED = _l("If an account uses that address, a link to reset its password is on its way. Check your e-mail.")
+PASSWORD_RESET_DONE = _l("Your password has been reset. Sign in with the new one.")
+REPORT_CONFIRM = _l("Sign this device out of your account")
+REPORT_DONE = _l("That device has been signed out. Now choose a new password.")
 
-#: Subjects of the account-protection mails ({site}: ``SESSIONAUTH_SITE_NAME``).
-MAIL_SUBJECTS: dict[str, str] = {
-    "new_device": "{site}: new sign-in from {device}",
-    "password_changed": "{site}: your password was changed",
-    "password_reset": "{site}: your password was reset",
-    "signed_out_everywhere": "{site}: you were signed out everywhere",
-    "reset_link": "{site}: reset your password",
+#: Subjects of the account-protection mails (``%(site)s``: ``SESSIONAUTH_SITE_NAME``;
+#: ``MAIL_SUBJECTS[name] % {"site": ..., **context}``).
+MAIL_SUBJECTS: dict[str, Lazy] = {
+    "new_device": _l("%(site)s: new sign-in from %(device)s"),
+    "password_changed": _l("%(site)s: your password was changed"),
+    "password_reset": _l("%(site)s: your password was reset"),
+    "signed_out_everywhere": _l("%(site)s: you were signed out everywhere"),
+    "reset_link": _l("%(site)s: reset your password"),
 }
 
 

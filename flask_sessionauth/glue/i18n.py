@@ -27,10 +27,12 @@ from flask import g
 from flask import has_app_context
 from flask import has_request_context
 from flask import request
+from markupsafe import Markup
 
 from ..core import i18n
 
 try:  # the optional extra
+    import babel
     import flask_babel  # noqa: F401
     from babel import dates as babel_dates
     from babel import support
@@ -172,6 +174,43 @@ def force(locale: str | None = None, timezone: object = None) -> t.Iterator[None
         _forced_zone.reset(tokens[1])
 
 
+def mail_locale(config: t.Mapping[str, t.Any]) -> tuple[str, dt.tzinfo]:
+    """The language and time zone of a mail composed now: the request's that
+    triggered it (its ``Accept-Language``/selector, its ``sa_tz`` cookie), else
+    what :func:`force` set (an app's job for its user, the CLI's ``--locale``),
+    else the app's ``BABEL_DEFAULT_LOCALE`` and ``BABEL_DEFAULT_TIMEZONE``."""
+    if has_request_context() or _forced_locale.get() is not None:
+        return current_locale(), current_timezone()
+    locale = (_supported(config.get("BABEL_DEFAULT_LOCALE")) or "en") if ENABLED else "en"
+    return locale, (zone(config.get("BABEL_DEFAULT_TIMEZONE")) if ENABLED else None) or dt.timezone.utc
+
+
+def _escape(text: str) -> Markup:
+    """Escaped for text and double-quoted attributes; an apostrophe stays as written."""
+    return Markup(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&#34;"))
+
+
+def sa(message: str, **values: t.Any) -> Markup:
+    """Templates' ``_sa``: translate ``message``; with values, fill its ``%(name)s``
+    placeholders, escaping each value."""
+    text = _escape(i18n.gettext(message))
+    return text % values if values else text  # as Jinja's i18n: "%" is literal without values
+
+
+def sa_n(singular: str, plural: str, n: int, **values: t.Any) -> Markup:
+    """Templates' ``_sa_n``: the plural form for ``n`` (``%(num)d``)."""
+    return _escape(i18n.ngettext(singular, plural, n)) % {"num": n, **values}
+
+
+def sa_text(message: str, **values: t.Any) -> str:
+    """``_sa`` of plain-text templates (a mail's ``.txt`` part): nothing escaped."""
+    return i18n._(message, **values)
+
+
+def sa_text_n(singular: str, plural: str, n: int, **values: t.Any) -> str:
+    return i18n._n(singular, plural, n, **values)
+
+
 def text_direction(locale: str | None = None) -> str:
     return "rtl" if (locale or current_locale()).split("_")[0] in RTL_LANGUAGES else "ltr"
 
@@ -222,6 +261,20 @@ class BabelFormatter:
         return babel_dates.format_timedelta(
             -delta, granularity="minute", threshold=1, add_direction=True, locale=self.locale
         )
+
+    def country(self, code: str) -> str | None:
+        """CLDR's name of the territory in this locale; English keeps core's names."""
+        if self.locale == "en":
+            return None
+        return _territories(self.locale).get(code)
+
+
+@functools.lru_cache(maxsize=32)
+def _territories(locale: str) -> dict[str, str]:
+    try:
+        return dict(babel.Locale.parse(locale).territories)
+    except (ValueError, LookupError):  # a locale Babel has no data for
+        return {}
 
 
 def _aware(when: dt.datetime) -> dt.datetime:

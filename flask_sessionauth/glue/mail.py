@@ -16,6 +16,7 @@ single-use reference of its own (:mod:`.recovery`).
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import email.message
 import email.utils
 import logging
@@ -28,6 +29,16 @@ import typing as t
 from flask import Flask
 
 from ..core import messages
+from ..core.presentation import device_label
+from ..core.presentation import format_exact
+from ..core.presentation import location_of
+from .i18n import force
+from .i18n import mail_locale
+from .i18n import sa
+from .i18n import sa_n
+from .i18n import sa_text
+from .i18n import sa_text_n
+from .i18n import text_direction
 
 log = logging.getLogger("flask_sessionauth.mail")
 
@@ -89,14 +100,26 @@ class Mailer:
     def compose(self, template: str, to: str, **context: t.Any) -> Mail:
         """Render ``sessionauth/email/<template>``: the app's Jinja environment
         (so an app's template of that name wins), without the page context
-        processors, which need a request (mails are sent from the CLI too)."""
-        context.setdefault("site_name", self.site_name)
-        context["subject"] = messages.MAIL_SUBJECTS[template].format(site=self.site_name, **context)
-        env = self.app.jinja_env
-        text = env.get_template(f"sessionauth/email/{template}.txt").render(context)
-        html = env.get_template(f"sessionauth/email/{template}.html").render(context)
-        subject = context["subject"]
-        return Mail(to, subject, text, html, self.app.config.get("MAIL_DEFAULT_SENDER"))
+        processors, which need a request (mails are sent from the CLI too).
+
+        In the recipient's language and time zone as far as known
+        (:func:`.i18n.mail_locale`: the triggering request's, else the app's
+        default), fixed here, before the mail is queued for the worker."""
+        locale, zone = mail_locale(self.app.config)
+        with force(locale, zone):
+            context.setdefault("site_name", self.site_name)
+            context.update(lang=locale.replace("_", "-"), dir=text_direction(locale))
+            session = context.get("session")
+            if session is not None:
+                context.setdefault("device", device_label(session))
+                context.setdefault("place", location_of(session))
+            if isinstance(context.get("when"), dt.datetime):
+                context["when_text"] = format_exact(context["when"])
+            context["subject"] = messages.MAIL_SUBJECTS[template] % {"site": self.site_name, **context}
+            env = self.app.jinja_env
+            text = env.get_template(f"sessionauth/email/{template}.txt").render(context, _sa=sa_text, _sa_n=sa_text_n)
+            html = env.get_template(f"sessionauth/email/{template}.html").render(context, _sa=sa, _sa_n=sa_n)
+        return Mail(to, context["subject"], text, html, self.app.config.get("MAIL_DEFAULT_SENDER"))
 
     def send(self, template: str, to: t.Any, **context: t.Any) -> None:
         """Compose and queue a mail; never raises (a mail is never worth failing the action)."""

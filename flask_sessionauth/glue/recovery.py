@@ -32,7 +32,6 @@ from ..core.errors import ReportLinkExpired
 from ..core.errors import ReportLinkInvalid
 from ..core.errors import ReportLinkUsed
 from ..core.redirects import safe_redirect
-from ..core.useragent import describe
 from ..services.resets import REPORT
 from ..services.resets import well_formed
 from .actions import _signed_out_if_revoked
@@ -237,12 +236,6 @@ def _state_of(sender: t.Any) -> AppState | None:
     return extensions.get(STATE_KEY) if isinstance(extensions, dict) else None
 
 
-def _place(session: t.Any) -> str | None:
-    """Where the session signed in from, if location is known (a later column)."""
-    parts = [getattr(session, name, None) for name in ("city", "region", "country")]
-    return ", ".join(str(p) for p in parts if p) or None
-
-
 @signals.new_device_sign_in.connect
 @_quiet
 def _on_new_device(sender: t.Any, user: t.Any = None, session: t.Any = None, **_: t.Any) -> None:
@@ -257,9 +250,8 @@ def _on_new_device(sender: t.Any, user: t.Any = None, session: t.Any = None, **_
         "new_device",
         state.accounts.identity(user),
         user=user,
-        device=describe(getattr(session, "user_agent", None)).name,
+        session=session,  # its device and place are worded in the mail's language
         ip_address=getattr(session, "ip_address", None),
-        place=_place(session),
         when=getattr(session, "created_at", None),
         link=link,
     )

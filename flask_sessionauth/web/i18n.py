@@ -6,31 +6,14 @@ own Jinja i18n (Flask-Babel's) owns ``_``."""
 
 from __future__ import annotations
 
-import typing as t
-
 from flask import Flask
-from markupsafe import Markup
 
-from ..core import i18n
 from ..glue.i18n import TZ_COOKIE
 from ..glue.i18n import current_locale
+from ..glue.i18n import sa as _sa
+from ..glue.i18n import sa_n as _sa_n
 from ..glue.i18n import text_direction
 from .resources import icon
-
-
-def _escape(text: str) -> Markup:
-    """Escaped for text and double-quoted attributes; an apostrophe stays as written."""
-    return Markup(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&#34;"))
-
-
-def _sa(message: str, **values: t.Any) -> Markup:
-    """Translate ``message``; with values, fill its ``%(name)s`` placeholders, escaping each value."""
-    text = _escape(i18n.gettext(message))
-    return text % values if values else text  # as Jinja's i18n: "%" is literal without values
-
-
-def _sa_n(singular: str, plural: str, n: int, **values: t.Any) -> Markup:
-    return _escape(i18n.ngettext(singular, plural, n)) % {"num": n, **values}
 
 
 def html_lang() -> str:

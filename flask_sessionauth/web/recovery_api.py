@@ -19,6 +19,7 @@ from flask import url_for
 
 from ..core import messages
 from ..core.errors import InvalidResetToken
+from ..core.i18n import _l
 from ..glue import recovery
 from .wire import InvalidBody
 from .wire import json_body
@@ -30,9 +31,9 @@ def request_password_reset() -> t.Any:
     email = string_field(body, "email")
     redirect_to = body.get("redirectTo")
     if redirect_to is not None and not isinstance(redirect_to, str):
-        raise InvalidBody("'redirectTo' must be a string.")
+        raise InvalidBody(_l("'%(field)s' must be a string.", field="redirectTo"))
     recovery.request_reset(email, redirect_to)
-    return jsonify(status=True, message=messages.RESET_REQUESTED)
+    return jsonify(status=True, message=str(messages.RESET_REQUESTED))
 
 
 def reset_password() -> t.Any:
@@ -49,7 +50,7 @@ def reset_password_callback(token: str) -> t.Any:
     callback = recovery.safe_callback(request.args.get("callbackURL"))
     if callback is None:
         if "sessionauth" not in current_app.blueprints:
-            raise InvalidBody("'callbackURL' must be a path on this site or a trusted origin.")
+            raise InvalidBody(_l("'%(field)s' must be a path on this site or a trusted origin.", field="callbackURL"))
         callback = url_for("sessionauth.reset_password")
     try:
         recovery.check_reset_token(token)

@@ -65,7 +65,7 @@ def reset_password() -> t.Any:
     except PasswordPolicyError as exc:
         form.new_password.errors = [*form.new_password.errors, exc.message]
         return page(RESET, 400, form=form)
-    flash(messages.PASSWORD_RESET_DONE, "success")
+    flash(str(messages.PASSWORD_RESET_DONE), "success")
     return redirect(url_for("sessionauth.login"))
 
 
@@ -77,10 +77,10 @@ def report_device() -> t.Any:
     form = bind(ReportForm)
     if not form.validate_on_submit():
         report = recovery.inspect_report(token)
-        device = describe(report.user_agent).name
+        device = describe(report.user_agent).display
         return page(REPORT, 400 if form.is_submitted() else 200, form=form, token=token, device=device)
     reset_token = recovery.confirm_report(token)
-    flash(messages.REPORT_DONE, "success")
+    flash(str(messages.REPORT_DONE), "success")
     if reset_token is None:
         return redirect(url_for("sessionauth.forgot_password"))
     return redirect(url_for("sessionauth.reset_password", token=reset_token))
