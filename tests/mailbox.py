@@ -57,6 +57,16 @@ class Mailbox:
         return [str(m["Subject"]) for m in self.messages]
 
 
+def received(app: t.Any, mailbox: Mailbox, count: int) -> list[email.message.EmailMessage]:
+    """Wait until ``app``'s mail worker handed every mail over, then for ``count`` mails."""
+    from tests.helpers import state_of
+
+    assert state_of(app).mailer.wait()
+    messages = mailbox.wait_for(count)
+    assert len(messages) == count, mailbox.subjects()
+    return messages
+
+
 def bodies(message: email.message.EmailMessage) -> tuple[str, str]:
     """The plain-text and HTML parts."""
     text = message.get_body(("plain",))

@@ -41,6 +41,7 @@ from tests.mailbox import Mailbox
 from tests.mailbox import bodies
 from tests.mailbox import free_port
 from tests.mailbox import link_in
+from tests.mailbox import received
 
 PUBLIC = "https://app.example"
 
@@ -59,13 +60,6 @@ def announce_new_device(app: Flask, user: t.Any) -> t.Any:
         session = auth.list_sessions(row)[0]
         signals.new_device_sign_in.send(app, user=row, session=session)
     return session
-
-
-def received(app: Flask, mailbox: Mailbox, count: int) -> list[email.message.EmailMessage]:
-    assert state_of(app).mailer.wait()
-    messages = mailbox.wait_for(count)
-    assert len(messages) == count, mailbox.subjects()
-    return messages
 
 
 def local(link: str) -> str:

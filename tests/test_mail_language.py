@@ -11,7 +11,6 @@ needs the request."""
 from __future__ import annotations
 
 import datetime as dt
-import email.message
 import typing as t
 
 import pytest
@@ -28,9 +27,9 @@ from tests.helpers import PASSWORD
 from tests.helpers import api_post
 from tests.helpers import auth_of
 from tests.helpers import page_sign_in
-from tests.helpers import state_of
 from tests.mailbox import Mailbox
 from tests.mailbox import bodies
+from tests.mailbox import received
 
 pytest.importorskip("flask_babel")
 
@@ -42,13 +41,6 @@ SIGNED_IN_AT = dt.datetime(2026, 12, 6, 23, 22, tzinfo=dt.UTC)
 @pytest.fixture
 def app_config(mailbox: Mailbox) -> dict[str, t.Any]:
     return {**mailbox.config(), "SESSIONAUTH_PUBLIC_URL": "https://app.example", "SESSIONAUTH_SITE_NAME": "Shop & Co"}
-
-
-def received(app: Flask, mailbox: Mailbox, count: int) -> list[email.message.EmailMessage]:
-    assert state_of(app).mailer.wait()
-    messages = mailbox.wait_for(count)
-    assert len(messages) == count, mailbox.subjects()
-    return messages
 
 
 def test_a_german_password_change_and_sign_out_everywhere_are_mailed_in_german(
