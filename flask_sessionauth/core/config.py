@@ -42,6 +42,14 @@ DEFAULTS: dict[str, t.Any] = {
     "SESSIONAUTH_REDIS_PREFIX": "sessionauth:",
     # What to do when Redis is unreachable: "database" (fall back) or "fail" (503).
     "SESSIONAUTH_REDIS_FALLBACK": "database",
+    # A ready client (redis.Redis, RedisCluster, a Sentinel master_for() client)
+    # instead of SESSIONAUTH_REDIS_URL.
+    "SESSIONAUTH_REDIS_CLIENT": None,
+    # Replicas that must confirm a revoke's tombstones (None = 1 for a cluster
+    # or Sentinel client, 0 for one server).
+    "SESSIONAUTH_REDIS_WAIT_REPLICAS": None,
+    # Seconds after a Redis error during which reads are checked against the database.
+    "SESSIONAUTH_REDIS_FAILOVER_WINDOW": 30,
     # Names the deployment for Redis keys and the cookie cache (None = a random
     # id stored once in the sessionauth_deployment table).
     "SESSIONAUTH_DEPLOYMENT_ID": None,
