@@ -112,6 +112,9 @@ class Scenario:
             client = device(app)
             session = client.sign_in(self.user)
             self.cookies[session.id] = client.get_cookie(self.name).value
+        store = store_of(app)
+        #: The copies as cached at sign-in: what a replica that missed the revokes holds.
+        self.first_copies = {i: store.client.get(store.key(i)) for i in self.cookies}
 
     def reader(self, seed: int) -> None:
         client = self.app.test_client(use_cookies=False)

@@ -9,7 +9,6 @@ because the tests crash them; the load runs on threads with test clients
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -124,11 +123,10 @@ def test_fail_closed_during_the_failover_only_and_stale_copies_are_retired(healt
     assert figures.fail_closed_seconds <= figures.failover_seconds + 5
     recovered = max(r.ended for r in scenario.requests if r.status == 503) if figures.errors_5xx else 0.0
     assert all(r.status == 200 for r in scenario.requests if r.started > recovered + 2)
-    # The promoted replica "missed" a tombstone: plant the old live copy back.
+    # The promoted replica "missed" a tombstone: put the old live copy back.
     victim = next(iter(scenario.revoked))
     store = store_of(app)
-    stale = {"id": victim, "user_id": scenario.user_id}
-    store.client.set(store.key(victim), json.dumps(stale), ex=3600)
+    store.client.set(store.key(victim), scenario.first_copies[victim], ex=3600)
     client = app.test_client(use_cookies=False)
     resp = client.get("/whoami/storage", headers={"Cookie": f"{scenario.name}={scenario.cookies[victim]}"})
     assert resp.json["user_id"] is None
