@@ -341,8 +341,13 @@ STORAGE_MODES = {
 SQL = ("sqlite", "postgres")
 #: The behaviour suites (pages, API, lifecycle, the Python API).
 EVERY_STORAGE = ("sqlite", "postgres", "redis", "cookie_cache")
+#: Redis with replicas that take over: a cluster, Sentinel. The Redis tier's
+#: suites (store contract, Redis, rate-limit counters) and the JSON and Python
+#: API suites (API, sessions API, lifecycle) run on them too; the page suites
+#: would add minutes for code paths the API suites already drive.
+REPLICATED_REDIS = ("redis_cluster", "redis_sentinel")
 #: Redis in every shape: one server (before each database), a cluster, Sentinel.
-REDIS_MODES = ("redis", "redis_postgres", "redis_cluster", "redis_sentinel")
+REDIS_MODES = ("redis", "redis_postgres", *REPLICATED_REDIS)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -27,16 +27,24 @@ SERVICE = "sessionauth"
 
 
 def free_ports(count: int) -> list[int]:
-    """Distinct free ports (cluster nodes also use ``port + 10000``)."""
+    """Distinct free ports whose ``port + 10000`` (a cluster node's bus) is free too."""
     ports: list[int] = []
     sockets = []
     while len(ports) < count:
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-        if port < 55000 and port not in ports:
-            ports.append(port)
         sockets.append(sock)
+        port = int(sock.getsockname()[1])
+        if port >= 55000 or port in ports:
+            continue
+        bus = socket.socket()
+        try:
+            bus.bind(("127.0.0.1", port + 10000))
+        except OSError:
+            bus.close()
+            continue
+        sockets.append(bus)
+        ports.append(port)
     for sock in sockets:
         sock.close()
     return ports

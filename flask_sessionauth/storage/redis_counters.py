@@ -20,11 +20,18 @@ if t.TYPE_CHECKING:
 
 log = logging.getLogger("flask_sessionauth")
 
+# One counter: a new window starts with the key (SET NX EX); INCR keeps its TTL.
+_COUNT = """
+redis.call('SET', KEYS[1], 0, 'EX', ARGV[1], 'NX')
+local count = redis.call('INCR', KEYS[1])
+return {count, redis.call('TTL', KEYS[1])}
+"""
+
 
 class RedisCounters:
-    """Counters in Redis: ``SET NX EX`` + ``INCR`` in one transaction per key
-    (one round trip for all on a single server; one per key on a cluster,
-    where a transaction may not span hash slots); the key's TTL is the
+    """Counters in Redis: ``SET NX EX`` + ``INCR`` atomically, in one
+    ``MULTI`` round trip for all keys on one server, a one-key script per key
+    on a cluster (nothing may span hash slots); the key's TTL is the
     window. When Redis is unreachable the database counters take over
     (``SESSIONAUTH_REDIS_FALLBACK = "database"``) or the check fails closed."""
 
@@ -33,6 +40,7 @@ class RedisCounters:
         self._prefix = prefix if isinstance(prefix, Prefix) else Prefix(prefix)
         self.fallback = fallback
         self.window = window
+        self._count_one = client.register_script(_COUNT)
 
     @property
     def prefix(self) -> str:
@@ -47,7 +55,9 @@ class RedisCounters:
     def increment(self, names: list[str], now: float) -> list[Count]:
         try:
             if isinstance(self.client, RedisCluster):
-                replies = [reply for name in names for reply in self._count([name])]
+                replies = []
+                for name in names:
+                    replies += [None, *self._count_one(keys=[self.prefix + name], args=[self.window])]
             else:
                 replies = self._count(names)
         except (redis.RedisError, OSError) as exc:
