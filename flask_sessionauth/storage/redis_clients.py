@@ -154,7 +154,8 @@ def set_replicated(client: Client, items: dict[str, bytes], ttl: int, replicas: 
                     raise redis.ConnectionError("no master serves a key's hash slot")
                 by_node.setdefault(node.name, (node, {}))[1][key] = value
             for node, group in by_node.values():
-                _set_and_wait(node.redis_connection, group, ttl, replicas)
+                # The node's own client (made anew after the slot map changed).
+                _set_and_wait(client.get_redis_connection(node), group, ttl, replicas)
         except redis.RedisError:
             # A crashed or moved master: learn the new layout for next time.
             try:
