@@ -101,6 +101,7 @@ class Scenario:
         self.requests: list[Request] = []
         self.revoked: dict[str, float] = {}  # session id -> when its revoke returned
         self.refused = 0
+        self.killed_at = self.healed_at = 0.0  # time.monotonic() of the crash, of the healed topology
         self.stop = threading.Event()
         self.lock = threading.Lock()
         ext = app.extensions["sessionauth"]
@@ -153,12 +154,13 @@ class Scenario:
             thread.start()
         try:
             time.sleep(load_before)
-            killed_at = time.monotonic()
+            self.killed_at = time.monotonic()
             self.nodes.kill(victim)
             wait_for(lambda: promoted(self.nodes, victim), "a replica to be promoted")
-            failover = time.monotonic() - killed_at
+            failover = time.monotonic() - self.killed_at
             self.nodes.restart(victim)  # back as a replica of the new master
             wait_for(self.nodes.healthy, "the topology to heal")  # type: ignore[attr-defined]
+            self.healed_at = time.monotonic()
             time.sleep(load_after)
         finally:
             self.stop.set()

@@ -120,7 +120,9 @@ def test_fail_closed_during_the_failover_only_and_stale_copies_are_retired(healt
     print(f"\n[{type(healthy).__name__}, fallback=fail] {figures.line()}")
     assert figures.revoked_then_accepted == 0
     assert {r.status for r in scenario.requests} <= {200, 503}
-    assert figures.fail_closed_seconds <= figures.failover_seconds + 5
+    # Only between the crash and the healed topology (a master for every key again).
+    unavailable = [r for r in scenario.requests if r.status == 503]
+    assert all(scenario.killed_at <= r.ended <= scenario.healed_at + 1 for r in unavailable)
     recovered = max(r.ended for r in scenario.requests if r.status == 503) if figures.errors_5xx else 0.0
     assert all(r.status == 200 for r in scenario.requests if r.started > recovered + 2)
     # The promoted replica "missed" a tombstone: put the old live copy back.
