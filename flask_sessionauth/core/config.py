@@ -45,6 +45,14 @@ DEFAULTS: dict[str, t.Any] = {
     # Process-local copies of Redis session entries, kept coherent by
     # CLIENT TRACKING: the most entries kept (0 = off).
     "SESSIONAUTH_REDIS_LOCAL_CACHE": 0,
+    # A ready client (redis.Redis, RedisCluster, a Sentinel master_for() client)
+    # instead of SESSIONAUTH_REDIS_URL.
+    "SESSIONAUTH_REDIS_CLIENT": None,
+    # Replicas that must confirm a revoke's tombstones (None = 1 for a cluster
+    # or Sentinel client, 0 for one server).
+    "SESSIONAUTH_REDIS_WAIT_REPLICAS": None,
+    # Seconds after a Redis error during which reads are checked against the database.
+    "SESSIONAUTH_REDIS_FAILOVER_WINDOW": 30,
     # Names the deployment for Redis keys and the cookie cache (None = a random
     # id stored once in the sessionauth_deployment table).
     "SESSIONAUTH_DEPLOYMENT_ID": None,
