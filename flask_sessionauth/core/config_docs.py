@@ -66,5 +66,7 @@ DOCS: dict[str, str] = {
     "SESSIONAUTH_DEVICE_COOKIE_MAX_AGE": "lifetime of the known-device cookie set by a successful sign-in; `0` = off",
     "SESSIONAUTH_TRUSTED_PROXIES": "reverse proxies whose `X-Forwarded-For` is believed: a hop count (`ProxyFix`) or a list of CIDRs; see Client IP",
     "SESSIONAUTH_CLEANUP_BATCH_SIZE": "rows per `DELETE` in `cleanup_expired`",
+    "SESSIONAUTH_EVENT_RETENTION": "activity-log events older than this (seconds) are deleted by `flask sessionauth cleanup`; `None` = keep them",
+    "SESSIONAUTH_KNOWN_DEVICE_DAYS": "a sign-in is from a new device (event flag, `new_device_sign_in` signal) unless the account signed in with the same browser family, OS family and country within this many days; a heuristic, never a security boundary",
     "SESSIONAUTH_POOL_SIZE": "connections of the hot path's own pool per process, besides the app's pool; the two bound what a worker opens (see Storage, \"Connection budget\")",
 }

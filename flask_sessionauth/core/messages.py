@@ -53,3 +53,16 @@ def signed_out_others(count: int) -> str:
 def more_devices(count: int) -> str:
     """Below a bounded listing: how many sessions it leaves out."""
     return f"and {count} more {'device' if count == 1 else 'devices'}"
+
+
+def signed_out_from(device: str, when: str) -> str:
+    """The sign-in page, to a browser signed out from another device: only
+    that device's name and the time (the cookie named the session)."""
+    return f"{device} signed this device out on {when}."
+
+
+NO_ACTIVITY = "No account activity to show."
+
+
+def admin_signed_out(count: int) -> str:
+    return f"Signed the user out of {devices_phrase(count)}."

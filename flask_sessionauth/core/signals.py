@@ -3,9 +3,11 @@
 - ``session_created``: ``user``, ``session`` (the new ``UserSession``).
 - ``session_revoked``: ``user_id``, ``session_ids`` (list of str), ``reason``
   (``"logout"``, ``"revoke"``, ``"revoke_others"``, ``"revoke_all"``,
-  ``"password_change"``, ``"rotate"``, ``"evicted"``, ``"user_deactivated"``).
+  ``"password_change"``, ``"password_reset"``, ``"rotate"``, ``"evicted"``,
+  ``"user_deactivated"`` (sent once the deactivation committed), ``"admin"``).
 - ``password_changed``: ``user``, ``revoked`` (number of sessions ended).
-- ``login_failed``: ``identity`` (the email as typed), ``reason``.
+- ``login_failed``: ``identity`` (the email as typed), ``reason``, ``user_id`` (the
+  account whose password was wrong; ``None`` for no account or a disabled one).
 - ``new_device_sign_in``: ``user``, ``session``: a sign-in from a device not seen on
   this account within ``SESSIONAUTH_KNOWN_DEVICE_DAYS`` (same browser, OS and country).
 - ``password_reset``: ``user``, ``revoked``: a password set through a reset link.

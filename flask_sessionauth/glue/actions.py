@@ -10,6 +10,7 @@ from __future__ import annotations
 import typing as t
 
 from ..core import lifecycle
+from ..core import signals
 from ..core.errors import InvalidCredentials
 from ..core.errors import InvalidPassword
 from ..core.errors import NotSignedIn
@@ -20,6 +21,7 @@ from ..services.sessions import Issued
 from ..storage import storage_errors
 from ..storage.model import IssuedSession
 from ..storage.model import UserSession
+from .activity import limited
 from .csrf import rotate_csrf_secret
 from .hook import request_state
 from .hook import verify_with_storage
@@ -122,7 +124,7 @@ def _adopt(state: RequestState, issued: Issued, user: t.Any) -> IssuedSession:
     return returned
 
 
-def _signed_out_if_revoked(revoked: list[str]) -> None:
+def signed_out_if_revoked(revoked: list[str]) -> None:
     """If the caller's own session was among ``revoked``, this device is signed
     out: anonymous from now on, cookie cleared, ``Clear-Site-Data`` sent."""
     state = request_state()
@@ -139,7 +141,8 @@ def authenticate(email: t.Any, password: t.Any) -> t.Any | None:
     :meth:`Accounts.authenticate`)."""
     app = app_state()
     device = app.devices.nonce(email)
-    result = app.accounts.authenticate(email, password, client(), device)
+    with limited("sign_in"):
+        result = app.accounts.authenticate(email, password, client(), device)
     if result is None:
         return None
     user, verified_hash = result
@@ -163,7 +166,8 @@ def login_user(user: t.Any, remember: bool = True, *, fresh: bool = True) -> Iss
     keys = []
     if asking is not None:
         identity = app.accounts.identity(user)
-        keys = app.limiter.check(app.limiter.session_keys(identity, asking, app.devices.nonce(identity)))
+        with limited("new_session", user.id):
+            keys = app.limiter.check(app.limiter.session_keys(identity, asking, app.devices.nonce(identity)))
     issued = app.sessions.create(
         user,
         remember,
@@ -209,11 +213,13 @@ def reauthenticate(password: t.Any) -> IssuedSession:
     user = load_user(state) if state is not None and state.record is not None else ANONYMOUS_USER
     if not user or state is None or state.record is None:
         raise NotSignedIn("No user is signed in.")
-    if not state.app_state.accounts.verify(user, password, client(), state.record.id):
-        raise InvalidPassword()
+    with limited("reauthenticate", user.id):
+        if not state.app_state.accounts.verify(user, password, client(), state.record.id):
+            raise InvalidPassword()
     rotated = rotate(fresh=True)
     if rotated is None:
         raise NotSignedIn("This session has ended. Please sign in again.")
+    signals.sudo_confirmed.send(state.app_state.sessions.sender, user=unproxy(user), session=rotated)
     return rotated
 
 
@@ -243,7 +249,7 @@ def revoke(user: t.Any, ids: list[str] | None, *, keep_current: bool, reason: st
     user_id = current_user_id(user)
     keep = current_id_of(user_id) if keep_current else None
     revoked = app_state().sessions.revoke(user_id, ids, keep, reason)
-    _signed_out_if_revoked(revoked)
+    signed_out_if_revoked(revoked)
     return len(revoked)
 
 
@@ -261,22 +267,23 @@ def change_password(
     app = app_state()
     user = unproxy(user)
     keep = current_id_of(user.id)
-    app.accounts.change_password(
-        user,
-        current_password,
-        new_password,
-        revoke_others=revoke_other_sessions,
-        keep=keep,
-        client=client(),
-        confirm_password=confirm_password,
-        device=app.devices.nonce(app.accounts.identity(user)),
-    )
+    with limited("change_password", user.id):
+        app.accounts.change_password(
+            user,
+            current_password,
+            new_password,
+            revoke_others=revoke_other_sessions,
+            keep=keep,
+            client=client(),
+            confirm_password=confirm_password,
+            device=app.devices.nonce(app.accounts.identity(user)),
+        )
     return rotate(fresh=True) if keep is not None else None
 
 
 def set_password(user: t.Any, new_password: str, revoke_sessions: bool = True) -> int:
     revoked = app_state().accounts.set_password(unproxy(user), new_password, revoke_sessions)
-    _signed_out_if_revoked(revoked)
+    signed_out_if_revoked(revoked)
     return len(revoked)
 
 
@@ -284,4 +291,6 @@ def cleanup_expired() -> int:
     app: AppState = app_state()
     count = app.sessions.cleanup(app.cleanup_batch_size)
     app.limiter.cleanup()
+    with storage_errors():
+        app.activity.cleanup(app.cleanup_batch_size)
     return count

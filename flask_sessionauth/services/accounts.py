@@ -103,7 +103,12 @@ class Accounts:
         result = self.hasher.check(password, getattr(user, self.password_attr, None) if usable else None)
         if not result.ok:
             self.limiter.failed(keys)
-            signals.login_failed.send(self._app(), identity=identity, reason=reason if not usable else "password")
+            signals.login_failed.send(
+                self._app(),
+                identity=identity,
+                reason=reason if not usable else "password",
+                user_id=user.id if usable else None,
+            )
             return False
         if result.new_hash is not None:
             setattr(user, self.password_attr, result.new_hash)
