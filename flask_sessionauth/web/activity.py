@@ -145,6 +145,9 @@ def list_activity() -> t.Any:
     events, total = admin_ops.page_of_events(limit, offset, None, kind)
     response = jsonify([event.json() for event in events])
     response.headers["X-Total-Count"] = str(total)
+    if offset + limit < total:
+        following = url_for("sessionauth_api.list_activity", limit=limit, offset=offset + limit, kind=kind)
+        response.headers["Link"] = f'<{following}>; rel="next"'
     return response
 
 

@@ -48,6 +48,23 @@ _STATUS = _object({"status": _BOOLEAN, "revoked": {"type": "integer", "minimum":
 _SUDO = _object({"password": {**_FIELD, "description": "Confirms the password when the session is not fresh."}})
 
 _SCHEMAS: dict[str, t.Any] = {
+    "Event": _object(
+        {
+            "id": {"type": "integer"},
+            "kind": {"type": "string", "description": 'What happened, e.g. "sign_in", "session_revoked".'},
+            "label": _STRING,
+            "reason": _NULLABLE_STRING,
+            "createdAt": _DATE,
+            "device": _STRING,
+            **dict.fromkeys(
+                ("ipAddress", "country", "region", "city", "sessionId", "targetSessionId", "targetDevice"),
+                _NULLABLE_STRING,
+            ),
+            "newDevice": {**_BOOLEAN, "nullable": True},
+            "byAdministrator": _BOOLEAN,
+        },
+        ["id", "kind", "label", "createdAt", "device", "byAdministrator"],
+    ),
     "Session": _object(
         {
             "id": {"type": "string", "description": "Public session id (safe to show)."},
@@ -129,6 +146,7 @@ class _Endpoint(t.NamedTuple):
 
 _SESSION_OR_NULL = {**copy.deepcopy(_SCHEMAS["SessionWithUser"]), "nullable": True}
 _SESSIONS = {"type": "array", "items": _ref("Session")}
+_EVENTS = {"type": "array", "items": _ref("Event")}
 _TOKEN = {**_FIELD, "description": "A listed session's token (its id)."}
 _PAGING = (
     {
@@ -178,6 +196,15 @@ _ENDPOINTS = (
         query=_PAGING,
         ok_headers=_PAGE_HEADERS,
     ),
+    _Endpoint(
+        "get",
+        "/list-activity",
+        "listActivity",
+        _EVENTS,
+        (400, 401),
+        query=(*_PAGING, {"name": "kind", "in": "query", "required": False, "schema": _STRING}),
+        ok_headers=_PAGE_HEADERS,
+    ),
     _Endpoint("post", "/revoke-session", "revokeSession", _STATUS, (401,), _REVOKE, alias=True),
     _Endpoint("post", "/revoke-sessions", "revokeSessions", _STATUS, (401, 429), _SUDO, alias=True, get_alias=True),
     _Endpoint(
@@ -192,6 +219,7 @@ _ENDPOINTS = (
 _SUMMARIES = {
     "getSession": "The current session and user, or null when signed out (query parameters are ignored).",
     "listSessions": "The caller's active sessions, most recently active first, one page (limit, offset) of them.",
+    "listActivity": "The caller's security events, newest first, one page (limit, offset; kind filters) of them.",
     "revokeSession": "Sign out one of the caller's sessions; a token that is none of them changes nothing (200).",
     "revokeSessions": "Sign out every session, this one included (sudo mode: fresh, or send the password).",
     "revokeOtherSessions": "Sign out every session but this one (sudo mode: fresh, or send the password).",
