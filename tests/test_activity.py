@@ -147,7 +147,9 @@ def test_sign_out_revocations_password_and_sudo(app: Flask, client: t.Any, secon
     assert revoked[0]["device"] == "Chrome 131 on macOS" and revoked[0]["label"].startswith("Device signed out")
     assert client.post("/test/reauth", data={"password": PASSWORD}).status_code == 200
     resp = api_post(
-        client, "change-password", {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD, "revokeOtherSessions": True}
+        client,
+        "change-password",
+        {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD, "revokeOtherSessions": True},
     )
     assert resp.status_code == 200
     login(second_client, password=NEW_PASSWORD)

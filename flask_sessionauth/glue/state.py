@@ -149,7 +149,7 @@ class AppState:
             db, user_model, self.identity_attr, self.password_attr, self.hasher, self.limiter, self.sessions, app
         )
         retention = config["SESSIONAUTH_EVENT_RETENTION"]
-        events = EventStore(db, create_event_table(self.model.metadata, user_model))
+        events = EventStore(db, create_event_table(user_model.__table__.metadata, user_model))
         self.activity = Activity(
             events,
             self.sessions,

@@ -107,7 +107,7 @@ class Accounts:
                 self._app(),
                 identity=identity,
                 reason=reason if not usable else "password",
-                user_id=user.id if usable else None,
+                user_id=getattr(user, "id", None) if usable else None,
             )
             return False
         if result.new_hash is not None:

@@ -47,7 +47,7 @@ FIELDS = (
 
 def create_table(metadata: sa.MetaData, user_model: t.Any) -> sa.Table:
     user_pk = next(iter(user_model.__table__.primary_key.columns))
-    return table_once(
+    table = table_once(
         metadata,
         TABLE_NAME,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -71,8 +71,11 @@ def create_table(metadata: sa.MetaData, user_model: t.Any) -> sa.Table:
         sa.Column("new_device", sa.Boolean, nullable=True),
         # The administrator who acted (their user id, as text).
         sa.Column("admin_id", sa.String(64), nullable=True),
-        sa.Index(f"ix_{TABLE_NAME}_user_created", "user_id", "created_at"),
     )
+    name = f"ix_{TABLE_NAME}_user_created"
+    if not any(index.name == name for index in table.indexes):
+        sa.Index(name, table.c.user_id, table.c.created_at)
+    return table
 
 
 class EventStore:
@@ -142,7 +145,8 @@ class EventStore:
             .limit(1)
         )
         with self.db.engine.connect() as connection:
-            return connection.execute(stmt).first()
+            row: sa.Row[t.Any] | None = connection.execute(stmt).first()
+        return row
 
     def cleanup(self, before: dt.datetime, batch_size: int) -> int:
         c = self.table.c

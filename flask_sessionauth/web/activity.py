@@ -48,7 +48,10 @@ def _events_context(endpoint: str, user: t.Any = None, **values: t.Any) -> dict[
     per_page = app_state().devices_per_page
     page, kind = page_number(), _kind()
     events, total = admin_ops.page_of_events(per_page, (page - 1) * per_page, user, kind)
-    link = lambda number: url_for(endpoint, page=number, kind=kind, **values)  # noqa: E731
+
+    def link(number: int) -> str:
+        return url_for(endpoint, page=number, kind=kind, **values)
+
     return {
         "events": events,
         "kinds": KINDS,
