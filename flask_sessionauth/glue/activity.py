@@ -175,7 +175,9 @@ def limited(scope: str, user_id: t.Any = None) -> t.Iterator[None]:
 def signed_out_notice() -> tuple[t.Any, str] | None:
     """When, and from which device, this browser was signed out (once): only for
     the session id its own cookie named, and only that time and device name."""
-    session_id = flask_session.pop(GONE_KEY, None)
+    if GONE_KEY not in flask_session:  # a pop would mark the Flask session changed
+        return None
+    session_id = flask_session.pop(GONE_KEY)
     activity = _activity(current_app)
     if not isinstance(session_id, str) or activity is None:
         return None

@@ -41,7 +41,10 @@ def _table(header: tuple[str, ...], rows: list[tuple[t.Any, ...]]) -> None:
 def cleanup() -> None:
     """Delete expired sessions in batches (SESSIONAUTH_CLEANUP_BATCH_SIZE), and
     activity events older than SESSIONAUTH_EVENT_RETENTION."""
-    count = actions.cleanup_expired()
+    try:
+        count = actions.cleanup_expired()
+    except SessionAuthError as exc:  # e.g. the events table is missing: one line naming the fix
+        raise click.ClickException(getattr(exc, "detail", None) or exc.message) from exc
     click.echo(f"Deleted {count} expired session(s).")
 
 
