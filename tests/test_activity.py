@@ -23,6 +23,9 @@ import time_machine
 from flask import Flask
 
 from flask_sessionauth import new_device_sign_in
+from flask_sessionauth import password_reset
+from flask_sessionauth import session_renamed
+from flask_sessionauth import session_reported
 from tests.conftest import User
 from tests.conftest import db
 from tests.helpers import API
@@ -104,9 +107,6 @@ def test_new_device_decision(app: Flask, user: t.Any, new_devices: list[t.Any], 
     assert len(new_devices) == 2
     assert new_devices[1]["session"].user_agent == UA_FIREFOX
     # 91 days on with no session alive: the old sign-ins no longer count.
-    for c in (laptop,):
-        c.post("/test/logout")
-    auth_of(app).revoke_sessions  # noqa: B018 - the public method exists
     with app.app_context():
         auth_of(app).revoke_sessions(user)
     clock.shift(dt.timedelta(days=91))
@@ -296,3 +296,16 @@ def test_retention_and_cli(app: Flask, client: t.Any, user: t.Any, clock: t.Any)
     clock.shift(dt.timedelta(days=2))
     assert runner.invoke(args=["sessionauth", "cleanup"]).exit_code == 0
     assert [r["kind"] for r in rows(app)] == ["sign_in"]
+
+
+def test_signals_sent_by_other_features_are_recorded(app: Flask, client: t.Any, user: t.Any) -> None:
+    """``session_reported``, ``session_renamed`` and ``password_reset`` come from
+    other features (mail, location); a huge chosen name is cut, never an error."""
+    session_id = login(client)
+    with app.test_request_context("/"):
+        session_renamed.send(app, user_id=user.id, session_id=session_id, name="x" * 10_000)
+        session_reported.send(app, user_id=user.id, session_id=session_id)
+        password_reset.send(app, user=user, revoked=0)
+    listed = events(client)
+    assert [e["kind"] for e in listed[:3]] == ["password_reset", "session_reported", "session_renamed"]
+    assert listed[2]["targetDevice"] == "x" * 120

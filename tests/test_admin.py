@@ -167,3 +167,15 @@ def test_cli_activity_of_any_user(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["sessionauth", "activity", "alice@example.com", "--json"])
     assert result.exit_code == 0, result.output
     assert '"kind": "sign_in"' in result.output
+
+
+@pytest.mark.usefixtures("admin_check")
+def test_a_device_the_admin_signed_out_is_told_so(app: Flask) -> None:
+    alice = user_id(app, "alice@example.com")
+    phone = signed_in(app, "alice@example.com", UA_FIREFOX)
+    admin = signed_in(app, ADMIN)
+    sessions_page = f"/account/admin/users/{alice}/sessions"
+    assert form_post(admin, f"{sessions_page}/revoke-all", page=sessions_page).status_code == 302
+    page = text(phone.get("/account/devices", follow_redirects=True))
+    assert "An administrator signed this device out on" in page
+    assert "127.0.0.1" not in page

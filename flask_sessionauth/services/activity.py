@@ -80,6 +80,8 @@ class Activity:
             "admin_id": actor.admin_id,
         }
         values.update(fields)
+        if values["target_device"] is not None:  # a name a user chose (session_renamed): bounded
+            values["target_device"] = str(values["target_device"])[:DETAIL_LENGTH]
         return values
 
     def write(self, rows: list[dict[str, t.Any]]) -> bool:
@@ -170,7 +172,9 @@ class Activity:
             return None
         if row is None:
             return None
-        return row.created_at, describe(row.user_agent).name if row.user_agent else "another device"
+        if row.reason == "admin":
+            return row.created_at, "An administrator"
+        return row.created_at, describe(row.user_agent).name if row.user_agent else "Another device"
 
     def cleanup(self, batch_size: int) -> int:
         """Delete events older than the retention (``None``: keep them)."""

@@ -134,7 +134,7 @@ class EventStore:
         """The newest event that signed session ``session_id`` out for one of ``reasons``."""
         c = self.table.c
         stmt = (
-            sa.select(c.created_at, c.user_agent)
+            sa.select(c.created_at, c.user_agent, c.reason)
             .where(
                 c.target_session_id == session_id,
                 c.kind == "session_revoked",
