@@ -309,3 +309,17 @@ def test_signals_sent_by_other_features_are_recorded(app: Flask, client: t.Any, 
     listed = events(client)
     assert [e["kind"] for e in listed[:3]] == ["password_reset", "session_reported", "session_renamed"]
     assert listed[2]["targetDevice"] == "x" * 120
+
+
+@pytest.mark.parametrize("app_config", [{"SESSIONAUTH_MAX_SESSIONS_PER_USER": 1}])
+def test_a_session_evicted_by_the_cap_is_recorded(app: Flask, user: t.Any, app_config: t.Any) -> None:
+    phone = device(app, UA_IPHONE)
+    evicted = login(phone)
+    laptop = device(app)
+    login(laptop)
+    [event] = events(laptop, kind="session_revoked")
+    assert (event["reason"], event["targetSessionId"], event["targetDevice"]) == (
+        "evicted",
+        evicted,
+        "Safari on iPhone",
+    )
