@@ -321,5 +321,5 @@ def test_a_session_evicted_by_the_cap_is_recorded(app: Flask, user: t.Any, app_c
     assert (event["reason"], event["targetSessionId"], event["targetDevice"]) == (
         "evicted",
         evicted,
-        "Safari on iPhone",
+        "Safari 17 on iPhone",
     )
