@@ -99,7 +99,7 @@ def test_new_device_decision(app: Flask, user: t.Any, new_devices: list[t.Any], 
     and country within SESSIONAUTH_KNOWN_DEVICE_DAYS (90)."""
     laptop = device(app, UA_CHROME)
     login(laptop)
-    assert len(new_devices) == 1 and new_devices[0]["user"].id == user.id
+    assert len(new_devices) == 1 and new_devices[0]["session"].user_id == user.id
     laptop.post("/test/logout")
     login(device(app, UA_CHROME.replace("Chrome/131", "Chrome/140"), "198.51.100.1"))  # another version: known
     assert len(new_devices) == 1
@@ -158,12 +158,14 @@ def test_sign_out_revocations_password_and_sudo(app: Flask, client: t.Any, secon
     assert "sudo_confirmed" in kinds(client)
 
 
-def test_rate_limits_are_recorded(app: Flask, client: t.Any, user: t.Any) -> None:
-    app.config["SESSIONAUTH_RATE_LIMIT_ACCOUNT"] = 2
+def test_reaching_a_limit_is_recorded_once(app: Flask, client: t.Any, user: t.Any) -> None:
+    """Recorded by the failure that fills the counter; the refused attempts
+    after it write nothing (a locked-out client costs reads only)."""
     auth_of(app).state_for(app).limiter.limits["pair"] = 2
-    statuses = [client.post("/test/login", data={"email": user.email, "password": "x"}).status_code for _ in range(3)]
-    assert statuses[-1] == 429
-    assert any(r["kind"] == "rate_limited" and r["reason"] == "sign_in" for r in rows(app))
+    statuses = [client.post("/test/login", data={"email": user.email, "password": "x"}).status_code for _ in range(5)]
+    assert statuses == [401, 401, 429, 429, 429]
+    limited = [(r["kind"], r["reason"], r["user_id"]) for r in rows(app) if r["kind"] == "rate_limited"]
+    assert limited == [("rate_limited", "pair", user.id)]
 
 
 def test_deactivation_is_recorded(app: Flask, client: t.Any, user: t.Any) -> None:

@@ -6,15 +6,17 @@
   ``"password_change"``, ``"password_reset"``, ``"rotate"``, ``"evicted"``,
   ``"user_deactivated"`` (sent once the deactivation committed), ``"admin"``).
 - ``password_changed``: ``user``, ``revoked`` (number of sessions ended).
-- ``login_failed``: ``identity`` (the email as typed), ``reason``, ``user_id`` (the
-  account whose password was wrong; ``None`` for no account or a disabled one).
+- ``login_failed``: ``identity`` (the email as typed), ``reason``.
 - ``new_device_sign_in``: ``user``, ``session``: a sign-in from a device not seen on
   this account within ``SESSIONAUTH_KNOWN_DEVICE_DAYS`` (same browser, OS and country).
 - ``password_reset``: ``user``, ``revoked``: a password set through a reset link.
 - ``session_reported``: ``user_id``, ``session_id``: "This wasn't me" signed it out.
 - ``session_renamed``: ``user_id``, ``session_id``, ``name`` (``None``: cleared).
 - ``sudo_confirmed``: ``user``, ``session``: the password was confirmed again.
-- ``rate_limited``: ``user_id`` (or ``None``), ``scope``, ``ip``: a limit refused a request.
+- ``rate_limited``: ``user_id`` (or ``None``), ``scope`` (the counter's kind: ``"pair"``,
+  ``"account"``, ``"address"``, ...), ``ip`` (or ``None``): a failure just brought a limit to
+  its maximum, so the next attempts are refused; sent once per filling, never for the
+  refused attempts (they stay free of writes).
 - ``admin_action``: ``admin``, ``user_id``, ``action``, ``session_ids``.
 """
 

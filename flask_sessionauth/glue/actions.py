@@ -21,7 +21,6 @@ from ..services.sessions import Issued
 from ..storage import storage_errors
 from ..storage.model import IssuedSession
 from ..storage.model import UserSession
-from .activity import limited
 from .csrf import rotate_csrf_secret
 from .hook import request_state
 from .hook import verify_with_storage
@@ -141,8 +140,7 @@ def authenticate(email: t.Any, password: t.Any) -> t.Any | None:
     :meth:`Accounts.authenticate`)."""
     app = app_state()
     device = app.devices.nonce(email)
-    with limited("sign_in"):
-        result = app.accounts.authenticate(email, password, client(), device)
+    result = app.accounts.authenticate(email, password, client(), device)
     if result is None:
         return None
     user, verified_hash = result
@@ -166,8 +164,7 @@ def login_user(user: t.Any, remember: bool = True, *, fresh: bool = True) -> Iss
     keys = []
     if asking is not None:
         identity = app.accounts.identity(user)
-        with limited("new_session", user.id):
-            keys = app.limiter.check(app.limiter.session_keys(identity, asking, app.devices.nonce(identity)))
+        keys = app.limiter.check(app.limiter.session_keys(identity, asking, app.devices.nonce(identity)))
     issued = app.sessions.create(
         user,
         remember,
@@ -176,7 +173,9 @@ def login_user(user: t.Any, remember: bool = True, *, fresh: bool = True) -> Iss
         replacing=state.record if state is not None else None,
         guard=app.accounts.guard(user, verified_hash),
     )
-    app.limiter.failed(keys)  # counts the new session
+    reached = app.limiter.failed(keys)  # counts the new session
+    if reached and asking is not None:
+        signals.rate_limited.send(app.sessions.sender, user_id=user.id, scope=reached[0].kind, ip=asking.ip_address)
     if state is None:
         session: IssuedSession = issued.session
         session.token = issued.token.value
@@ -213,9 +212,8 @@ def reauthenticate(password: t.Any) -> IssuedSession:
     user = load_user(state) if state is not None and state.record is not None else ANONYMOUS_USER
     if not user or state is None or state.record is None:
         raise NotSignedIn("No user is signed in.")
-    with limited("reauthenticate", user.id):
-        if not state.app_state.accounts.verify(user, password, client(), state.record.id):
-            raise InvalidPassword()
+    if not state.app_state.accounts.verify(user, password, client(), state.record.id):
+        raise InvalidPassword()
     rotated = rotate(fresh=True)
     if rotated is None:
         raise NotSignedIn("This session has ended. Please sign in again.")
@@ -267,17 +265,16 @@ def change_password(
     app = app_state()
     user = unproxy(user)
     keep = current_id_of(user.id)
-    with limited("change_password", user.id):
-        app.accounts.change_password(
-            user,
-            current_password,
-            new_password,
-            revoke_others=revoke_other_sessions,
-            keep=keep,
-            client=client(),
-            confirm_password=confirm_password,
-            device=app.devices.nonce(app.accounts.identity(user)),
-        )
+    app.accounts.change_password(
+        user,
+        current_password,
+        new_password,
+        revoke_others=revoke_other_sessions,
+        keep=keep,
+        client=client(),
+        confirm_password=confirm_password,
+        device=app.devices.nonce(app.accounts.identity(user)),
+    )
     return rotate(fresh=True) if keep is not None else None
 
 

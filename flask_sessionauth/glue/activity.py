@@ -9,17 +9,16 @@ action goes on (:mod:`..services.activity`).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import typing as t
 
+import sqlalchemy as sa
 from flask import Flask
 from flask import current_app
 from flask import session as flask_session
 
 from ..core import activity as kinds
 from ..core import signals
-from ..core.errors import RateLimited
 from ..services.activity import NOBODY
 from ..services.activity import Activity
 from ..services.activity import Actor
@@ -30,6 +29,14 @@ from .state import STATE_KEY
 from .state import client
 
 log = logging.getLogger("flask_sessionauth.events")
+
+
+def _id(user: t.Any) -> t.Any:
+    """``user``'s id without loading it: after a commit its attributes are
+    expired, and reading ``user.id`` would run a SELECT just for the log."""
+    state = sa.inspect(user, raiseerr=False)
+    identity = getattr(state, "identity", None)
+    return identity[0] if identity else user.id
 
 
 def _activity(sender: t.Any) -> Activity | None:
@@ -44,7 +51,7 @@ def actor(admin: t.Any = None) -> Actor:
         return NOBODY
     state = request_state()
     session_id = state.record.id if state is not None and state.record is not None else None
-    return Actor(session_id, asking.ip_address, asking.user_agent, None if admin is None else str(admin.id))
+    return Actor(session_id, asking.ip_address, asking.user_agent, None if admin is None else str(_id(admin)))
 
 
 def _receiver(fn: t.Callable[..., None]) -> t.Callable[..., None]:
@@ -65,7 +72,7 @@ def _receiver(fn: t.Callable[..., None]) -> t.Callable[..., None]:
 
 @_receiver
 def on_session_created(activity: Activity, sender: t.Any, *, user: t.Any, session: t.Any, **_: t.Any) -> None:
-    if activity.sign_in(user.id, session):
+    if activity.sign_in(session.user_id, session):
         signals.new_device_sign_in.send(sender, user=user, session=session)
 
 
@@ -88,24 +95,27 @@ def on_session_revoked(
 
 @_receiver
 def on_password_changed(activity: Activity, sender: t.Any, *, user: t.Any, **_: t.Any) -> None:
-    activity.record(kinds.PASSWORD_CHANGED, user.id, actor())
+    activity.record(kinds.PASSWORD_CHANGED, _id(user), actor())
 
 
 @_receiver
 def on_password_reset(activity: Activity, sender: t.Any, *, user: t.Any, **_: t.Any) -> None:
-    activity.record(kinds.PASSWORD_RESET, user.id, actor())
+    activity.record(kinds.PASSWORD_RESET, _id(user), actor())
 
 
 @_receiver
-def on_login_failed(activity: Activity, sender: t.Any, *, user_id: t.Any = None, **_: t.Any) -> None:
-    # Also for no account (user_id None): both failures then cost the same write.
-    # The identity as typed is never stored (people type passwords into it).
+def on_login_failed(activity: Activity, sender: t.Any, *, identity: t.Any, reason: str, **_: t.Any) -> None:
+    # The account is looked up whatever the reason, and a row written also for no
+    # account (user id NULL): every failure costs the same read and write. The
+    # identity as typed is never stored (people type passwords into it).
+    user = sender.extensions[STATE_KEY].accounts.find(identity) if isinstance(identity, str) else None
+    user_id = _id(user) if user is not None and reason == "password" else None
     activity.record(kinds.SIGN_IN_FAILED, user_id, actor())
 
 
 @_receiver
 def on_sudo_confirmed(activity: Activity, sender: t.Any, *, user: t.Any, session: t.Any, **_: t.Any) -> None:
-    activity.record(kinds.SUDO_CONFIRMED, user.id, actor(), session=session)
+    activity.record(kinds.SUDO_CONFIRMED, session.user_id, actor(), session=session)
 
 
 @_receiver
@@ -117,7 +127,7 @@ def on_rate_limited(activity: Activity, sender: t.Any, *, user_id: t.Any, scope:
 def on_admin_action(
     activity: Activity, sender: t.Any, *, admin: t.Any, user_id: t.Any, action: str, session_ids: list[str], **_: t.Any
 ) -> None:
-    who = Actor(admin_id=str(admin.id))
+    who = Actor(admin_id=str(_id(admin)))
     activity.record(kinds.ADMIN_ACTION, user_id, who, reason=f"{action}: {len(session_ids)} session(s)")
 
 
@@ -151,22 +161,6 @@ def listen() -> None:
     """Connect the receivers (once; each records into its sender app's log)."""
     for signal, receiver in RECEIVERS:
         signal.connect(receiver, weak=False)
-
-
-@contextlib.contextmanager
-def limited(scope: str, user_id: t.Any = None) -> t.Iterator[None]:
-    """Send ``rate_limited`` when a limit refuses what runs inside, then re-raise."""
-    try:
-        yield
-    except RateLimited:
-        asking = client()
-        signals.rate_limited.send(
-            current_app._get_current_object(),  # type: ignore[attr-defined]
-            user_id=user_id,
-            scope=scope,
-            ip=asking.ip_address if asking else None,
-        )
-        raise
 
 
 # -- the signed-out device ----------------------------------------------------------
