@@ -27,6 +27,8 @@ from tests.conftest import db
 from tests.conftest import dispose
 from tests.helpers import NEW_PASSWORD
 from tests.helpers import PASSWORD
+from tests.helpers import UA_CHROME
+from tests.helpers import UA_FIREFOX
 from tests.helpers import api_post
 from tests.helpers import api_signed_in
 from tests.helpers import auth_of
@@ -254,11 +256,15 @@ def test_an_app_callable_sends_and_may_fail(storage_config: dict[str, t.Any], ca
         dispose(app, drop=True)
 
 
-@pytest.mark.skip(reason="re-enable after the activity branch merges: it sends new_device_sign_in on sign-in")
 def test_signing_in_from_a_new_device_sends_the_mail(app: Flask, user: t.Any, mailbox: Mailbox) -> None:
-    page_sign_in(device(app))
-    (message,) = received(app, mailbox, 1)
-    assert "new sign-in" in message["Subject"]
+    page_sign_in(device(app, UA_CHROME))  # never seen on this account: mailed
+    page_sign_in(device(app, UA_CHROME))  # the same browser, OS and country: known, no mail
+    page_sign_in(device(app, UA_FIREFOX))  # another browser and OS: mailed
+    messages = received(app, mailbox, 2)
+    subjects = [m["Subject"] for m in messages]
+    assert all("new sign-in" in s for s in subjects), subjects
+    assert any("Firefox" in s for s in subjects) and any("Chrome" in s for s in subjects), subjects
+    assert len(mailbox.wait_for(3, timeout=0.5)) == 2  # the known device's sign-in sent nothing
 
 
 def test_a_failing_mail_receiver_never_fails_the_action(

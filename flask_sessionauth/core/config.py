@@ -156,6 +156,11 @@ DEFAULTS: dict[str, t.Any] = {
     "SESSIONAUTH_STORE_USER_AGENT": True,
     # Rows deleted per statement by ``cleanup_expired``.
     "SESSIONAUTH_CLEANUP_BATCH_SIZE": 1000,
+    # Activity-log events older than this many seconds are deleted by cleanup (None = keep).
+    "SESSIONAUTH_EVENT_RETENTION": 90 * 24 * 3600,
+    # A sign-in is from a new device unless the account signed in with the same
+    # browser, OS and country within this many days (a heuristic for notices).
+    "SESSIONAUTH_KNOWN_DEVICE_DAYS": 90,
     # Connections of the hot path's own pool per process (session reads,
     # activity stamps, rate-limit counters), besides the app's pool: the two
     # together bound what a worker process opens.

@@ -77,6 +77,8 @@ DOCS: dict[str, str] = {
     "SESSIONAUTH_STORE_IP": 'the address a session row keeps: `"full"`, `"truncated"` (IPv4 /24, IPv6 /48) or `"none"`',
     "SESSIONAUTH_STORE_USER_AGENT": "keep the User-Agent on the session row (device names); `False` = never stored",
     "SESSIONAUTH_CLEANUP_BATCH_SIZE": "rows per `DELETE` in `cleanup_expired`",
+    "SESSIONAUTH_EVENT_RETENTION": "activity-log events older than this (seconds) are deleted by `flask sessionauth cleanup`; `None` = keep them",
+    "SESSIONAUTH_KNOWN_DEVICE_DAYS": "a sign-in is from a new device (event flag, `new_device_sign_in` signal) unless the account signed in with the same browser family, OS family and country within this many days; a heuristic, never a security boundary",
     "SESSIONAUTH_POOL_SIZE": "connections of the hot path's own pool per process, besides the app's pool; the two bound what a worker opens (see Storage, \"Connection budget\")",
     "SESSIONAUTH_MAIL_SEND": "an app callable `send(message)` (an `email.message.EmailMessage`) for the account-protection mails; `None` = Flask-Mailman with the app's `MAIL_*` settings (extra `[mail]`)",
     "SESSIONAUTH_PUBLIC_URL": "origin (`https://example.com`) of the links in mails, never taken from the request's `Host`; `None` = `SERVER_NAME` with `PREFERRED_URL_SCHEME`, else mails go without links",
