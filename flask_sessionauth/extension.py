@@ -14,6 +14,8 @@ from .core.config import Settings
 from .core.errors import SessionAuthError
 from .core.passwords import PasswordHasher
 from .glue import actions
+from .glue import activity
+from .glue import admin
 from .glue import proxies
 from .glue.events import listen_user_events
 from .glue.hook import after_request
@@ -30,14 +32,9 @@ from .web.pages import create_blueprint
 
 
 class SessionAuth(t.Generic[model.UserT]):
-    """Revocable, database-backed login sessions for Flask.
-
-    ``SessionAuth(app, db=db, user_model=User)`` (a ``SessionAuth[User]``) or, with an app factory,
-    ``auth = SessionAuth()`` then ``auth.init_app(app, db=db, user_model=User)``.
-    One object serves any number of apps; per-app state lives in
-    ``app.extensions``. Every ``SESSIONAUTH_*`` key it reads is listed, with its
-    default and meaning, in :mod:`flask_sessionauth.core.config` and the README.
-    """
+    """Revocable, database-backed login sessions for Flask: ``SessionAuth(app, db=db, user_model=User)``
+    (a ``SessionAuth[User]``) or ``auth = SessionAuth()`` then ``auth.init_app(app, db=db, user_model=User)``.
+    One object serves any number of apps (state in ``app.extensions``); keys: :mod:`flask_sessionauth.core.config`."""
 
     def __init__(self, app: Flask | None = None, db: t.Any = None, user_model: type[model.UserT] | None = None) -> None:
         self.db = db
@@ -110,9 +107,8 @@ class SessionAuth(t.Generic[model.UserT]):
     # -- sessions --------------------------------------------------------------
 
     def login_user(self, user: model.UserT, remember: bool = True, *, fresh: bool = True) -> model.IssuedSession:
-        """Start a new session for ``user`` and send its cookie (a session already in this request
-        is deleted first: no fixation). ``fresh=False``: no password was involved (sudo mode will
-        ask). ``.token`` is the cookie value (never stored or given to signal receivers)."""
+        """Start a new session for ``user`` and send its cookie (a session already in this request is deleted: no
+        fixation). ``fresh=False``: no password involved. ``.token``: the cookie value (never stored nor signalled)."""
         return actions.login_user(user, remember, fresh=fresh)
 
     def before_session_create(self, hook: actions.Hook) -> actions.Hook:
@@ -148,19 +144,23 @@ class SessionAuth(t.Generic[model.UserT]):
         return actions.rename_session(session_id, name, user)  # see docs/api.md, "Naming devices"
 
     def cleanup_expired(self) -> int:
-        """Delete expired sessions (and finished rate-limit windows); returns how many sessions."""
+        """Delete expired sessions (finished rate-limit windows, old events too); returns how many sessions."""
         return actions.cleanup_expired()
+
+    list_activity = staticmethod(admin.list_activity)  # (user=None, limit=None, offset=0, kind=None) -> [Event]
+
+    def admin_check(self, check: t.Callable[[t.Any], bool]) -> t.Callable[[t.Any], bool]:
+        return activity.register_admin_check(self, check)  # check(user) -> bool; admin pages 404 without
 
     # -- accounts ----------------------------------------------------------------
 
     def authenticate(self, email: str, password: str) -> model.UserT | None:
-        """The user these credentials are of, or ``None``: the same work and answer for unknown
-        emails, wrong passwords and disabled accounts. Raises :class:`RateLimited`."""
+        """The user whose credentials these are, or ``None`` (the same work and answer for unknown
+        emails, wrong passwords, disabled accounts). Raises :class:`RateLimited` at a limit."""
         return actions.authenticate(email, password)
 
     def reauthenticate(self, password: str) -> model.IssuedSession:
-        """Sudo mode: check the signed-in user's password, rotate the token and
-        mark the session fresh. Raises :class:`InvalidPassword`."""
+        """Sudo mode: check the password, rotate the token, mark fresh. Raises :class:`InvalidPassword`."""
         return actions.reauthenticate(password)
 
     def change_password(
@@ -179,8 +179,7 @@ class SessionAuth(t.Generic[model.UserT]):
         )
 
     def set_password(self, user: model.UserT | CurrentUser, new_password: str, revoke_sessions: bool = True) -> int:
-        """Admin reset without the current password; ends all of the user's
-        sessions unless ``revoke_sessions=False``. Returns how many."""
+        """Admin reset (no current password); ends the user's sessions unless told not to. Returns how many."""
         return actions.set_password(user, new_password, revoke_sessions)
 
     def find_user(self, email: str) -> model.UserT | None:

@@ -5,6 +5,10 @@ Storage modes (the ``storage`` fixture, chosen per test with
 
 * ``sqlite`` and ``postgres``: sessions in the database only;
 * ``redis``: Redis in front of SQLite (``redis_postgres``: of PostgreSQL);
+* ``redis_cluster``: a Redis Cluster (3 masters + 3 replicas) in front of
+  SQLite; ``redis_sentinel``: a Sentinel-managed master with 2 replicas. Both
+  are started once per test run from ``redis-server`` on free ports
+  (``tests/redis_nodes.py``) and stopped at the end;
 * ``cookie_cache``: SQLite with ``SESSIONAUTH_COOKIE_CACHE_MAX_AGE = 300``
   (``cookie_cache_postgres``: PostgreSQL).
 
@@ -15,13 +19,15 @@ PostgreSQL is 127.0.0.1:5432, database ``test`` (a private database per test
 process is created from it); Redis is 127.0.0.1:6379 (``SESSIONAUTH_TEST_REDIS``),
 where every test gets its own key prefix and deletes only its own keys, so runs in
 parallel never see each other. ``SESSIONAUTH_REQUIRE_SERVICES=1`` (set by
-``.ci/run``) turns an unreachable PostgreSQL or Redis into a failure.
+``.ci/run``) turns an unreachable PostgreSQL or Redis, or a cluster or
+Sentinel that cannot start, into a failure.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
+import subprocess
 import time
 import typing as t
 import uuid
@@ -41,6 +47,7 @@ from flask_sessionauth import current_user
 from flask_sessionauth import fresh_login_required
 from flask_sessionauth import login_required
 from flask_sessionauth import sensitive
+from flask_sessionauth.storage.redis_clients import connect
 from tests.helpers import PASSWORD
 from tests.helpers import UA_CHROME
 from tests.helpers import UA_FIREFOX
@@ -163,7 +170,7 @@ class PrivateRedis:
     def __init__(self, url: str) -> None:
         self.url = url
         self.prefix = f"t{uuid.uuid4().hex}:"
-        self.client: redis.Redis[bytes] = redis.Redis.from_url(url)
+        self.client: t.Any = connect(url)
 
     @property
     def config(self) -> dict[str, t.Any]:
@@ -182,11 +189,49 @@ class PrivateRedis:
         self.client.close()
 
 
+def start_topology(kind: str) -> t.Any:
+    """A cluster or Sentinel setup of our own (see ``tests/redis_nodes.py``),
+    stopped at exit even if the run is interrupted."""
+    from tests import redis_nodes
+
+    try:
+        nodes = redis_nodes.RedisCluster() if kind == "cluster" else redis_nodes.RedisSentinel()
+    except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"Redis {kind} is required (SESSIONAUTH_REQUIRE_SERVICES=1) but did not start: {exc}")
+        pytest.skip(f"Redis {kind} did not start: {exc}")
+    atexit.register(nodes.stop)
+    return nodes
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> t.Iterator[t.Any]:
+    """A 3-master + 3-replica Redis Cluster for the whole run (``.url``)."""
+    nodes = start_topology("cluster")
+    yield nodes
+    nodes.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel() -> t.Iterator[t.Any]:
+    """A master, 2 replicas and 3 sentinels for the whole run (``.url``)."""
+    nodes = start_topology("sentinel")
+    yield nodes
+    nodes.stop()
+
+
 @pytest.fixture
-def private_redis() -> t.Iterator[PrivateRedis]:
-    """The one Redis fixture: a unique key prefix on the test Redis, cleaned up after."""
-    require("redis")
-    space = PrivateRedis(REDIS_URL)
+def private_redis(request: pytest.FixtureRequest) -> t.Iterator[PrivateRedis]:
+    """The one Redis fixture: a unique key prefix on the test's Redis (the
+    storage mode's cluster or Sentinel setup, else the shared server), cleaned up after."""
+    name = request.getfixturevalue("storage") if "storage" in request.fixturenames else "redis"
+    topology = STORAGE_MODES[name].topology
+    if topology:
+        url = request.getfixturevalue(f"redis_{topology}").url
+    else:
+        require("redis")
+        url = REDIS_URL
+    space = PrivateRedis(url)
     yield space
     space.close()
 
@@ -282,6 +327,7 @@ class StorageMode(t.NamedTuple):
     database: str  # "sqlite" or "postgres"
     redis: bool = False
     cookie_cache: bool = False
+    topology: str = ""  # "cluster" or "sentinel": the Redis is one of those
 
 
 STORAGE_MODES = {
@@ -291,11 +337,20 @@ STORAGE_MODES = {
     "cookie_cache": StorageMode("sqlite", cookie_cache=True),
     "redis_postgres": StorageMode("postgres", redis=True),
     "cookie_cache_postgres": StorageMode("postgres", cookie_cache=True),
+    "redis_cluster": StorageMode("sqlite", redis=True, topology="cluster"),
+    "redis_sentinel": StorageMode("sqlite", redis=True, topology="sentinel"),
 }
 #: The default: the database alone.
 SQL = ("sqlite", "postgres")
 #: The behaviour suites (pages, API, lifecycle, the Python API).
 EVERY_STORAGE = ("sqlite", "postgres", "redis", "cookie_cache")
+#: Redis with replicas that take over: a cluster, Sentinel. The Redis tier's
+#: suites (store contract, Redis, rate-limit counters) and the JSON and Python
+#: API suites (API, sessions API, lifecycle) run on them too; the page suites
+#: would add minutes for code paths the API suites already drive.
+REPLICATED_REDIS = ("redis_cluster", "redis_sentinel")
+#: Redis in every shape: one server (before each database), a cluster, Sentinel.
+REDIS_MODES = ("redis", "redis_postgres", *REPLICATED_REDIS)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -319,7 +374,7 @@ def storage(request: pytest.FixtureRequest) -> str:
     mode = STORAGE_MODES[name]
     if mode.database == "postgres":
         require("postgres")
-    if mode.redis:
+    if mode.redis and not mode.topology:
         require("redis")
     return name
 

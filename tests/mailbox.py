@@ -53,6 +53,11 @@ class Mailbox:
             time.sleep(0.02)
         return list(self.messages)
 
+    def clear(self) -> None:
+        with self._lock:
+            self.messages.clear()
+            self.envelopes.clear()
+
     def subjects(self) -> list[str]:
         return [str(m["Subject"]) for m in self.messages]
 

@@ -16,6 +16,7 @@ from flask_wtf import CSRFProtect
 
 from flask_sessionauth import SessionAuth
 from tests.conftest import EVERY_STORAGE
+from tests.conftest import REPLICATED_REDIS
 from tests.conftest import User
 from tests.conftest import create_app
 from tests.conftest import db
@@ -33,7 +34,7 @@ from tests.helpers import session_reads
 from tests.helpers import stale
 from tests.helpers import wire_code
 
-pytestmark = pytest.mark.storage(*EVERY_STORAGE)
+pytestmark = pytest.mark.storage(*EVERY_STORAGE, *REPLICATED_REDIS)
 SESSION_FIELDS = {
     "id",
     "token",

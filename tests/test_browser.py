@@ -174,3 +174,28 @@ def test_real_browser_keeps_a_host_only_secure_httponly_cookie(
         assert "sessionauth" not in page.evaluate("document.cookie")
         # the cookie works: the devices page shows this device
         expect(session_cards(page)).to_have_count(1)
+
+
+def test_activity_log_and_the_signed_out_device(base_url: str, browser_device: t.Callable[..., BrowserDevice]) -> None:
+    """Issue 17.3: the signed-out browser is told from which device, and the
+    activity page (linked from the devices page) lists and filters events."""
+    laptop = browser_device(UA_CHROME).page
+    other = browser_device(UA_FIREFOX).page
+    browser_sign_in(laptop, base_url)
+    browser_sign_in(other, base_url)
+    laptop.reload()
+    laptop.get_by_role("button", name="Sign out Firefox 133 on Windows").click()
+    expect(laptop.locator(".sa-flashes")).to_contain_text("Firefox 133 on Windows has been signed out.")
+
+    other.goto(f"{base_url}/account/devices")
+    assert other.url.startswith(f"{base_url}/account/login")
+    expect(other.locator("#sa-signed-out-from")).to_contain_text("Chrome 131 on macOS signed this device out on")
+
+    laptop.get_by_role("link", name="Activity").click()
+    laptop.wait_for_url(f"{base_url}/account/activity")
+    events = laptop.locator("#activity-list > li")
+    expect(events.first).to_contain_text("Device signed out")
+    laptop.get_by_label("Show").select_option("sign_in")
+    laptop.get_by_role("button", name="Filter").click()
+    expect(events).to_have_count(2)
+    expect(events.first).to_contain_text("Signed in")

@@ -16,6 +16,7 @@ import time_machine
 from flask import Flask
 
 from tests.conftest import EVERY_STORAGE
+from tests.conftest import REPLICATED_REDIS
 from tests.conftest import User
 from tests.conftest import db
 from tests.helpers import PASSWORD
@@ -28,7 +29,7 @@ from tests.helpers import session_reads
 from tests.helpers import session_row
 from tests.helpers import set_cookies
 
-pytestmark = pytest.mark.storage(*EVERY_STORAGE)
+pytestmark = pytest.mark.storage(*EVERY_STORAGE, *REPLICATED_REDIS)
 T0 = dt.datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 

@@ -52,6 +52,7 @@ GET_ALIASES = ["/user/revoke-sessions", "/user/revoke-other-sessions"]
 OPERATIONS = [
     ("GET", "/get-session"),
     ("GET", "/list-sessions"),
+    ("GET", "/list-activity"),
     ("GET", "/csrf-token"),
     *(("POST", path) for path in POSTS),
     ("GET", "/user/list-sessions"),
@@ -66,6 +67,7 @@ WITH_BODY = {f"{user}{path}" for path in POSTS if path != "/sign-out" for user i
 SUCCEEDS_SIGNED_IN = {
     "/get-session",
     "/list-sessions",
+    "/list-activity",
     "/revoke-session",
     "/revoke-sessions",
     "/revoke-other-sessions",

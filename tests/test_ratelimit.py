@@ -35,6 +35,7 @@ from flask_sessionauth.services.ratelimit import SESSION
 from flask_sessionauth.services.ratelimit import UNKNOWN_ADDRESS
 from flask_sessionauth.services.ratelimit import client_bucket
 from flask_sessionauth.storage.throttle import TABLE_NAME
+from tests.conftest import REDIS_MODES
 from tests.conftest import User
 from tests.conftest import create_app
 from tests.conftest import db
@@ -566,7 +567,7 @@ def redis_count(app: Flask, redis_client: t.Any, name: str) -> int:
     return int(redis_client.get(state_of(app).limiter.counters.prefix + name) or 0)
 
 
-@pytest.mark.storage("redis", "redis_postgres")
+@pytest.mark.storage(*REDIS_MODES)
 def test_redis_counters(app: Flask, client: t.Any, user: t.Any, redis_client: t.Any) -> None:
     codes = [attempt(client, "alice@example.com").status_code for _ in range(6)]
     assert codes == [401] * 5 + [429]
@@ -586,7 +587,7 @@ def test_redis_counters(app: Flask, client: t.Any, user: t.Any, redis_client: t.
         dispose(other)
 
 
-@pytest.mark.storage("redis", "redis_postgres")
+@pytest.mark.storage(*REDIS_MODES)
 def test_redis_success_releases(app: Flask, client: t.Any, user: t.Any, redis_client: t.Any) -> None:
     for _ in range(4):
         attempt(client, "alice@example.com")

@@ -14,6 +14,7 @@ from flask import Flask
 from flask_sessionauth import StorageUnavailable
 from flask_sessionauth.storage.redis import TOMBSTONE
 from flask_sessionauth.storage.sql import SQLStore
+from tests.conftest import REDIS_MODES
 from tests.conftest import User
 from tests.conftest import create_app
 from tests.conftest import database_url
@@ -27,7 +28,7 @@ from tests.helpers import login
 from tests.helpers import session_cookie
 from tests.helpers import store_of
 
-pytestmark = pytest.mark.storage("redis", "redis_postgres")
+pytestmark = pytest.mark.storage(*REDIS_MODES)
 #: Nothing listens on port 1: connection refused, at once.
 DEAD_REDIS = "redis://127.0.0.1:1/0"
 

@@ -16,6 +16,7 @@ from flask_sessionauth import password_changed
 from flask_sessionauth import session_created
 from flask_sessionauth import session_revoked
 from tests.conftest import EVERY_STORAGE
+from tests.conftest import REPLICATED_REDIS
 from tests.conftest import User
 from tests.conftest import create_app
 from tests.conftest import db
@@ -29,7 +30,7 @@ from tests.helpers import session_ids
 from tests.helpers import set_cookies
 from tests.helpers import signed_in_as
 
-pytestmark = pytest.mark.storage(*EVERY_STORAGE)
+pytestmark = pytest.mark.storage(*EVERY_STORAGE, *REPLICATED_REDIS)
 
 
 def test_extension_registration(app: Flask) -> None:

@@ -25,6 +25,7 @@ from flask_sessionauth.storage.redis import RedisStore
 from flask_sessionauth.storage.redis import connect
 from flask_sessionauth.storage.sql import Guard
 from flask_sessionauth.storage.sql import SQLStore
+from tests.conftest import REDIS_MODES
 from tests.conftest import STORAGE_MODES
 from tests.conftest import User
 from tests.conftest import db
@@ -32,7 +33,7 @@ from tests.helpers import UTC
 from tests.helpers import state_of
 from tests.helpers import store_of
 
-pytestmark = pytest.mark.storage("sqlite", "postgres", "redis", "redis_postgres")
+pytestmark = pytest.mark.storage("sqlite", "postgres", *REDIS_MODES)
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
 #: Nothing listens on port 1: connection refused, at once.
@@ -436,7 +437,7 @@ def test_cleanup_deletes_expired_sessions_in_batches(
 
 # -- Redis in front of the database --------------------------------------------------------
 
-redis_only = pytest.mark.storage("redis", "redis_postgres")
+redis_only = pytest.mark.storage(*REDIS_MODES)
 
 
 @redis_only

@@ -45,6 +45,14 @@ DEFAULTS: dict[str, t.Any] = {
     # Process-local copies of Redis session entries, kept coherent by
     # CLIENT TRACKING: the most entries kept (0 = off).
     "SESSIONAUTH_REDIS_LOCAL_CACHE": 0,
+    # A ready client (redis.Redis, RedisCluster, a Sentinel master_for() client)
+    # instead of SESSIONAUTH_REDIS_URL.
+    "SESSIONAUTH_REDIS_CLIENT": None,
+    # Replicas that must confirm a revoke's tombstones (None = 1 for a cluster
+    # or Sentinel client, 0 for one server).
+    "SESSIONAUTH_REDIS_WAIT_REPLICAS": None,
+    # Seconds after a Redis error during which reads are checked against the database.
+    "SESSIONAUTH_REDIS_FAILOVER_WINDOW": 30,
     # Names the deployment for Redis keys and the cookie cache (None = a random
     # id stored once in the sessionauth_deployment table).
     "SESSIONAUTH_DEPLOYMENT_ID": None,
@@ -148,6 +156,11 @@ DEFAULTS: dict[str, t.Any] = {
     "SESSIONAUTH_STORE_USER_AGENT": True,
     # Rows deleted per statement by ``cleanup_expired``.
     "SESSIONAUTH_CLEANUP_BATCH_SIZE": 1000,
+    # Activity-log events older than this many seconds are deleted by cleanup (None = keep).
+    "SESSIONAUTH_EVENT_RETENTION": 90 * 24 * 3600,
+    # A sign-in is from a new device unless the account signed in with the same
+    # browser, OS and country within this many days (a heuristic for notices).
+    "SESSIONAUTH_KNOWN_DEVICE_DAYS": 90,
     # Connections of the hot path's own pool per process (session reads,
     # activity stamps, rate-limit counters), besides the app's pool: the two
     # together bound what a worker process opens.

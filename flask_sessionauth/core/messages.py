@@ -97,3 +97,16 @@ MAIL_SUBJECTS: dict[str, Lazy] = {
 
 def device_renamed(name: str | None) -> str:
     return _("Device renamed to “%(name)s”.", name=name) if name else _("The device name was cleared.")
+
+
+def signed_out_from(device: str, when: str) -> str:
+    """The sign-in page, to a browser signed out from another device: only
+    that device's name and the time (the cookie named the session)."""
+    return _("%(device)s signed this device out on %(when)s.", device=device, when=when)
+
+
+NO_ACTIVITY = _l("No account activity to show.")
+
+
+def admin_signed_out(count: int) -> str:
+    return _n("Signed the user out of %(num)d device.", "Signed the user out of %(num)d devices.", count)

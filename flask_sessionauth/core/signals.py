@@ -3,7 +3,8 @@
 - ``session_created``: ``user``, ``session`` (the new ``UserSession``).
 - ``session_revoked``: ``user_id``, ``session_ids`` (list of str), ``reason``
   (``"logout"``, ``"revoke"``, ``"revoke_others"``, ``"revoke_all"``,
-  ``"password_change"``, ``"password_reset"``, ``"rotate"``, ``"evicted"``, ``"user_deactivated"``,
+  ``"password_change"``, ``"password_reset"``, ``"rotate"``, ``"evicted"``,
+  ``"user_deactivated"`` (sent once the deactivation committed), ``"admin"``,
   ``"reported"``: "This wasn't me").
 - ``password_changed``: ``user``, ``revoked`` (number of sessions ended).
 - ``login_failed``: ``identity`` (the email as typed), ``reason``.
@@ -13,7 +14,10 @@
 - ``session_reported``: ``user_id``, ``session_id``: "This wasn't me" signed it out.
 - ``session_renamed``: ``user_id``, ``session_id``, ``name`` (``None``: cleared).
 - ``sudo_confirmed``: ``user``, ``session``: the password was confirmed again.
-- ``rate_limited``: ``user_id`` (or ``None``), ``scope``, ``ip``: a limit refused a request.
+- ``rate_limited``: ``user_id`` (or ``None``), ``scope`` (the counter's kind: ``"pair"``,
+  ``"account"``, ``"address"``, ...), ``ip`` (or ``None``): a failure just brought a limit to
+  its maximum, so the next attempts are refused; sent once per filling, never for the
+  refused attempts (they stay free of writes).
 - ``admin_action``: ``admin``, ``user_id``, ``action``, ``session_ids``.
 """
 

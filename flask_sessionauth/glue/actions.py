@@ -13,6 +13,7 @@ import typing as t
 from flask import current_app
 
 from ..core import lifecycle
+from ..core import signals
 from ..core.errors import InvalidCredentials
 from ..core.errors import InvalidPassword
 from ..core.errors import NotSignedIn
@@ -128,7 +129,7 @@ def _adopt(state: RequestState, issued: Issued, user: t.Any) -> IssuedSession:
     return returned
 
 
-def _signed_out_if_revoked(revoked: list[str]) -> None:
+def signed_out_if_revoked(revoked: list[str]) -> None:
     """If the caller's own session was among ``revoked``, this device is signed
     out: anonymous from now on, cookie cleared, ``Clear-Site-Data`` sent."""
     state = request_state()
@@ -205,7 +206,9 @@ def login_user(user: t.Any, remember: bool = True, *, fresh: bool = True) -> Iss
         guard=app.accounts.guard(user, verified_hash),
         location=app.locator.locate(asking),
     )
-    app.limiter.failed(keys)  # counts the new session
+    reached = app.limiter.failed(keys)  # counts the new session
+    if reached and asking is not None:
+        signals.rate_limited.send(app.sessions.sender, user_id=user.id, scope=reached[0].kind, ip=asking.ip_address)
     if state is None:
         session: IssuedSession = issued.session
         session.token = issued.token.value
@@ -247,6 +250,7 @@ def reauthenticate(password: t.Any) -> IssuedSession:
     rotated = rotate(fresh=True)
     if rotated is None:
         raise NotSignedIn(_l("This session has ended. Please sign in again."))
+    signals.sudo_confirmed.send(state.app_state.sessions.sender, user=unproxy(user), session=rotated)
     return rotated
 
 
@@ -288,7 +292,7 @@ def revoke(user: t.Any, ids: list[str] | None, *, keep_current: bool, reason: st
     user_id = current_user_id(user)
     keep = current_id_of(user_id) if keep_current else None
     revoked = app_state().sessions.revoke(user_id, ids, keep, reason)
-    _signed_out_if_revoked(revoked)
+    signed_out_if_revoked(revoked)
     return len(revoked)
 
 
@@ -321,7 +325,7 @@ def change_password(
 
 def set_password(user: t.Any, new_password: str, revoke_sessions: bool = True) -> int:
     revoked = app_state().accounts.set_password(unproxy(user), new_password, revoke_sessions)
-    _signed_out_if_revoked(revoked)
+    signed_out_if_revoked(revoked)
     return len(revoked)
 
 
@@ -329,4 +333,6 @@ def cleanup_expired() -> int:
     app: AppState = app_state()
     count = app.sessions.cleanup(app.cleanup_batch_size)
     app.limiter.cleanup()
+    with storage_errors():
+        app.activity.cleanup(app.cleanup_batch_size)
     return count

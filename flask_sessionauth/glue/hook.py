@@ -37,6 +37,9 @@ log = logging.getLogger("flask_sessionauth")
 
 #: View attribute set by :func:`flask_sessionauth.sensitive`: never trust the cookie cache.
 SENSITIVE_ATTR = "_sessionauth_sensitive"
+#: Flask session key: the id of the gone session this browser's cookie named
+#: (the sign-in page tells when and from which device it was signed out).
+GONE_KEY = "_sessionauth_gone"
 
 
 def session_cookie_value(name: str, environ: t.Mapping[str, t.Any] | None = None) -> str | None:
@@ -134,20 +137,21 @@ def authenticate_request(state: RequestState, token: tokens.Token, *, use_cache:
     result = validate(token, now, app_state.store, app_state.settings, cached)
     if result.record is None:
         state.clear()
-        _say_signed_out()
+        _say_signed_out(token.session_id)
         return
     state.set_record(result.record)
     if result.extended:
         state.cookie = CookieAction(token.value, lifecycle.cookie_max_age(result.record, now))
 
 
-def _say_signed_out() -> None:
+def _say_signed_out(session_id: str) -> None:
     """A well-formed cookie whose session is gone (revoked from another device, expired):
     tell the person on the next page, usually the sign-in page ``login_required`` sends
     them to, once. Pages only: an API client gets its 401 and no Flask session. The text
     is fixed, so a forged cookie can make it appear but never say anything else."""
     if wants_json():
         return
+    session[GONE_KEY] = session_id
     if any(message == messages.SIGNED_OUT_ELSEWHERE for _, message in session.get("_flashes", ())):
         return
     flash(str(messages.SIGNED_OUT_ELSEWHERE), "info")

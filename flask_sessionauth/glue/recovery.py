@@ -34,7 +34,7 @@ from ..core.errors import ReportLinkUsed
 from ..core.redirects import safe_redirect
 from ..services.resets import REPORT
 from ..services.resets import well_formed
-from .actions import _signed_out_if_revoked
+from .actions import signed_out_if_revoked
 from .state import STATE_KEY
 from .state import AppState
 from .state import app_state
@@ -132,7 +132,7 @@ def reset_password(token: t.Any, new_password: t.Any, confirm_password: t.Any = 
         _, revoked = app_state().resets.reset(token, new_password, confirm_password)
     finally:
         _resetting.reset(marker)
-    _signed_out_if_revoked(revoked)
+    signed_out_if_revoked(revoked)
     return len(revoked)
 
 
@@ -205,7 +205,7 @@ def confirm_report(token: t.Any) -> str | None:
     revoked = state.sessions.revoke(report.user_id, [report.session_id], None, "reported")
     if not revoked:
         raise ReportedSessionEnded()
-    _signed_out_if_revoked(revoked)
+    signed_out_if_revoked(revoked)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     signals.session_reported.send(app, user_id=report.user_id, session_id=report.session_id)
     user = state.resets.load_user(str(report.user_id))

@@ -34,6 +34,7 @@ from ..core.records import Client
 from ..core.records import SessionRecord
 from ..core.records import clean_header
 from ..services.accounts import Accounts
+from ..services.activity import Activity
 from ..services.ratelimit import ACCOUNT
 from ..services.ratelimit import ADDRESS
 from ..services.ratelimit import DEVICE
@@ -47,6 +48,8 @@ from ..services.resets import RESET_PAIR
 from ..services.resets import PasswordResets
 from ..services.sessions import Sessions
 from ..storage import build as build_storage
+from ..storage.events import EventStore
+from ..storage.events import create_table as create_event_table
 from ..storage.model import IP_LENGTH
 from ..storage.model import USER_AGENT_LENGTH
 from ..storage.model import create_session_model
@@ -167,6 +170,14 @@ class AppState:
             app,
         )
         self.mailer = Mailer(app)
+        retention = config["SESSIONAUTH_EVENT_RETENTION"]
+        events = EventStore(db, create_event_table(user_model.__table__.metadata, user_model))
+        self.activity = Activity(
+            events,
+            self.sessions,
+            None if retention is None else int(retention),
+            positive(config, "SESSIONAUTH_KNOWN_DEVICE_DAYS"),
+        )
         self.clear_site_data: str | None = config["SESSIONAUTH_CLEAR_SITE_DATA"] or None
         self.cleanup_batch_size = int(config["SESSIONAUTH_CLEANUP_BATCH_SIZE"])
         self.api_prefix = str(config["SESSIONAUTH_API_PREFIX"] or "/api/auth")

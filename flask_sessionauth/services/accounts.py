@@ -103,7 +103,11 @@ class Accounts:
         usable = user is not None and not is_inactive(user)
         result = self.hasher.check(password, getattr(user, self.password_attr, None) if usable else None)
         if not result.ok:
-            self.limiter.failed(keys)
+            reached = self.limiter.failed(keys)
+            if reached:
+                user_id = getattr(user, "id", None) if usable else None
+                ip = next((key.label for key in reached if key.label), None)
+                signals.rate_limited.send(self._app(), user_id=user_id, scope=reached[0].kind, ip=ip)
             signals.login_failed.send(self._app(), identity=identity, reason=reason if not usable else "password")
             return False
         if result.new_hash is not None:

@@ -184,16 +184,20 @@ class Limiter:
     def _limit(self, key: Key) -> int | None:
         return self.limits.get(SHARED_LIMIT.get(key.kind, key.kind))
 
-    def failed(self, keys: list[Key]) -> None:
-        """Count a failure (or, for the session counters, a new session)."""
+    def failed(self, keys: list[Key]) -> list[Key]:
+        """Count a failure (or, for the session counters, a new session); the
+        keys this failure just brought to their limit (``rate_limited`` is sent
+        for those, once: the refused attempts after it cost no write)."""
         if not keys:
-            return
+            return []
         counts = self.counters.increment([k.name for k in keys], time.time())
+        reached = [key for key, (count, _) in zip(keys, counts, strict=True) if count == self._limit(key)]
         for key, (count, _) in zip(keys, counts, strict=True):
             if key.kind == ADDRESS:
                 self._recent.append(key.label)
                 if count == self.limits.get(ADDRESS) and key.label not in _WARNINGS:
                     self._notice_hot_address(key.label)
+        return reached
 
     def _notice_hot_address(self, label: str) -> None:
         """One address at its limit and carrying most recent failures is often

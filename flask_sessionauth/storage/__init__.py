@@ -64,22 +64,28 @@ def build(config: t.Mapping[str, t.Any], settings: Settings, db: t.Any, model: t
     pool_size = config["SESSIONAUTH_POOL_SIZE"]
     if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
         raise ValueError(f"SESSIONAUTH_POOL_SIZE must be a whole number of connections, at least 1 (got {pool_size!r})")
-    url = config["SESSIONAUTH_REDIS_URL"]
-    if url:
+    if config["SESSIONAUTH_REDIS_URL"] or config["SESSIONAUTH_REDIS_CLIENT"] is not None:
         # Optional dependency: imported only when Redis is configured.
         from . import local_cache
         from . import redis as redis_tier
+        from . import redis_clients
+        from .redis_counters import RedisCounters
 
-        client = redis_tier.connect(url)
+        client = t.cast(t.Any, redis_clients.from_config(config))
         prefix = redis_tier.Prefix(config["SESSIONAUTH_REDIS_PREFIX"], deployment)
         fallback = config["SESSIONAUTH_REDIS_FALLBACK"]
+        distrust = config["SESSIONAUTH_REDIS_FAILOVER_WINDOW"]
+        if isinstance(distrust, bool) or not isinstance(distrust, (int, float)) or not 0 <= distrust <= 86400:
+            raise ValueError(f"SESSIONAUTH_REDIS_FAILOVER_WINDOW must be seconds, 0-86400 (got {distrust!r})")
+        replicas = redis_clients.wait_replicas(config, client)
         store = redis_tier.RedisStore(
-            db, model, user_model, active, joined, client=client, prefix=prefix, fallback=fallback, pool_size=pool_size
-        )
+            db, model, user_model, active, joined, client=client, prefix=prefix, fallback=fallback,
+            pool_size=pool_size, wait_replicas=replicas, failover_window=float(distrust),
+        )  # fmt: skip
         if size := config["SESSIONAUTH_REDIS_LOCAL_CACHE"]:
             store.local = local_cache.LocalCache(client, size)
         sql_counters = SQLCounters(db, store._reader, window)
-        counters = redis_tier.RedisCounters(client, prefix, sql_counters if fallback == "database" else None, window)
+        counters = RedisCounters(client, prefix, sql_counters if fallback == "database" else None, window)
     else:
         store = SQLStore(db, model, user_model, active, joined, pool_size=pool_size)
         counters = SQLCounters(db, store._reader, window)

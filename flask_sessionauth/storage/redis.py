@@ -26,6 +26,15 @@ the key taken. Refreshing an entry (extend/touch) goes through a script that
 never replaces a tombstone. Tombstones live ``TOMBSTONE_TTL`` seconds, far
 longer than any read-then-populate takes.
 
+Every command touches one key (pipelines are not transactions, the scripts
+take one key): nothing spans hash slots, so a Redis Cluster works as is. On
+a Redis with replicas (a cluster, Sentinel) a revoke's tombstones must be on
+``SESSIONAUTH_REDIS_WAIT_REPLICAS`` replicas (``WAIT``) before the rows go,
+and after any Redis error the store distrusts Redis for
+``SESSIONAUTH_REDIS_FAILOVER_WINDOW`` seconds: reads go to the database and
+put right the copies of sessions the database no longer has (a promoted
+replica that missed a write). The key layout is documented in ``docs/storage.md``.
+
 When Redis cannot be reached, reads follow ``SESSIONAUTH_REDIS_FALLBACK``:
 ``"database"`` (default) reads the database instead, ``"fail"`` answers 503.
 Deleting sessions always needs Redis: a revoke that could not write its
@@ -39,6 +48,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 import typing as t
 
 import redis
@@ -47,18 +57,23 @@ from ..core.errors import StorageUnavailable
 from ..core.records import SessionRecord
 from ..core.records import record_from_json
 from ..core.records import record_to_json
+from .redis_clients import Client
+from .redis_clients import connect
+from .redis_clients import describe
+from .redis_clients import set_replicated
 from .redis_scripts import REFRESH
+from .redis_scripts import RETIRE
 from .redis_scripts import UNCACHE
 from .sql import Guard
 from .sql import SQLStore
-from .throttle import Count
-from .throttle import SQLCounters
 
 if t.TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from .deployment import Deployment
     from .local_cache import LocalCache
+
+__all__ = ["TOMBSTONE", "Prefix", "RedisStore", "connect"]
 
 log = logging.getLogger("flask_sessionauth")
 
@@ -101,12 +116,6 @@ def decode(raw: bytes) -> SessionRecord:
     return record_from_json(json.loads(raw))
 
 
-def connect(url: str) -> redis.Redis[bytes]:
-    """A client with short timeouts: an unreachable Redis must turn into a
-    fallback or a 503 within a second, not hang the request."""
-    return redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
-
-
 class RedisStore(SQLStore):
     """The SQL store with Redis in front (write-through, like Django's
     ``cached_db``): it overrides the hot path, creation and :meth:`forget`;
@@ -115,7 +124,14 @@ class RedisStore(SQLStore):
     local: LocalCache | None = None  # the process-local copy (SESSIONAUTH_REDIS_LOCAL_CACHE), if on
 
     def __init__(
-        self, *args: t.Any, client: redis.Redis[bytes], prefix: str | Prefix, fallback: str, pool_size: int = 5
+        self,
+        *args: t.Any,
+        client: Client,
+        prefix: str | Prefix,
+        fallback: str,
+        pool_size: int = 5,
+        wait_replicas: int = 0,
+        failover_window: float = 0.0,
     ) -> None:
         super().__init__(*args, pool_size=pool_size)
         if fallback not in ("database", "fail"):
@@ -125,6 +141,16 @@ class RedisStore(SQLStore):
         self.fallback = fallback
         self._refresh = client.register_script(REFRESH)
         self._uncache = client.register_script(UNCACHE)
+        self._retire = client.register_script(RETIRE)
+        self.wait_replicas = wait_replicas
+        self.failover_window = failover_window
+        self._distrust_until = 0.0  # time.monotonic() until which reads revalidate
+
+    def _failed(self, exc: Exception, message: str) -> None:
+        """A Redis error: maybe a failover under way, after which the promoted
+        replica may lack recent writes; distrust it for a while."""
+        self._distrust_until = time.monotonic() + self.failover_window
+        log.warning(message, describe(exc))
 
     @property
     def prefix(self) -> str:
@@ -143,14 +169,30 @@ class RedisStore(SQLStore):
             key = self.key(session_id)
             raw = self.client.get(key) if self.local is None else self.local.get(key, self._prefix())
         except redis.RedisError as exc:
+            self._failed(exc, "Redis unreachable, reading sessions from the database: %s")
             if self.fallback == "fail":
                 raise StorageUnavailable() from exc
-            log.warning("Redis unreachable, reading sessions from the database: %s", exc)
             return super().load(session_id)
+        if self._distrust_until and time.monotonic() < self._distrust_until:
+            return self._revalidate(session_id, raw)
         if raw is not None:
             return None if raw == TOMBSTONE else decode(raw)
         record = super().load(session_id)
         if record is not None:
+            self._populate(record)
+        return record
+
+    def _revalidate(self, session_id: str, raw: bytes | None) -> SessionRecord | None:
+        """Shortly after a Redis error: the database decides, and a copy of a
+        session it no longer has is retired (a replica promoted meanwhile may
+        have missed the tombstone)."""
+        record = super().load(session_id)
+        if record is None and raw is not None and raw != TOMBSTONE:
+            try:
+                self._retire(keys=[self.key(session_id)], args=[TOMBSTONE_TTL])
+            except redis.RedisError as exc:
+                self._failed(exc, "Redis unreachable, copy of an ended session not retired: %s")
+        elif record is not None and raw is None:
             self._populate(record)
         return record
 
@@ -167,7 +209,7 @@ class RedisStore(SQLStore):
             pipe.pexpire(user_key, ttl, nx=True)
             pipe.execute()
         except redis.RedisError as exc:
-            log.warning("Redis unreachable, session not cached: %s", exc)
+            self._failed(exc, "Redis unreachable, session not cached: %s")
 
     def extend(self, record: SessionRecord) -> bool:
         if not super().extend(record):
@@ -193,7 +235,7 @@ class RedisStore(SQLStore):
             pipe.srem(self.user_key(record.user_id), record.id)
             pipe.execute()
         except redis.RedisError as exc:
-            log.warning("Redis unreachable, copy of an ended session not dropped: %s", exc)
+            self._failed(exc, "Redis unreachable, copy of an ended session not dropped: %s")
 
     def _refresh_entry(self, record: SessionRecord) -> None:
         """Store the written values; a missed refresh only leaves an older,
@@ -203,25 +245,26 @@ class RedisStore(SQLStore):
             if ttl > 0:
                 self._refresh(keys=[self.key(record.id)], args=[encode(record), ttl])
         except redis.RedisError as exc:
-            log.warning("Redis unreachable, cached session not refreshed: %s", exc)
+            self._failed(exc, "Redis unreachable, cached session not refreshed: %s")
 
     # -- writes that end sessions: tombstones first --------------------------
 
     def forget(self, ids: list[str]) -> None:
         """Block ``ids`` from being cached again; raises if Redis is unreachable
-        so the caller's transaction rolls back and nothing is deleted."""
+        so the caller's transaction rolls back and nothing is deleted; so it
+        does when fewer than ``wait_replicas`` replicas confirm the tombstones
+        (a master crashing now would hand over a copy that missed them)."""
         try:
-            pipe = self.client.pipeline(transaction=False)
-            for session_id in ids:
-                pipe.set(self.key(session_id), TOMBSTONE, ex=TOMBSTONE_TTL)
-            pipe.execute()
+            set_replicated(self.client, {self.key(i): TOMBSTONE for i in ids}, TOMBSTONE_TTL, self.wait_replicas)
         except redis.RedisError as exc:
+            self._failed(exc, "Redis unreachable or not replicated, sessions not deleted: %s")
             raise StorageUnavailable() from exc
 
     def _indexed(self, user_id: t.Any) -> list[str]:
         try:
             return [m.decode() for m in self.client.smembers(self.user_key(user_id))]
         except redis.RedisError as exc:
+            self._failed(exc, "Redis unreachable, sessions not deleted: %s")
             raise StorageUnavailable() from exc
 
     def delete(self, user_id: t.Any, session_ids: t.Iterable[str] | None = None, keep: str | None = None) -> list[str]:
@@ -241,7 +284,7 @@ class RedisStore(SQLStore):
         try:
             self.client.srem(self.user_key(user_id), *ids)
         except redis.RedisError as exc:
-            log.warning("Redis unreachable, user index not updated: %s", exc)
+            self._failed(exc, "Redis unreachable, user index not updated: %s")
 
     def replace(self, old_id: str, values: dict[str, t.Any]) -> bool:
         self._prefix()
@@ -281,73 +324,8 @@ class RedisStore(SQLStore):
         try:
             self.client.delete(self.user_key(user_id))
         except redis.RedisError as exc:
-            log.warning("Redis unreachable, user index not removed: %s", exc)
+            self._failed(exc, "Redis unreachable, user index not removed: %s")
 
 
 def _ttl_ms(record: SessionRecord) -> int:
     return int((record.expires_at - dt.datetime.now(dt.timezone.utc)).total_seconds() * 1000)
-
-
-class RedisCounters:
-    """Counters in Redis: ``SET NX EX`` + ``INCR`` in one round trip; the key's
-    TTL is the window. When Redis is unreachable the database counters take
-    over (``SESSIONAUTH_REDIS_FALLBACK = "database"``) or the check fails closed."""
-
-    def __init__(
-        self, client: redis.Redis[bytes], prefix: str | Prefix, fallback: SQLCounters | None, window: int
-    ) -> None:
-        self.client = client
-        self._prefix = prefix if isinstance(prefix, Prefix) else Prefix(prefix)
-        self.fallback = fallback
-        self.window = window
-
-    @property
-    def prefix(self) -> str:
-        return f"{self._prefix()}throttle:"
-
-    def _unreachable(self, exc: Exception) -> SQLCounters:
-        if self.fallback is None:
-            raise StorageUnavailable() from exc
-        log.warning("Redis unreachable, counting failures in the database: %s", exc)
-        return self.fallback
-
-    def increment(self, names: list[str], now: float) -> list[Count]:
-        try:
-            pipe = self.client.pipeline(transaction=True)
-            for name in names:
-                key = self.prefix + name
-                # A new window starts with the key (SET NX EX); INCR keeps its TTL.
-                pipe.set(key, 0, ex=self.window, nx=True)
-                pipe.incr(key)
-                pipe.ttl(key)
-            replies = pipe.execute()
-        except (redis.RedisError, OSError) as exc:
-            return self._unreachable(exc).increment(names, now)
-        return [
-            (int(replies[i + 1]), float(replies[i + 2] if replies[i + 2] > 0 else self.window))
-            for i in range(0, len(replies), 3)
-        ]
-
-    def peek(self, names: list[str], now: float) -> list[Count]:
-        try:
-            pipe = self.client.pipeline(transaction=False)
-            for name in names:
-                pipe.get(self.prefix + name)
-                pipe.ttl(self.prefix + name)
-            replies = pipe.execute()
-        except (redis.RedisError, OSError) as exc:
-            return self._unreachable(exc).peek(names, now)
-        return [
-            (int(replies[i] or 0), float(replies[i + 1]) if replies[i + 1] > 0 else 0.0)
-            for i in range(0, len(replies), 2)
-        ]
-
-    def clear(self, names: list[str]) -> None:
-        try:
-            self.client.delete(*[self.prefix + name for name in names])
-        except (redis.RedisError, OSError) as exc:
-            self._unreachable(exc).clear(names)
-
-    def cleanup(self, now: float) -> int:
-        """Redis expires finished windows itself; the fallback table may hold some."""
-        return self.fallback.cleanup(now) if self.fallback is not None else 0

@@ -1,5 +1,5 @@
 """The Lua scripts of :mod:`.redis`: each reads and writes one entry atomically,
-and neither ever replaces a tombstone (``"-"``)."""
+and none ever replaces a tombstone (``"-"``)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,17 @@ UNCACHE = """
 local current = redis.call('GET', KEYS[1])
 if current and current ~= '-' then
   return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+# Turn a live copy into a tombstone; leave a missing key missing.
+RETIRE = """
+local current = redis.call('GET', KEYS[1])
+if current and current ~= '-' then
+  redis.call('SET', KEYS[1], '-', 'EX', ARGV[1])
+  return 1
 end
 return 0
 """

@@ -49,6 +49,7 @@ from ..glue.proxies import session_proxy
 from ..glue.responses import error_response
 from ..glue.responses import storage_error_response
 from ..glue.state import app_state
+from .activity import add_api as add_activity_api
 from .cors import add_cors_headers
 from .cors import preflight
 from .openapi import build_openapi
@@ -286,6 +287,7 @@ def create_api_blueprint(app: Flask) -> Blueprint:
             alias_methods = ["GET", *methods] if get_too else list(methods)
             bp.add_url_rule(f"/user{rule}", f"user_{view.__name__}", view, methods=alias_methods)
 
+    add_activity_api(bp)
     prefix = app.extensions["sessionauth.state"].api_prefix
     _exempt_from_csrf_protect(app, bp)
     _api_headers(app, prefix)

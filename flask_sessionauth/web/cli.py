@@ -1,4 +1,4 @@
-"""``flask sessionauth …`` commands: cleanup, list, revoke, rename, create-user.
+"""``flask sessionauth …`` commands: cleanup, list, revoke, rename, create-user, activity.
 
 Each command is a thin shell over the public API (``cleanup_expired``,
 ``find_user``, ``list_sessions``, ``revoke_session(s)``, ``create_user``), so
@@ -7,6 +7,7 @@ the CLI enforces exactly the rules the web pages do.
 
 from __future__ import annotations
 
+import json
 import os
 import typing as t
 
@@ -22,6 +23,7 @@ from ..core.presentation import format_exact
 from ..core.presentation import location_of
 from ..core.presentation import plain
 from ..glue import actions
+from ..glue.admin import page_of_events
 from ..glue.i18n import force
 from ..glue.i18n import locale_from_environment
 from ..glue.state import app_state
@@ -55,10 +57,20 @@ def _user(email: str) -> t.Any:
     return user
 
 
+def _table(header: tuple[str, ...], rows: list[tuple[t.Any, ...]]) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
 @sessionauth_cli.command("cleanup")
 def cleanup() -> None:
-    """Delete expired sessions in batches (SESSIONAUTH_CLEANUP_BATCH_SIZE)."""
-    count = actions.cleanup_expired()
+    """Delete expired sessions in batches (SESSIONAUTH_CLEANUP_BATCH_SIZE), and
+    activity events older than SESSIONAUTH_EVENT_RETENTION."""
+    try:
+        count = actions.cleanup_expired()
+    except SessionAuthError as exc:  # e.g. the events table is missing: one line naming the fix
+        raise click.ClickException(getattr(exc, "detail", None) or exc.message) from exc
     click.echo(_n("Deleted %(num)d expired session(s).", "Deleted %(num)d expired session(s).", count))
 
 
@@ -84,10 +96,7 @@ def list_sessions(email: str, limit: int | None) -> None:
         )
         for s in sessions
     ]
-    header = ("ID", _("DEVICE"), _("LOCATION"), _("IP"), _("LAST ACTIVE"), _("EXPIRES"))
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    _table(("ID", _("DEVICE"), _("LOCATION"), _("IP"), _("LAST ACTIVE"), _("EXPIRES")), rows)
     more = total - len(sessions)
     if more > 0:
         click.echo(_("... %(more)s (--limit to show more)", more=messages.more_devices(more)))
@@ -150,3 +159,23 @@ def create_user(email: str, password: str | None) -> None:
         # A set-up error says what to fix, not the sentence shown to end users.
         raise click.ClickException(getattr(exc, "detail", None) or exc.message) from exc
     click.echo(_("Created user %(id)s <%(email)s>.", id=user.id, email=accounts.identity(user)))
+
+
+@sessionauth_cli.command("activity")
+@click.argument("email")
+@click.option("--limit", type=click.IntRange(min=1), help="Show at most this many (default: SESSIONAUTH_LIST_LIMIT).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array (the API's shape) instead of a table.")
+def activity(email: str, limit: int | None, as_json: bool) -> None:
+    """List EMAIL's security events (activity log), newest first."""
+    user = _user(email)
+    events, total = page_of_events(min(limit or app_state().list_limit, 10**9), 0, user)
+    if as_json:
+        click.echo(json.dumps([event.json() for event in events], indent=2))
+        return
+    if not events:
+        click.echo(messages.NO_ACTIVITY)
+        return
+    rows = [(format_exact(e.created_at), e.label, e.device, e.ip_address or "-", e.session_id or "-") for e in events]
+    _table((_("WHEN"), _("EVENT"), _("DEVICE"), _("IP"), _("SESSION")), rows)
+    if total > len(events):
+        click.echo(_("... and %(num)d more (--limit to show more)", num=total - len(events)))

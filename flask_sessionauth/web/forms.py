@@ -8,6 +8,7 @@ token before any form is read (400), so these forms only judge field values.
 
 from __future__ import annotations
 
+from flask import request
 from flask_wtf import FlaskForm
 from wtforms import BooleanField
 from wtforms import EmailField
@@ -114,3 +115,11 @@ class ConfirmPasswordForm(FlaskForm):  # type: ignore[misc]
         validators=[InputRequired(_l("Enter your password.")), within_max_length],
         render_kw={"autocomplete": "current-password"},
     )
+
+
+def page_number() -> int:
+    """``?page=N`` of a paged account page (devices, activity): anything but a small positive whole
+    number is the first page (a typo is not an error worth a page). ASCII
+    digits only: ``str.isdigit`` also takes ``²`` and ``①``, which ``int`` refuses."""
+    raw = request.args.get("page", "")
+    return int(raw) if raw.isascii() and raw.isdigit() and 0 < len(raw) <= 6 and int(raw) > 0 else 1

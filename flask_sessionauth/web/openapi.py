@@ -13,92 +13,18 @@ import copy
 import functools
 import typing as t
 
-_REF = "#/components/schemas/"
-_RESP = "#/components/responses/"
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": _REF + name}
-
-
-def _json(schema: dict[str, t.Any], description: str) -> dict[str, t.Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _object(properties: dict[str, t.Any], required: t.Sequence[str] = (), **extra: t.Any) -> dict[str, t.Any]:
-    schema: dict[str, t.Any] = {"type": "object", "additionalProperties": False, "properties": properties, **extra}
-    if required:
-        schema["required"] = list(required)
-    return schema
-
-
-_STRING = {"type": "string"}
-_FIELD = {"type": "string", "minLength": 1}
-_BOOLEAN = {"type": "boolean"}
-_DATE = {"type": "string", "format": "date-time"}
-_NULLABLE_DATE = {**_DATE, "nullable": True}
-_NULLABLE_STRING = {"type": "string", "nullable": True}
-_NULL_TOKEN = {
-    "type": "string",
-    "nullable": True,
-    "enum": [None],
-    "description": "Always null: the cookie is the only credential (Better Auth sends the token here).",
-}
-_STATUS = _object({"status": _BOOLEAN, "revoked": {"type": "integer", "minimum": 0}}, ["status"])
-_SUDO = _object({"password": {**_FIELD, "description": "Confirms the password when the session is not fresh."}})
-
-_SCHEMAS: dict[str, t.Any] = {
-    "Session": _object(
-        {
-            "id": {"type": "string", "description": "Public session id (safe to show)."},
-            "token": {"type": "string", "description": "Better Auth's field: the public id again, never a credential."},
-            "userId": _STRING,
-            "expiresAt": _DATE,
-            "ipAddress": _NULLABLE_STRING,
-            "userAgent": _NULLABLE_STRING,
-            "device": {"type": "string", "description": 'Readable name, e.g. "Chrome 131 on macOS".'},
-            "createdAt": _DATE,
-            "updatedAt": _DATE,
-            "lastActiveAt": _NULLABLE_DATE,
-            "current": {"type": "boolean", "description": "Whether this is the caller's session."},
-            "deviceName": {**_NULLABLE_STRING, "description": 'The name its owner gave it, e.g. "Work laptop".'},
-            "country": {**_NULLABLE_STRING, "description": 'ISO 3166-1 alpha-2 at sign-in; "ZZ": local network.'},
-            "region": _NULLABLE_STRING,
-            "city": _NULLABLE_STRING,
-            "location": {**_NULLABLE_STRING, "description": 'Readable, e.g. "near Lyon, France".'},
-        },
-        ["id", "token", "userId", "expiresAt", "ipAddress", "userAgent", "device", "createdAt", "updatedAt"]
-        + ["lastActiveAt", "current"],
-        description="One signed-in device. Never includes the cookie's secret or its hash.",
-    ),
-    "User": _object(
-        {
-            "id": _STRING,
-            "email": _STRING,
-            "name": _NULLABLE_STRING,
-            "emailVerified": _BOOLEAN,
-            "image": _NULLABLE_STRING,
-            "createdAt": _NULLABLE_DATE,
-            "updatedAt": _NULLABLE_DATE,
-        },
-        ["id", "email", "name", "emailVerified", "image", "createdAt", "updatedAt"],
-        description="null where the user model has no such column.",
-    ),
-    "SessionWithUser": _object({"session": _ref("Session"), "user": _ref("User")}, ["session", "user"]),
-    "Error": _object(
-        {
-            "code": {"type": "string", "description": "Better Auth's code, e.g. SESSION_NOT_FRESH."},
-            "message": {"type": "string", "description": "Human-readable; safe to show."},
-            "error": _object(
-                {"code": {"type": "string", "description": "The older lower-case code."}, "message": _STRING},
-                ["code", "message"],
-                deprecated=True,
-                description="Deprecated (one release): the same error with the older code.",
-            ),
-        },
-        ["code", "message", "error"],
-    ),
-}
+from .openapi_schemas import _BOOLEAN
+from .openapi_schemas import _FIELD
+from .openapi_schemas import _NULL_TOKEN
+from .openapi_schemas import _NULLABLE_STRING
+from .openapi_schemas import _RESP
+from .openapi_schemas import _SCHEMAS
+from .openapi_schemas import _STATUS
+from .openapi_schemas import _STRING
+from .openapi_schemas import _SUDO
+from .openapi_schemas import _json
+from .openapi_schemas import _object
+from .openapi_schemas import _ref
 
 _ERROR_TEXT = {
     400: "VALIDATION_ERROR, INVALID_PASSWORD, PASSWORD_TOO_SHORT, PASSWORD_TOO_LONG or INVALID_TOKEN.",
@@ -134,6 +60,7 @@ class _Endpoint(t.NamedTuple):
 
 _SESSION_OR_NULL = {**copy.deepcopy(_SCHEMAS["SessionWithUser"]), "nullable": True}
 _SESSIONS = {"type": "array", "items": _ref("Session")}
+_EVENTS = {"type": "array", "items": _ref("Event")}
 _TOKEN = {**_FIELD, "description": "A listed session's token (its id)."}
 _PAGING = (
     {
@@ -208,6 +135,15 @@ _ENDPOINTS = (
         query=_PAGING,
         ok_headers=_PAGE_HEADERS,
     ),
+    _Endpoint(
+        "get",
+        "/list-activity",
+        "listActivity",
+        _EVENTS,
+        (400, 401),
+        query=(*_PAGING, {"name": "kind", "in": "query", "required": False, "schema": _STRING}),
+        ok_headers=_PAGE_HEADERS,
+    ),
     _Endpoint("post", "/revoke-session", "revokeSession", _STATUS, (401,), _REVOKE, alias=True),
     _Endpoint("post", "/update-session-name", "updateSessionName", _RENAMED, (401, 404), _RENAME),
     _Endpoint("post", "/revoke-sessions", "revokeSessions", _STATUS, (401, 429), _SUDO, alias=True, get_alias=True),
@@ -225,6 +161,7 @@ _ENDPOINTS = (
 _SUMMARIES = {
     "getSession": "The current session and user, or null when signed out (query parameters are ignored).",
     "listSessions": "The caller's active sessions, most recently active first, one page (limit, offset) of them.",
+    "listActivity": "The caller's security events, newest first, one page (limit, offset; kind filters) of them.",
     "revokeSession": "Sign out one of the caller's sessions; a token that is none of them changes nothing (200).",
     "updateSessionName": "Name one of the caller's sessions (at most 60 characters); another user's is a 404.",
     "revokeSessions": "Sign out every session, this one included (sudo mode: fresh, or send the password).",

@@ -44,9 +44,11 @@ from ..glue.responses import storage_error_response
 from ..glue.responses import wants_json
 from ..glue.state import app_state
 from . import naming
+from .activity import add_pages as add_activity_pages
 from .forms import ChangePasswordForm
 from .forms import ConfirmPasswordForm
 from .forms import LoginForm
+from .forms import page_number
 from .headers import init_headers
 from .i18n import install_template_globals
 from .recovery_pages import add_recovery_pages
@@ -98,7 +100,7 @@ def _add_error(form: FlaskForm, name: str, message: str) -> None:
 
 
 def create_blueprint(app: Flask) -> Blueprint:
-    """The account pages, registered by ``init_app`` under ``SESSIONAUTH_URL_PREFIX``."""
+    """The account pages (and :mod:`.activity`'s), registered by ``init_app`` under ``SESSIONAUTH_URL_PREFIX``."""
     bp = Blueprint(
         "sessionauth",
         __name__,
@@ -143,6 +145,7 @@ def create_blueprint(app: Flask) -> Blueprint:
         # Account pages always read storage, never the cookie cache.
         bp.add_url_rule(rule, endpoint, sensitive(view), methods=methods)
     add_recovery_pages(bp)
+    add_activity_pages(bp)
     return bp
 
 
@@ -209,18 +212,11 @@ def logout() -> t.Any:
     return redirect(url_for("sessionauth.login"))
 
 
-def _page_number() -> int:
-    """``?page=N`` of the devices page; anything but a small positive whole number (ASCII
-    digits: ``str.isdigit`` also takes ``²``, which ``int`` refuses) is the first page."""
-    raw = request.args.get("page", "")
-    return int(raw) if raw.isascii() and raw.isdigit() and 0 < len(raw) <= 6 and int(raw) > 0 else 1
-
-
 def _devices_page(status: int = 200, notice: str | None = None) -> tuple[str, int]:
     """One page of devices (``SESSIONAUTH_DEVICES_PER_PAGE``), this device
     first, then the most recently active; how many more follow, and links."""
     per_page = app_state().devices_per_page
-    page = _page_number()
+    page = page_number()
     listed, total = actions.page_of_sessions(per_page, (page - 1) * per_page, current_first=True)
     more = max(total - (page - 1) * per_page - len(listed), 0)
     sessions = device_views(listed, current_session.id, lifecycle.utcnow(), app_state().settings.activity_resolution)
