@@ -12,6 +12,9 @@ import datetime as dt
 import re
 import typing as t
 
+from .i18n import Lazy
+from .i18n import _
+from .i18n import _l
 from .presentation import iso
 from .useragent import describe
 
@@ -29,31 +32,34 @@ SESSION_REPORTED = "session_reported"
 SESSION_RENAMED = "session_renamed"
 
 #: Kind → what the activity page calls it (also the filter's choices, in this order).
-KINDS: dict[str, str] = {
-    SIGN_IN: "Signed in",
-    SIGN_IN_FAILED: "Wrong password",
-    SIGN_OUT: "Signed out",
-    SESSION_REVOKED: "Device signed out",
-    PASSWORD_CHANGED: "Password changed",
-    PASSWORD_RESET: "Password reset",
-    SUDO_CONFIRMED: "Password confirmed",
-    RATE_LIMITED: "Too many attempts",
-    USER_DEACTIVATED: "Account deactivated",
-    ADMIN_ACTION: "Administrator action",
-    SESSION_REPORTED: "Reported as not you",
-    SESSION_RENAMED: "Device renamed",
+KINDS: dict[str, Lazy] = {
+    SIGN_IN: _l("Signed in"),
+    SIGN_IN_FAILED: _l("Wrong password"),
+    SIGN_OUT: _l("Signed out"),
+    SESSION_REVOKED: _l("Device signed out"),
+    PASSWORD_CHANGED: _l("Password changed"),
+    PASSWORD_RESET: _l("Password reset"),
+    SUDO_CONFIRMED: _l("Password confirmed"),
+    RATE_LIMITED: _l("Too many attempts"),
+    USER_DEACTIVATED: _l("Account deactivated"),
+    ADMIN_ACTION: _l("Administrator action"),
+    SESSION_REPORTED: _l("Reported as not you"),
+    SESSION_RENAMED: _l("Device renamed"),
 }
 
-#: ``session_revoked`` reason → how the page explains it.
-REVOKE_REASONS: dict[str, str] = {
-    "revoke": "signed out from another device",
-    "revoke_others": "all other devices signed out",
-    "revoke_all": "signed out everywhere",
-    "password_change": "password changed",
-    "password_reset": "password reset",
-    "evicted": "too many devices signed in",
-    "admin": "by an administrator",
-    "reported": "reported as not you",
+#: (kind, reason) → the whole line, where the reason is one the code knows.
+REASON_LABELS: dict[tuple[str, str], Lazy] = {
+    (SESSION_REVOKED, "revoke"): _l("Device signed out: signed out from another device"),
+    (SESSION_REVOKED, "revoke_others"): _l("Device signed out: all other devices signed out"),
+    (SESSION_REVOKED, "revoke_all"): _l("Device signed out: signed out everywhere"),
+    (SESSION_REVOKED, "password_change"): _l("Device signed out: password changed"),
+    (SESSION_REVOKED, "password_reset"): _l("Device signed out: password reset"),
+    (SESSION_REVOKED, "evicted"): _l("Device signed out: too many devices signed in"),
+    (SESSION_REVOKED, "admin"): _l("Device signed out by an administrator"),
+    (SESSION_REVOKED, "reported"): _l("Device signed out: reported as not you"),
+    (SIGN_IN, "new device"): _l("Signed in (new device)"),
+    (ADMIN_ACTION, "revoke"): _l("Administrator action: a device signed out"),
+    (ADMIN_ACTION, "revoke_all"): _l("Administrator action: signed out everywhere"),
 }
 
 #: Revocations a signed-out browser is told about on the sign-in page.
@@ -97,11 +103,13 @@ def known_since(now: dt.datetime, days: int) -> dt.datetime:
 
 def describe_event(kind: str, reason: str | None) -> str:
     """One line for the page, the CLI and the API's ``label``."""
-    label = KINDS.get(kind, kind)
-    if kind == SESSION_REVOKED and reason in REVOKE_REASONS:
-        return f"{label}: {REVOKE_REASONS[reason]}"
+    known = REASON_LABELS.get((kind, reason or ""))
+    if known is not None:
+        return str(known)
+    label = str(KINDS.get(kind, kind))
     if reason and kind in (RATE_LIMITED, ADMIN_ACTION, SIGN_IN):
-        return f"{label} ({reason.replace('_', ' ')})"
+        # TRANSLATORS: an event and its reason as recorded ("Too many attempts (ip)").
+        return _("%(event)s (%(reason)s)", event=label, reason=reason.replace("_", " "))
     return label
 
 
@@ -127,14 +135,14 @@ class Event(t.NamedTuple):
     @classmethod
     def from_row(cls, row: t.Any) -> Event:
         # An administrator's device and address never show in the user's log.
-        device = "Administrator" if row.admin_id else describe(row.user_agent).name
+        device = _("Administrator") if row.admin_id else describe(row.user_agent).name
         return cls(
             id=row.id,
             kind=row.kind,
             label=describe_event(row.kind, row.reason),
             reason=row.reason,
             created_at=row.created_at,
-            device=device if row.user_agent or row.admin_id else "Unknown device",
+            device=device if row.user_agent or row.admin_id else _("Unknown device"),
             ip_address=row.ip_address,
             country=row.country,
             region=row.region,
