@@ -1,6 +1,6 @@
 """The account-protection mails and the new-device mail's "This wasn't me"
-link, on a real SMTP server (``mailbox``). Until the activity work sends
-``new_device_sign_in`` on sign-in, these tests send the signal themselves."""
+link, on a real SMTP server (``mailbox``). A sign-in from a device new to the
+account sends ``new_device_sign_in`` itself, so each account's first sign-in mails."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def app_config(mailbox: Mailbox) -> dict[str, t.Any]:
     return {**mailbox.config(), "SESSIONAUTH_PUBLIC_URL": PUBLIC, "SESSIONAUTH_SITE_NAME": "Example Shop"}
 
 
-def announce_new_device(app: Flask, user: t.Any) -> t.Any:
+def newest_session(app: Flask, user: t.Any) -> t.Any:
     """``user``'s newest session: the sign-in just made from a device new to the
     account, which sent ``new_device_sign_in`` (and so the mail)."""
     with app.app_context():
@@ -67,16 +67,16 @@ def local(link: str) -> str:
 
 @pytest.fixture
 def reported(app: Flask, user: t.Any, second_client: t.Any, mailbox: Mailbox) -> tuple[str, t.Any]:
-    """The second device signed in and announced: the mail's report link and that session."""
+    """The second device signed in (new to the account, so mailed): the mail's report link and that session."""
     page_sign_in(second_client)
-    session = announce_new_device(app, user)
+    session = newest_session(app, user)
     (message,) = received(app, mailbox, 1)
     return local(link_in(message, "report-device")), session
 
 
 def test_new_device_mail(app: Flask, user: t.Any, second_client: t.Any, mailbox: Mailbox) -> None:
     page_sign_in(second_client)
-    announce_new_device(app, user)
+    newest_session(app, user)
     (message,) = received(app, mailbox, 1)
     assert message["To"] == "alice@example.com" and message["From"] == "security@example.com"
     assert message["Subject"] == "Example Shop: new sign-in from Firefox 133 on Windows"

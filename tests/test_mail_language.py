@@ -20,6 +20,7 @@ import time_machine
 from flask import Flask
 
 from flask_sessionauth.core import signals
+from flask_sessionauth.core.location import Location
 from flask_sessionauth.glue.i18n import TZ_COOKIE
 from tests.conftest import create_app
 from tests.conftest import db
@@ -29,6 +30,7 @@ from tests.helpers import PASSWORD
 from tests.helpers import UA_CHROME
 from tests.helpers import api_post
 from tests.helpers import auth_of
+from tests.helpers import device
 from tests.helpers import page_sign_in
 from tests.helpers import state_of
 from tests.mailbox import Mailbox
@@ -40,16 +42,27 @@ GERMAN = {"Accept-Language": "de-DE,de;q=0.9,en;q=0.5"}
 GERMAN_EVERYWHERE = "Shop & Co: Sie wurden überall abgemeldet"
 #: 23:22 UTC is 00:22 the next day in Berlin (CET).
 SIGNED_IN_AT = dt.datetime(2026, 12, 6, 23, 22, tzinfo=dt.UTC)
+#: A public address; the test resolver places it near Lyon (nothing is looked up).
+LYON_IP = "81.250.0.1"
+
+
+def near_lyon(ip: str) -> Location | None:
+    return Location("FR", "Auvergne-Rhône-Alpes", "Lyon") if ip == LYON_IP else None
 
 
 @pytest.fixture
 def app_config(mailbox: Mailbox) -> dict[str, t.Any]:
-    return {**mailbox.config(), "SESSIONAUTH_PUBLIC_URL": "https://app.example", "SESSIONAUTH_SITE_NAME": "Shop & Co"}
+    return {
+        **mailbox.config(),
+        "SESSIONAUTH_PUBLIC_URL": "https://app.example",
+        "SESSIONAUTH_SITE_NAME": "Shop & Co",
+        "SESSIONAUTH_GEOIP_RESOLVER": near_lyon,
+    }
 
 
 def mailed(app: Flask, mailbox: Mailbox, *subjects: str) -> list[email.message.EmailMessage]:
     """The mails with these subjects, in that order, once every queued mail was sent. By
-    subject: a sign-in may also mail its new device (when the activity work sends that)."""
+    subject: an account's first sign-in from a device also mails that new device."""
     assert state_of(app).mailer.wait()
     # A long encoded subject is folded right after "Subject:" (Flask-Mailman): a leading space.
     found = {str(m["Subject"]).strip(): m for m in mailbox.wait_for(len(subjects))}
@@ -74,7 +87,8 @@ def test_a_german_password_change_and_sign_out_everywhere_are_mailed_in_german(
 
 
 class Located:
-    """A session row as if signed in near Lyon (the location columns' values)."""
+    """A session row as if signed in near Lyon (the location columns' values), for
+    the signal a job outside any request sends."""
 
     country, region, city, device_name = "FR", "Auvergne-Rhône-Alpes", "Lyon", None
 
@@ -85,20 +99,14 @@ class Located:
         return getattr(self._row, name)
 
 
-def announce_in_request(app: Flask, user: t.Any, headers: dict[str, str]) -> None:
-    """What the sign-in request does for a new device: send ``new_device_sign_in`` inside it."""
-    with app.test_request_context("/account/login", method="POST", headers=headers):
-        row = db.session.get(type(user), user.id)
-        session = Located(auth_of(app).list_sessions(row)[0])
-        signals.new_device_sign_in.send(app, user=row, session=session)
-
-
 def test_a_new_device_mail_reads_in_the_requests_language_zone_and_country_names(
-    app: Flask, user: t.Any, client: t.Any, mailbox: Mailbox
+    app: Flask, user: t.Any, mailbox: Mailbox
 ) -> None:
+    browser = device(app, UA_CHROME, LYON_IP)  # the account's first sign-in: a new device
+    browser.environ_base["HTTP_ACCEPT_LANGUAGE"] = GERMAN["Accept-Language"]
+    browser.set_cookie(TZ_COOKIE, "Europe/Berlin")
     with time_machine.travel(SIGNED_IN_AT, tick=False):
-        page_sign_in(client)
-    announce_in_request(app, user, {**GERMAN, "Cookie": f"{TZ_COOKIE}=Europe/Berlin"})
+        page_sign_in(browser)
     (message,) = mailed(app, mailbox, "Shop & Co: neue Anmeldung von Chrome 131 unter macOS")
     text, html = bodies(message)
     assert "Gerät: Chrome 131 unter macOS" in text

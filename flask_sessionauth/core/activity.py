@@ -17,6 +17,7 @@ from .i18n import _
 from .i18n import _l
 from .presentation import iso
 from .useragent import describe
+from .useragent import display_name
 
 SIGN_IN = "sign_in"
 SIGN_IN_FAILED = "sign_in_failed"
@@ -131,18 +132,23 @@ class Event(t.NamedTuple):
     target_device: str | None
     new_device: bool | None
     by_admin: bool
+    #: ``device`` as pages and the CLI show it, in the current language; ``device``
+    #: itself stays English, like a session's in the API.
+    shown_device: str = ""
 
     @classmethod
     def from_row(cls, row: t.Any) -> Event:
         # An administrator's device and address never show in the user's log.
-        device = _("Administrator") if row.admin_id else describe(row.user_agent).name
+        found = describe(row.user_agent)
+        device = "Administrator" if row.admin_id else found.name
+        shown = _("Administrator") if row.admin_id else display_name(found)
         return cls(
             id=row.id,
             kind=row.kind,
             label=describe_event(row.kind, row.reason),
             reason=row.reason,
             created_at=row.created_at,
-            device=device if row.user_agent or row.admin_id else _("Unknown device"),
+            device=device if row.user_agent or row.admin_id else "Unknown device",
             ip_address=row.ip_address,
             country=row.country,
             region=row.region,
@@ -152,6 +158,7 @@ class Event(t.NamedTuple):
             target_device=row.target_device,
             new_device=row.new_device,
             by_admin=row.admin_id is not None,
+            shown_device=shown if row.user_agent or row.admin_id else _("Unknown device"),
         )
 
     def json(self) -> dict[str, t.Any]:

@@ -99,9 +99,14 @@ def device_renamed(name: str | None) -> str:
     return _("Device renamed to “%(name)s”.", name=name) if name else _("The device name was cleared.")
 
 
-def signed_out_from(device: str, when: str) -> str:
+def signed_out_from(device: str | None, when: str) -> str:
     """The sign-in page, to a browser signed out from another device: only
-    that device's name and the time (the cookie named the session)."""
+    that device's name and the time (the cookie named the session); ``None``
+    means an administrator, ``""`` a device without a name."""
+    if device is None:
+        return _("An administrator signed this device out on %(when)s.", when=when)
+    if not device:
+        return _("Another device signed this device out on %(when)s.", when=when)
     return _("%(device)s signed this device out on %(when)s.", device=device, when=when)
 
 

@@ -170,7 +170,7 @@ def listen() -> None:
 # -- the signed-out device ----------------------------------------------------------
 
 
-def signed_out_notice() -> tuple[t.Any, str] | None:
+def signed_out_notice() -> tuple[t.Any, str | None] | None:
     """When, and from which device, this browser was signed out (once): only for
     the session id its own cookie named, and only that time and device name."""
     if GONE_KEY not in flask_session:  # a pop would mark the Flask session changed

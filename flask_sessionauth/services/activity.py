@@ -16,6 +16,7 @@ from ..core import activity as kinds
 from ..core import lifecycle
 from ..core.location import Location
 from ..core.useragent import describe
+from ..core.useragent import display_name
 from ..storage.events import DETAIL_LENGTH
 from ..storage.events import EventStore
 
@@ -164,9 +165,11 @@ class Activity:
     def page(self, user_id: t.Any, kind: str | None, limit: int, offset: int) -> tuple[list[t.Any], int]:
         return self.store.page(user_id, [kind] if kind else None, limit, offset)
 
-    def signed_out_notice(self, session_id: str) -> tuple[dt.datetime, str] | None:
+    def signed_out_notice(self, session_id: str) -> tuple[dt.datetime, str | None] | None:
         """When session ``session_id`` was signed out from another device, and
-        that device's name; ``None`` if it was not (it expired, or is unknown)."""
+        that device's name in the current language (``""``: a device without a
+        user agent, ``None``: an administrator); ``None`` if it was not (it
+        expired, or is unknown)."""
         since = lifecycle.utcnow() - dt.timedelta(seconds=self.retention or 10**9)
         try:
             row = self.store.revocation(session_id, kinds.ELSEWHERE_REASONS, since)
@@ -176,8 +179,8 @@ class Activity:
         if row is None:
             return None
         if row.reason == "admin":
-            return row.created_at, "An administrator"
-        return row.created_at, describe(row.user_agent).name if row.user_agent else "Another device"
+            return row.created_at, None
+        return row.created_at, display_name(describe(row.user_agent)) if row.user_agent else ""
 
     def cleanup(self, batch_size: int) -> int:
         """Delete events older than the retention (``None``: keep them)."""
