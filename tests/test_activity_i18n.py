@@ -63,9 +63,7 @@ def test_the_activity_page_in_german_shows_german_event_labels_and_dates(client:
         assert english not in body, english
 
 
-def test_the_signed_out_from_line_reads_in_german(
-    app: Flask, client: t.Any, second_client: t.Any, user: t.Any
-) -> None:
+def test_the_signed_out_from_line_reads_in_german(app: Flask, client: t.Any, second_client: t.Any, user: t.Any) -> None:
     with time_machine.travel(AT, tick=False):
         login(client)
         other = login(in_german(second_client))

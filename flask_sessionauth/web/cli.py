@@ -175,7 +175,9 @@ def activity(email: str, limit: int | None, as_json: bool) -> None:
     if not events:
         click.echo(messages.NO_ACTIVITY)
         return
-    rows = [(format_exact(e.created_at), e.label, e.shown_device, e.ip_address or "-", e.session_id or "-") for e in events]
+    rows = [
+        (format_exact(e.created_at), e.label, e.shown_device, e.ip_address or "-", e.session_id or "-") for e in events
+    ]
     _table((_("WHEN"), _("EVENT"), _("DEVICE"), _("IP"), _("SESSION")), rows)
     if total > len(events):
         click.echo(_("... and %(num)d more (--limit to show more)", num=total - len(events)))
