@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import hmac
 import logging
 import secrets
 import time
@@ -160,7 +161,8 @@ def report_link(state: AppState, user: t.Any, session: t.Any) -> str | None:
         return None
     nonce = secrets.token_urlsafe(32)
     max_age = int(app.config["SESSIONAUTH_REPORT_LINK_MAX_AGE"])
-    state.verifications.add(REPORT, nonce, user.id, session.id, lifecycle.utcnow(), max_age)
+    binding = state.resets.report_binding(user, session.id)
+    state.verifications.add(REPORT, nonce, user.id, binding, lifecycle.utcnow(), max_age)
     signed = _serializer(state).dumps([session.id, nonce])
     return _link(app, f"{app.config['SESSIONAUTH_URL_PREFIX']}/report-device", token=signed)
 
@@ -187,8 +189,9 @@ def inspect_report(token: t.Any) -> Report:
     found = state.verifications.find(REPORT, nonce)
     if found is None:
         raise ReportLinkUsed()
-    if found.binding != session_id:
-        raise ReportLinkInvalid()
+    user = state.resets.load_user(found.user_id)
+    if user is None or not hmac.compare_digest(found.binding, state.resets.report_binding(user, session_id)):
+        raise ReportLinkInvalid()  # another session's nonce, or the account's email changed since
     user_id = state.resets.user_key(found.user_id)
     record = state.sessions.find(user_id, session_id)
     if record is None:

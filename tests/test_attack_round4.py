@@ -1,0 +1,33 @@
+"""Issue 17, round four attacker pass: account recovery, activity, admin and naming."""
+
+from __future__ import annotations
+
+import typing as t
+
+from flask import Flask
+
+from tests.conftest import db
+from tests.helpers import device
+from tests.helpers import page_csrf_token
+from tests.test_account_mail import app_config  # noqa: F401 (the mailbox and public URL)
+from tests.test_account_mail import reported  # noqa: F401 (the new-device mail's report link)
+
+# -- "This wasn't me" after the account's address changed ------------------------------
+
+
+def test_report_link_is_void_after_the_email_changes(
+    app: Flask, user: t.Any, second_client: t.Any, reported: tuple[str, t.Any]  # noqa: F811
+) -> None:
+    """The link mints a password reset token: mailed to the old address, it
+    must not still work once the account moved to a new one (as reset links)."""
+    path, _ = reported
+    with app.app_context():
+        row = db.session.get(type(user), user.id)
+        row.email = "alice2@example.com"
+        db.session.commit()
+    old_mailbox = device(app)
+    assert old_mailbox.get(path).status_code == 400
+    token = page_csrf_token(old_mailbox, "/account/forgot-password")
+    done = old_mailbox.post("/account/report-device", data={"csrf_token": token, "token": path.split("token=")[1]})
+    assert done.status_code == 400
+    assert "reset-password?token=" not in done.headers.get("Location", "")
