@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import typing as t
 
+import pytest
 from flask import Flask
 
 from tests.conftest import db
+from tests.helpers import API
+from tests.helpers import api_post
 from tests.helpers import device
 from tests.helpers import page_csrf_token
 from tests.test_account_mail import app_config  # noqa: F401 (the mailbox and public URL)
@@ -31,3 +34,27 @@ def test_report_link_is_void_after_the_email_changes(
     done = old_mailbox.post("/account/report-device", data={"csrf_token": token, "token": path.split("token=")[1]})
     assert done.status_code == 400
     assert "reset-password?token=" not in done.headers.get("Location", "")
+
+
+# -- a redirect target urlsplit cannot parse -------------------------------------------
+
+UNPARSABLE = ["https://[evil.example", "http://[::1", "https://a]b@[x/"]
+
+
+@pytest.mark.parametrize("target", UNPARSABLE)
+def test_unparsable_redirect_to_neither_fails_nor_tells_the_account_exists(
+    app: Flask, user: t.Any, target: str
+) -> None:
+    """It was read only when the address had an account: a 500 there, a 200 else."""
+    c = device(app)
+    known = api_post(c, "request-password-reset", {"email": "alice@example.com", "redirectTo": target})
+    unknown = api_post(c, "request-password-reset", {"email": "nobody@example.com", "redirectTo": target})
+    assert known.status_code == unknown.status_code == 200
+    assert known.get_json() == unknown.get_json()
+
+
+@pytest.mark.parametrize("target", UNPARSABLE)
+def test_unparsable_callback_url_is_never_a_500(app: Flask, user: t.Any, target: str) -> None:
+    resp = device(app).get(f"{API}/reset-password/{'a' * 43}", query_string={"callbackURL": target})
+    assert resp.status_code in (302, 400)
+    assert "evil" not in resp.headers.get("Location", "")

@@ -77,7 +77,10 @@ def safe_callback(target: t.Any) -> str | None:
         return target
     if len(target) > 2048 or any(ord(c) < 33 or c == "\\" for c in target):
         return None
-    parts = urlsplit(target)
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # "https://[evil": not a URL
+        return None
     origin = f"{parts.scheme}://{parts.netloc}"
     base = public_url(current_app)
     allowed = set(app_state().trusted_origins) | (
@@ -110,10 +113,11 @@ def request_reset(email: t.Any, redirect_to: t.Any = None) -> None:
     state = app_state()
     started = time.perf_counter()
     try:
+        callback = safe_callback(redirect_to)  # read whether or not the address has an account
         found = state.resets.request(email, client())
         if found is not None:
             user, token = found
-            link = reset_link(app, token, safe_callback(redirect_to))
+            link = reset_link(app, token, callback)
             minutes = max(1, state.resets.max_age // 60)
             state.mailer.send("reset_link", state.accounts.identity(user), user=user, link=link, minutes=minutes)
     finally:
