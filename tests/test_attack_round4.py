@@ -9,9 +9,12 @@ from flask import Flask
 
 from tests.conftest import db
 from tests.helpers import API
+from tests.helpers import NEW_PASSWORD
 from tests.helpers import api_post
+from tests.helpers import api_signed_in
 from tests.helpers import device
 from tests.helpers import page_csrf_token
+from tests.helpers import page_sign_in
 from tests.test_account_mail import app_config  # noqa: F401 (the mailbox and public URL)
 from tests.test_account_mail import reported  # noqa: F401 (the new-device mail's report link)
 
@@ -58,3 +61,22 @@ def test_unparsable_callback_url_is_never_a_500(app: Flask, user: t.Any, target:
     resp = device(app).get(f"{API}/reset-password/{'a' * 43}", query_string={"callbackURL": target})
     assert resp.status_code in (302, 400)
     assert "evil" not in resp.headers.get("Location", "")
+
+
+# -- the report link and the reset it leads to, on Redis and with the cookie cache -------
+
+
+@pytest.mark.storage("redis", "cookie_cache")
+def test_report_then_reset_ends_every_session_in_each_store(
+    app: Flask, user: t.Any, client: t.Any, second_client: t.Any, reported: tuple[str, t.Any]  # noqa: F811
+) -> None:
+    path, _ = reported
+    page_sign_in(client)
+    owner = device(app)
+    csrf = page_csrf_token(owner, path)
+    done = owner.post("/account/report-device", data={"csrf_token": csrf, "token": path.split("token=")[1]})
+    assert done.status_code == 302 and not api_signed_in(second_client) and api_signed_in(client)
+    token = done.headers["Location"].split("token=")[1]
+    assert api_post(owner, "reset-password", {"newPassword": NEW_PASSWORD, "token": token}).status_code == 200
+    assert not api_signed_in(client)
+    assert api_post(owner, "reset-password", {"newPassword": "yet another one", "token": token}).status_code == 400
