@@ -7,6 +7,8 @@ import typing as t
 import pytest
 from flask import Flask
 
+from flask_sessionauth.core import signals
+
 from tests.conftest import db
 from tests.helpers import API
 from tests.helpers import NEW_PASSWORD
@@ -80,3 +82,30 @@ def test_report_then_reset_ends_every_session_in_each_store(
     assert api_post(owner, "reset-password", {"newPassword": NEW_PASSWORD, "token": token}).status_code == 200
     assert not api_signed_in(client)
     assert api_post(owner, "reset-password", {"newPassword": "yet another one", "token": token}).status_code == 400
+
+
+# -- a device reported as "not me" is never a known device -----------------------------
+
+
+def test_a_reported_device_signing_in_again_is_a_new_device(
+    app: Flask, user: t.Any, second_client: t.Any, reported: tuple[str, t.Any]  # noqa: F811
+) -> None:
+    """Its sign-in event made its browser, OS and country "known" for
+    ``SESSIONAUTH_KNOWN_DEVICE_DAYS``: after the owner said "This wasn't me",
+    the same attacker signing in again (the password not yet changed) got no mail."""
+    path, _ = reported
+    owner = device(app)
+    csrf = page_csrf_token(owner, path)
+    done = owner.post("/account/report-device", data={"csrf_token": csrf, "token": path.split("token=")[1]})
+    assert done.status_code == 302 and not api_signed_in(second_client)
+    announced: list[t.Any] = []
+
+    def receiver(sender: t.Any, **kw: t.Any) -> None:
+        announced.append(kw["session"].id)
+
+    signals.new_device_sign_in.connect(receiver)
+    try:
+        page_sign_in(second_client)
+    finally:
+        signals.new_device_sign_in.disconnect(receiver)
+    assert api_signed_in(second_client) and len(announced) == 1
