@@ -8,7 +8,6 @@ import pytest
 from flask import Flask
 
 from flask_sessionauth.core import signals
-
 from tests.conftest import db
 from tests.helpers import API
 from tests.helpers import NEW_PASSWORD
@@ -24,7 +23,10 @@ from tests.test_account_mail import reported  # noqa: F401 (the new-device mail'
 
 
 def test_report_link_is_void_after_the_email_changes(
-    app: Flask, user: t.Any, second_client: t.Any, reported: tuple[str, t.Any]  # noqa: F811
+    app: Flask,
+    user: t.Any,
+    second_client: t.Any,
+    reported: tuple[str, t.Any],  # noqa: F811
 ) -> None:
     """The link mints a password reset token: mailed to the old address, it
     must not still work once the account moved to a new one (as reset links)."""
@@ -70,7 +72,11 @@ def test_unparsable_callback_url_is_never_a_500(app: Flask, user: t.Any, target:
 
 @pytest.mark.storage("redis", "cookie_cache")
 def test_report_then_reset_ends_every_session_in_each_store(
-    app: Flask, user: t.Any, client: t.Any, second_client: t.Any, reported: tuple[str, t.Any]  # noqa: F811
+    app: Flask,
+    user: t.Any,
+    client: t.Any,
+    second_client: t.Any,
+    reported: tuple[str, t.Any],  # noqa: F811
 ) -> None:
     path, _ = reported
     page_sign_in(client)
@@ -88,7 +94,10 @@ def test_report_then_reset_ends_every_session_in_each_store(
 
 
 def test_a_reported_device_signing_in_again_is_a_new_device(
-    app: Flask, user: t.Any, second_client: t.Any, reported: tuple[str, t.Any]  # noqa: F811
+    app: Flask,
+    user: t.Any,
+    second_client: t.Any,
+    reported: tuple[str, t.Any],  # noqa: F811
 ) -> None:
     """Its sign-in event made its browser, OS and country "known" for
     ``SESSIONAUTH_KNOWN_DEVICE_DAYS``: after the owner said "This wasn't me",
