@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import hmac
 import logging
 import secrets
 import time
@@ -75,7 +76,10 @@ def safe_callback(target: t.Any) -> str | None:
         return target
     if len(target) > 2048 or any(ord(c) < 33 or c == "\\" for c in target):
         return None
-    parts = urlsplit(target)
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # "https://[evil": not a URL
+        return None
     origin = f"{parts.scheme}://{parts.netloc}"
     base = public_url(current_app)
     allowed = set(app_state().trusted_origins) | (
@@ -108,10 +112,11 @@ def request_reset(email: t.Any, redirect_to: t.Any = None) -> None:
     state = app_state()
     started = time.perf_counter()
     try:
+        callback = safe_callback(redirect_to)  # read whether or not the address has an account
         found = state.resets.request(email, client())
         if found is not None:
             user, token = found
-            link = reset_link(app, token, safe_callback(redirect_to))
+            link = reset_link(app, token, callback)
             minutes = max(1, state.resets.max_age // 60)
             state.mailer.send("reset_link", state.accounts.identity(user), user=user, link=link, minutes=minutes)
     finally:
@@ -159,7 +164,8 @@ def report_link(state: AppState, user: t.Any, session: t.Any) -> str | None:
         return None
     nonce = secrets.token_urlsafe(32)
     max_age = int(app.config["SESSIONAUTH_REPORT_LINK_MAX_AGE"])
-    state.verifications.add(REPORT, nonce, user.id, session.id, lifecycle.utcnow(), max_age)
+    binding = state.resets.report_binding(user, session.id)
+    state.verifications.add(REPORT, nonce, user.id, binding, lifecycle.utcnow(), max_age)
     signed = _serializer(state).dumps([session.id, nonce])
     return _link(app, f"{app.config['SESSIONAUTH_URL_PREFIX']}/report-device", token=signed)
 
@@ -186,8 +192,9 @@ def inspect_report(token: t.Any) -> Report:
     found = state.verifications.find(REPORT, nonce)
     if found is None:
         raise ReportLinkUsed()
-    if found.binding != session_id:
-        raise ReportLinkInvalid()
+    user = state.resets.load_user(found.user_id)
+    if user is None or not hmac.compare_digest(found.binding, state.resets.report_binding(user, session_id)):
+        raise ReportLinkInvalid()  # another session's nonce, or the account's email changed since
     user_id = state.resets.user_key(found.user_id)
     record = state.sessions.find(user_id, session_id)
     if record is None:

@@ -65,6 +65,14 @@ class PasswordResets:
         parts = (str(user.id), normalize_email(self.accounts.identity(user)), str(self._password(user)))
         return hmac.new(self.key, "\x00".join(parts).encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 
+    def report_binding(self, user: t.Any, session_id: str) -> str:
+        """What a "This wasn't me" nonce is bound to: the session it names and the
+        account's email (the link mints a reset token: mailed to an old address,
+        it must not work once the account moved to a new one)."""
+        mailbox = normalize_email(self.accounts.identity(user))
+        mac = hmac.new(self.key, f"report\x00{user.id}\x00{mailbox}".encode("utf-8", "surrogatepass"), hashlib.sha256)
+        return f"{session_id}|{mac.hexdigest()}"
+
     def _password(self, user: t.Any) -> t.Any:
         return getattr(user, self.accounts.password_attr, None)
 

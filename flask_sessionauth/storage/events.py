@@ -113,11 +113,16 @@ class EventStore:
         return rows, int(total)
 
     def seen(self, user_id: t.Any, since: dt.datetime) -> list[tuple[t.Any, ...]]:
-        """``(browser, os, country)`` of the account's sign-ins since ``since``."""
+        """``(browser, os, country)`` of the account's sign-ins since ``since``,
+        but not of sessions the owner reported ("This wasn't me"): the device
+        that was not them never becomes a known one."""
         c = self.table.c
+        reported = sa.select(c.target_session_id).where(
+            c.user_id == user_id, c.kind == "session_reported", c.target_session_id.is_not(None)
+        )
         stmt = (
             sa.select(c.browser, c.os, c.country)
-            .where(c.user_id == user_id, c.kind == "sign_in", c.created_at >= since)
+            .where(c.user_id == user_id, c.kind == "sign_in", c.created_at >= since, c.session_id.not_in(reported))
             .distinct()
         )
         with self.db.engine.connect() as connection:
