@@ -13,6 +13,7 @@ import re
 import typing as t
 
 from .presentation import iso
+from .presentation import location_of
 from .useragent import describe
 
 SIGN_IN = "sign_in"
@@ -145,6 +146,11 @@ class Event(t.NamedTuple):
             new_device=row.new_device,
             by_admin=row.admin_id is not None,
         )
+
+    @property
+    def place(self) -> str | None:
+        """ "near Lyon, France", as the devices page says it, or ``None``."""
+        return location_of(self)
 
     def json(self) -> dict[str, t.Any]:
         """The API's shape (Better Auth style camelCase)."""

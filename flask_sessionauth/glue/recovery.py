@@ -28,6 +28,7 @@ from ..core import lifecycle
 from ..core import signals
 from ..core import tokens
 from ..core.errors import ReportedSessionEnded
+from ..core.presentation import location_of
 from ..core.errors import ReportLinkExpired
 from ..core.errors import ReportLinkInvalid
 from ..core.errors import ReportLinkUsed
@@ -238,9 +239,8 @@ def _state_of(sender: t.Any) -> AppState | None:
 
 
 def _place(session: t.Any) -> str | None:
-    """Where the session signed in from, if location is known (a later column)."""
-    parts = [getattr(session, name, None) for name in ("city", "region", "country")]
-    return ", ".join(str(p) for p in parts if p) or None
+    """Where the session signed in from, as the devices page says it ("near Lyon, France"), if known."""
+    return location_of(session)
 
 
 @signals.new_device_sign_in.connect
