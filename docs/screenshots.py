@@ -222,7 +222,10 @@ def main(out: pathlib.Path = ROOT / "docs", only: t.Sequence[str] = ()) -> list[
                 context = browser.new_context(
                     user_agent=THIS_DEVICE[0],
                     # a mail is as tall as its text: full_page never adds blank viewport below it
-                    viewport={"width": width, "height": 200 if where.startswith("mail:") else 800 if width > 600 else 760},
+                    viewport={
+                        "width": width,
+                        "height": 200 if where.startswith("mail:") else 800 if width > 600 else 760,
+                    },
                     device_scale_factor=1 if width > 600 else 2,
                     is_mobile=width < 600,
                     color_scheme=scheme,

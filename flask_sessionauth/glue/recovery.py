@@ -28,10 +28,10 @@ from ..core import lifecycle
 from ..core import signals
 from ..core import tokens
 from ..core.errors import ReportedSessionEnded
-from ..core.presentation import location_of
 from ..core.errors import ReportLinkExpired
 from ..core.errors import ReportLinkInvalid
 from ..core.errors import ReportLinkUsed
+from ..core.presentation import location_of
 from ..core.redirects import safe_redirect
 from ..core.useragent import describe
 from ..services.resets import REPORT
