@@ -120,6 +120,8 @@ def test_admin_lists_and_revokes(app: Flask) -> None:
     sessions_page = f"/account/admin/users/{alice}/sessions"
     page = text(admin.get(sessions_page))
     assert "Firefox 133 on Windows" in page and "Chrome 131 on macOS" in page
+    own = text(admin.get(f"/account/admin/users/{user_id(app, ADMIN)}/sessions"))
+    assert "Active now" in own and "Last active Active now" not in re.sub(r"<[^>]+>", "", own)
     [one, *_] = sorted(session_ids(app, alice))
     with admin_action.connected_to(receive, app):
         resp = form_post(admin, f"{sessions_page}/{one}/revoke", page=sessions_page)

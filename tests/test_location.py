@@ -114,7 +114,21 @@ def test_location_is_resolved_once_and_shown_everywhere(app: Flask, user: t.Any)
     assert {key: current[key] for key in expected} == expected
     out = app.test_cli_runner().invoke(args=["sessionauth", "list", "alice@example.com"]).output
     assert "LOCATION" in out and "near Lyon, France" in out
+    activity = text(client.get("/account/activity"))  # the sign-in event says it the same way
+    assert "near Lyon, France" in activity and "Lyon, Auvergne" not in activity
     assert calls == [LYON_IP]  # once, at sign-in; no request after asked again
+
+
+def test_the_new_device_mail_says_where_as_the_pages_do(tmp_path: pathlib.Path) -> None:
+    sent: list[t.Any] = []
+    app = make_app(tmp_path, SESSIONAUTH_MAIL_SEND=sent.append, SESSIONAUTH_GEOIP_RESOLVER=fake_resolver)
+    signed_in_row(app, LYON_IP)
+    assert state_of(app).mailer.wait()
+    [mail] = sent
+    for part in ("plain", "html"):
+        body = mail.get_body(preferencelist=(part,)).get_content()
+        assert "near Lyon, France" in body and "Auvergne" not in body, part
+    dispose(app)
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "10.1.2.3", "192.168.0.9", "::1", "fe80::1", "100.64.0.1"])

@@ -131,3 +131,32 @@ def test_sign_in_card_keeps_its_padding_below_the_last_link(browser_device: t.An
     # The same space under the links as under the button when there are none.
     assert abs(measured["item_gap"] - padding) < 0.5, measured
     assert measured["link_gap"] >= padding, measured
+
+
+INSETS = """() => {
+  const form = document.querySelector('.sa-card--auth .sa-form').getBoundingClientRect();
+  return [...document.querySelectorAll('.sa-card--auth > p')].map((p) => {
+    const box = p.getBoundingClientRect();
+    return { id: p.id || p.className, left: box.left - form.left, right: form.right - box.right };
+  });
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1280, 375])
+def test_sign_in_cards_lines_keep_the_forms_inset(browser_device: t.Any, tmp_path: t.Any, width: int) -> None:
+    """The "signed out from" notice and the forgot-password link line up with the form,
+    never touching the card's border (they did at every width)."""
+    app = live_app(str(tmp_path / "live.db"))
+    with app.test_request_context(environ_base={"HTTP_USER_AGENT": UA_FIREFOX}):
+        issued = auth_of(app).login_user(auth_of(app).find_user("alice@example.com"))
+        auth_of(app).revoke_session(issued.id, auth_of(app).find_user("alice@example.com"))
+    with live_server(app) as base:
+        page = browser_device(viewport={"width": width, "height": 900}).page
+        page.context.add_cookies([{"name": "sessionauth", "value": issued.token, "url": base}])
+        page.goto(f"{base}/account/devices")
+        assert page.url.startswith(f"{base}/account/login")
+        lines = page.evaluate(INSETS)
+    assert {line["id"] for line in lines} >= {"sa-signed-out-from", "sa-muted sa-auth-foot"}, lines
+    for line in lines:
+        assert line["left"] >= -0.5 and line["right"] >= -0.5, lines

@@ -16,6 +16,7 @@ from .i18n import Lazy
 from .i18n import _
 from .i18n import _l
 from .presentation import iso
+from .presentation import location_of
 from .useragent import describe
 from .useragent import display_name
 
@@ -160,6 +161,11 @@ class Event(t.NamedTuple):
             by_admin=row.admin_id is not None,
             shown_device=shown if row.user_agent or row.admin_id else _("Unknown device"),
         )
+
+    @property
+    def place(self) -> str | None:
+        """ "near Lyon, France", as the devices page says it, or ``None``."""
+        return location_of(self)
 
     def json(self) -> dict[str, t.Any]:
         """The API's shape (Better Auth style camelCase)."""
