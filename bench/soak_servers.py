@@ -22,7 +22,8 @@ the process-local cache (``SESSIONAUTH_REDIS_LOCAL_CACHE``) in every worker.
 With ``--redis-cluster`` a real 3-master + 3-replica Redis Cluster is started
 for the run (``tests/redis_nodes.py``, free 127.0.0.1 ports, stopped at the
 end) and the servers use its ``redis+cluster://`` URL; Redis memory is then
-summed over the three masters.
+summed over the three masters. ``--redis-sentinel`` likewise starts a master,
+2 replicas and 3 sentinels and uses a ``redis+sentinel://`` URL.
 
 Prints the figures as JSON; exit status 1 if any check fails.
 """
@@ -130,21 +131,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--revoke-every", type=float, default=0.5, help="seconds between single revocations")
     parser.add_argument("--password-every", type=float, default=5.0, help="seconds between password changes")
     parser.add_argument("--redis", default=os.environ.get("SOAK_REDIS", "redis://127.0.0.1:6379/12"))
-    parser.add_argument(
-        "--redis-cluster", action="store_true", help="start a 3+3 Redis Cluster for the run and use it (not --redis)"
-    )
+    topology = parser.add_mutually_exclusive_group()
+    topology.add_argument("--redis-cluster", action="store_true", help="start a 3+3 Redis Cluster and use it")
+    topology.add_argument("--redis-sentinel", action="store_true", help="start a master, 2 replicas and 3 sentinels")
     parser.add_argument("--local-cache", type=int, default=0, help="SESSIONAUTH_REDIS_LOCAL_CACHE (0 = off)")
     parser.add_argument("--database", default="sessionauth_soak_servers")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
     from flask_sessionauth.storage.redis_clients import connect
 
-    cluster = None
-    if args.redis_cluster:
-        from tests.redis_nodes import RedisCluster
+    nodes: t.Any = None
+    if args.redis_cluster or args.redis_sentinel:
+        from tests import redis_nodes
 
-        cluster = RedisCluster()
-        args.redis = cluster.url
+        nodes = redis_nodes.RedisCluster() if args.redis_cluster else redis_nodes.RedisSentinel()
+        args.redis = nodes.url
     prefix = f"sessionauth-soak-{uuid.uuid4().hex[:8]}:"
     config = {
         **soak.app_config(argparse.Namespace(update_age=15, activity_resolution=5)),
@@ -175,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         "servers": len(SERVERS),
         "workers_per_server": args.workers,
         "local_cache": args.local_cache,
-        "redis_topology": "cluster (3 masters + 3 replicas)" if cluster else "one server",
+        "redis_topology": args.redis.split("://")[0] if nodes else "one server",
         "connections_per_server": args.connections,
     }
     pg = PgSampler(database_url)
@@ -274,8 +275,8 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(0, len(stale), 500):
             rclient.delete(*stale[i : i + 500])
         rclient.close()
-        if cluster is not None:
-            cluster.stop()
+        if nodes is not None:
+            nodes.stop()
         if not failures:
             shutil.rmtree(workdir, ignore_errors=True)
     return soak.report(figures, failures, args)

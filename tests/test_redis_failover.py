@@ -29,6 +29,7 @@ from tests.failover_support import Scenario
 from tests.failover_support import failover_app
 from tests.failover_support import primary_of
 from tests.helpers import StatementCounter
+from tests.helpers import device
 from tests.helpers import store_of
 from tests.redis_nodes import Nodes
 from tests.redis_nodes import RedisSentinel

@@ -112,8 +112,9 @@ class LocalCache:
         self._pid = 0
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        #: Called when the invalidations stop (a lost connection, a new master).
-        self.on_lost = on_lost
+        # Called when the invalidations stop (a lost connection, a new master);
+        # a bound method of the store that owns this cache, held weakly (no cycle).
+        self._on_lost = None if on_lost is None else weakref.WeakMethod(on_lost)  # type: ignore[arg-type]
         # A fork while another thread held the lock must not leave the child's
         # lock held forever; the child starts its own listener on first use.
         ref = weakref.ref(self)
@@ -235,8 +236,9 @@ class LocalCache:
         """Invalidations stopped while online: maybe a failover, whose promoted
         replica may lack recent writes; the store starts its failover window."""
         self._offline()
-        if self.on_lost is not None:
-            self.on_lost()
+        on_lost = None if self._on_lost is None else self._on_lost()
+        if on_lost is not None:
+            on_lost()
 
     def _apply(self, message: t.Any) -> None:
         if not isinstance(message, list) or len(message) < 3 or message[0] not in (b"message", "message"):
