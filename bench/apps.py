@@ -33,6 +33,8 @@ POSTGRES_URL = os.environ.get("BENCH_POSTGRES", "postgresql+psycopg://postgres@1
 # Keys live under ``REDIS_PREFIX<mode>:``; the harness deletes only those (no FLUSHDB).
 REDIS_URL = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/13")
 REDIS_PREFIX = os.environ.get("BENCH_REDIS_PREFIX", "sessionauth-bench:")
+#: A ``redis+cluster://`` URL for the cluster modes (``bench/run.py --redis-cluster`` starts one).
+REDIS_CLUSTER_URL = os.environ.get("BENCH_REDIS_CLUSTER", "")
 COOKIE = "bench_session"
 # Long enough that no timed loop outlives a cache cookie: the cache modes
 # measure hits. The harness still follows re-issued cookies (as a browser
@@ -52,11 +54,21 @@ MODES = (
     "sessionauth-postgres",
     "sessionauth-redis",
     "sessionauth-redis-csc",
+    "sessionauth-redis-cluster",
+    "sessionauth-redis-cluster-csc",
     "sessionauth-cookie-cache",
     "sessionauth-cookie-cache-postgres",
 )
 POSTGRES_MODES = {"sessionauth-postgres": "", "sessionauth-cookie-cache-postgres": "_cc"}
-REDIS_MODES = ("sessionauth-redis", "sessionauth-redis-csc")
+CLUSTER_MODES = ("sessionauth-redis-cluster", "sessionauth-redis-cluster-csc")
+REDIS_MODES = ("sessionauth-redis", "sessionauth-redis-csc", *CLUSTER_MODES)
+LOCAL_CACHE_MODES = ("sessionauth-redis-csc", "sessionauth-redis-cluster-csc")
+
+
+def redis_url(mode: str) -> str:
+    return REDIS_CLUSTER_URL if mode in CLUSTER_MODES else REDIS_URL
+
+
 COOKIE_CACHE_MODES = ("sessionauth-cookie-cache", "sessionauth-cookie-cache-postgres")
 
 
@@ -73,7 +85,9 @@ def redis_prefix(mode: str) -> str:
 
 def supports(mode: str) -> str | None:
     """Why the installed flask-sessionauth cannot run ``mode`` (``None``: it can)."""
-    if mode == "sessionauth-redis-csc":
+    if mode in CLUSTER_MODES and not REDIS_CLUSTER_URL:
+        return "no cluster: set BENCH_REDIS_CLUSTER or pass --redis-cluster"
+    if mode in LOCAL_CACHE_MODES:
         from flask_sessionauth.core.config import DEFAULTS
 
         if "SESSIONAUTH_REDIS_LOCAL_CACHE" not in DEFAULTS:
@@ -164,9 +178,9 @@ def setup(mode: str, data_dir: str, extra_sessions: int = 0) -> Flask:
 
 def clear_redis(mode: str) -> None:
     """Delete this mode's keys (and nothing else) from the benchmark's Redis DB."""
-    import redis
+    from flask_sessionauth.storage.redis_clients import connect
 
-    client = redis.Redis.from_url(REDIS_URL)
+    client = connect(redis_url(mode))
     keys = list(client.scan_iter(match=redis_prefix(mode) + "*", count=1000))
     for start in range(0, len(keys), 1000):
         client.delete(*keys[start : start + 1000])
@@ -478,9 +492,9 @@ def _sessionauth(app: Flask, db: SQLAlchemy, User: t.Any, mode: str) -> None:
         SESSIONAUTH_COOKIE_SECURE=False,
     )
     if mode in REDIS_MODES:
-        app.config["SESSIONAUTH_REDIS_URL"] = REDIS_URL
+        app.config["SESSIONAUTH_REDIS_URL"] = redis_url(mode)
         app.config["SESSIONAUTH_REDIS_PREFIX"] = redis_prefix(mode)
-    if mode == "sessionauth-redis-csc":
+    if mode in LOCAL_CACHE_MODES:
         app.config["SESSIONAUTH_REDIS_LOCAL_CACHE"] = LOCAL_CACHE_SIZE
     if mode in COOKIE_CACHE_MODES:
         app.config["SESSIONAUTH_COOKIE_CACHE_MAX_AGE"] = COOKIE_CACHE_MAX_AGE

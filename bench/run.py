@@ -16,7 +16,9 @@ Not part of the test suite. Measures, in one run on this machine:
 
 Options: ``--quick`` (fewer iterations, 100k rows instead of 1M, 3 s HTTP
 runs), ``--no-http``, ``--no-scale``, ``--no-callgrind``, ``--callgrind-n N``,
-``--modes a,b``. ``BENCH_POSTGRES``, ``BENCH_REDIS`` and ``BENCH_REDIS_PREFIX``
+``--modes a,b``, ``--redis-cluster`` (starts a 3+3 Redis Cluster for the
+``sessionauth-redis-cluster*`` modes, see ``tests/redis_nodes.py``; or point
+``BENCH_REDIS_CLUSTER`` at one). ``BENCH_POSTGRES``, ``BENCH_REDIS`` and ``BENCH_REDIS_PREFIX``
 point it at other servers (defaults: database ``sessionauth_bench`` plus a
 suffix per mode, Redis DB 13, keys under ``sessionauth-bench:<mode>:``).
 """
@@ -24,6 +26,7 @@ suffix per mode, Redis DB 13, keys under ``sessionauth-bench:<mode>:``).
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import gc
 import os
@@ -58,6 +61,8 @@ LABELS = {
     "sessionauth-postgres": "flask-sessionauth, PostgreSQL",
     "sessionauth-redis": "flask-sessionauth, Redis secondary storage",
     "sessionauth-redis-csc": "flask-sessionauth, Redis + process-local cache (CLIENT TRACKING)",
+    "sessionauth-redis-cluster": "flask-sessionauth, Redis Cluster (3+3 nodes) secondary storage",
+    "sessionauth-redis-cluster-csc": "flask-sessionauth, Redis Cluster + process-local cache",
     "sessionauth-cookie-cache": "flask-sessionauth, cookie cache → SQLite",
     "sessionauth-cookie-cache-postgres": "flask-sessionauth, cookie cache → PostgreSQL",
 }
@@ -315,7 +320,7 @@ def skip_reason(mode: str) -> str | None:
     """Why ``mode`` cannot run here (``None``: it can)."""
     if mode in apps.POSTGRES_MODES and not postgres_ok():
         return "PostgreSQL not reachable"
-    if mode in apps.REDIS_MODES and not redis_ok():
+    if mode in apps.REDIS_MODES and mode not in apps.CLUSTER_MODES and not redis_ok():
         return "Redis not reachable"
     return apps.supports(mode)
 
@@ -592,7 +597,14 @@ def main() -> None:
         default="plain,flask-login,flask-session,sessionauth-sqlite",
         help="comma-separated modes of the HTTP run (default: %(default)s)",
     )
+    parser.add_argument("--redis-cluster", action="store_true", help="start a Redis Cluster for the cluster modes")
     args = parser.parse_args()
+    if args.redis_cluster:
+        from tests.redis_nodes import RedisCluster
+
+        cluster = RedisCluster()
+        atexit.register(cluster.stop)
+        apps.REDIS_CLUSTER_URL = os.environ["BENCH_REDIS_CLUSTER"] = cluster.url  # gunicorn children too
     n, rounds = (100, 10) if args.quick else (200, 40)
     modes = list(apps.MODES)
     if args.modes:

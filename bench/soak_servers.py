@@ -19,8 +19,13 @@ the process-local cache (``SESSIONAUTH_REDIS_LOCAL_CACHE``) in every worker.
    filtered by ``application_name``); afterwards every revoked session is
    tried on both servers, every live one must still work.
 
-Prints the figures as JSON; exit status 1 if any check fails. Redis Cluster
-is not started here (see the deployment page for the cluster figures).
+With ``--redis-cluster`` a real 3-master + 3-replica Redis Cluster is started
+for the run (``tests/redis_nodes.py``, free 127.0.0.1 ports, stopped at the
+end) and the servers use its ``redis+cluster://`` URL; Redis memory is then
+summed over the three masters. ``--redis-sentinel`` likewise starts a master,
+2 replicas and 3 sentinels and uses a ``redis+sentinel://`` URL.
+
+Prints the figures as JSON; exit status 1 if any check fails.
 """
 
 from __future__ import annotations
@@ -99,6 +104,14 @@ class PgSampler(threading.Thread):
             self.sample()
 
 
+def used_memory(client: t.Any) -> int:
+    """``used_memory`` of the server, or summed over a cluster's masters."""
+    if hasattr(client, "get_primaries"):
+        nodes = [client.get_redis_connection(node) for node in client.get_primaries()]
+        return sum(int(node.info("memory")["used_memory"]) for node in nodes)
+    return int(client.info("memory")["used_memory"])
+
+
 def redis_memory(client: t.Any, prefix: str) -> tuple[int, int]:
     """(bytes of every key under ``prefix`` by ``MEMORY USAGE``, number of keys)."""
     total = keys = 0
@@ -118,12 +131,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--revoke-every", type=float, default=0.5, help="seconds between single revocations")
     parser.add_argument("--password-every", type=float, default=5.0, help="seconds between password changes")
     parser.add_argument("--redis", default=os.environ.get("SOAK_REDIS", "redis://127.0.0.1:6379/12"))
+    topology = parser.add_mutually_exclusive_group()
+    topology.add_argument("--redis-cluster", action="store_true", help="start a 3+3 Redis Cluster and use it")
+    topology.add_argument("--redis-sentinel", action="store_true", help="start a master, 2 replicas and 3 sentinels")
     parser.add_argument("--local-cache", type=int, default=0, help="SESSIONAUTH_REDIS_LOCAL_CACHE (0 = off)")
     parser.add_argument("--database", default="sessionauth_soak_servers")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
-    import redis
+    from flask_sessionauth.storage.redis_clients import connect
 
+    nodes: t.Any = None
+    if args.redis_cluster or args.redis_sentinel:
+        from tests import redis_nodes
+
+        nodes = redis_nodes.RedisCluster() if args.redis_cluster else redis_nodes.RedisSentinel()
+        args.redis = nodes.url
     prefix = f"sessionauth-soak-{uuid.uuid4().hex[:8]}:"
     config = {
         **soak.app_config(argparse.Namespace(update_age=15, activity_resolution=5)),
@@ -131,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         "SESSIONAUTH_REDIS_PREFIX": prefix,
         "SESSIONAUTH_REDIS_LOCAL_CACHE": args.local_cache,
     }
-    rclient = redis.Redis.from_url(args.redis)
+    rclient = connect(args.redis)
     database_url = soak.prepare_database(None, args.database)
     demo, app = soak.load_demo(database_url, config)
     passwords, users = {}, []
@@ -154,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         "servers": len(SERVERS),
         "workers_per_server": args.workers,
         "local_cache": args.local_cache,
+        "redis_topology": args.redis.split("://")[0] if nodes else "one server",
         "connections_per_server": args.connections,
     }
     pg = PgSampler(database_url)
@@ -161,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         for port in ports.values():
             soak.wait_for(port)
         pg.start()
-        before_bytes = int(rclient.info("memory")["used_memory"])
+        before_bytes = used_memory(rclient)
 
         def sign_in_all(job: tuple[int, tuple[int, str]]) -> list[dict[str, t.Any]]:
             index, (user_id, email) = job
@@ -174,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         with ThreadPoolExecutor(4) as pool:
             sessions = [s for group in pool.map(sign_in_all, enumerate(users)) for s in group]
         used, keys = redis_memory(rclient, prefix)
-        delta = int(rclient.info("memory")["used_memory"]) - before_bytes
+        delta = used_memory(rclient) - before_bytes
         figures["sessions"] = len(sessions)
         figures["redis"] = {
             "keys": keys,
@@ -252,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(0, len(stale), 500):
             rclient.delete(*stale[i : i + 500])
         rclient.close()
+        if nodes is not None:
+            nodes.stop()
         if not failures:
             shutil.rmtree(workdir, ignore_errors=True)
     return soak.report(figures, failures, args)

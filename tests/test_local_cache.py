@@ -14,8 +14,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -29,6 +27,7 @@ from flask import Flask
 
 from flask_sessionauth.storage.local_cache import LocalCache
 from flask_sessionauth.storage.redis import TOMBSTONE
+from tests.conftest import REDIS_MODES
 from tests.conftest import create_app
 from tests.conftest import dispose
 from tests.helpers import RoundTrips
@@ -39,6 +38,8 @@ from tests.helpers import session_cookie
 from tests.helpers import store_of
 
 pytestmark = pytest.mark.storage("redis", "redis_postgres")
+#: The revocation guarantees, checked through the real store on every Redis shape.
+every_redis = pytest.mark.storage(*REDIS_MODES)
 
 ROUNDS = 200
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -112,6 +113,7 @@ def test_hits_cost_no_round_trip(
     assert trips.count == 0
 
 
+@every_redis
 def test_revoke_on_one_server_is_refused_at_once_by_the_other(
     app: Flask, client: t.Any, user: t.Any, server_b: Flask
 ) -> None:
@@ -128,18 +130,19 @@ def test_revoke_on_one_server_is_refused_at_once_by_the_other(
     assert accepted == 0
 
 
+@every_redis
 def test_killed_invalidation_connection_empties_and_disables_the_cache(
-    app: Flask, client: t.Any, user: t.Any, server_b: Flask, redis_client: t.Any, monkeypatch: pytest.MonkeyPatch
+    app: Flask, client: t.Any, user: t.Any, server_b: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     local = cache_of(server_b)
     for _ in range(5):
         login(client)
         on_b = client_of(server_b, app, client)
         warm(server_b, on_b)
-        (connection_id,) = local.ids
+        before = list(local.ids)
         with monkeypatch.context() as m:
             m.setattr(local, "_subscribe", unreachable)  # Redis refuses B's new connections for now
-            redis_client.client_kill_filter(_id=connection_id)
+            kill_invalidation_connection(local)
             # Revoked while B hears nothing: B must notice the lost connection, not serve its copy.
             assert client.post("/test/logout").status_code == 200
             assert on_b.get("/whoami").json == {"user_id": None}
@@ -153,16 +156,28 @@ def test_killed_invalidation_connection_empties_and_disables_the_cache(
             assert len(local) == 0
         # Back once subscribed again (a new connection), caching again.
         wait_until(lambda: local.online)
-        assert local.ids != [connection_id]
+        assert local.ids != before
         assert on_b.get("/whoami").json == {"user_id": user.id}
         assert len(local) == 1
         client.post("/test/logout")
+
+
+def kill_invalidation_connection(local: LocalCache, index: int = 0) -> None:
+    """``CLIENT KILL`` one of the cache's invalidation connections, on the
+    server it is connected to (a cluster primary, the master Sentinel named)."""
+    conn = local._conns[index]
+    server = redis.Redis(host=conn.host, port=conn.port, socket_timeout=1)
+    try:
+        assert server.client_kill_filter(_id=local.ids[index]) == 1
+    finally:
+        server.close()
 
 
 def unreachable() -> None:
     raise redis.ConnectionError("refused (test)")
 
 
+@every_redis
 def test_invalidation_between_read_and_fill_leaves_no_stale_entry(
     app: Flask, client: t.Any, user: t.Any, redis_client: t.Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -363,46 +378,9 @@ def test_a_forked_worker_subscribes_on_its_own(app: Flask, client: t.Any, user: 
 # -- Redis Cluster: one invalidation connection per primary -----------------------------------
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[t.Any]:
-    """A throwaway 3-primary Redis Cluster on free 127.0.0.1 ports (no replicas)."""
-    if not shutil.which("redis-server") or not shutil.which("redis-cli"):
-        pytest.skip("redis-server / redis-cli not installed")
-    work = tmp_path_factory.mktemp("cluster")
-    ports, procs = [free_port() for _ in range(3)], []
-    try:
-        for port in ports:
-            procs.append(
-                subprocess.Popen(
-                    ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
-                     "--cluster-config-file", f"nodes-{port}.conf", "--save", "", "--appendonly", "no"],
-                    cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                )
-            )  # fmt: skip
-        for port in ports:
-            wait_until(lambda port=port: redis.Redis(port=port).ping(), timeout=10)  # type: ignore[misc]
-        subprocess.run(
-            ["redis-cli", "--cluster", "create", *[f"127.0.0.1:{port}" for port in ports], "--cluster-yes"],
-            check=True, capture_output=True, timeout=60,
-        )  # fmt: skip
-        client = redis.RedisCluster(host="127.0.0.1", port=ports[0], socket_timeout=1)
-        wait_until(lambda: client.cluster_info()["cluster_state"] == "ok", timeout=20)
-        yield client
-        client.close()
-    finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait(10)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def test_cluster_invalidation_reaches_every_primary(cluster: t.Any) -> None:
-    prefix = f"t{os.getpid()}:"
+@pytest.mark.storage("redis_cluster")
+def test_cluster_invalidation_reaches_every_primary(storage: str, private_redis: t.Any) -> None:
+    cluster, prefix = private_redis.client, private_redis.prefix
     keys = [f"{prefix}s:{i}" for i in range(30)]  # spread over the three primaries' slots
     assert len({cluster.get_node_from_key(key).name for key in keys}) == 3
     local = LocalCache(cluster, 100)
@@ -419,13 +397,11 @@ def test_cluster_invalidation_reaches_every_primary(cluster: t.Any) -> None:
         wait_until(lambda: len(local) == 0)
         assert [local.get(key, prefix) for key in keys] == [b"new"] * 30
         # One primary's invalidation connection lost: nothing is trusted any more.
-        node = cluster.get_node_from_key(keys[0])
         before = list(local.ids)
-        assert node.redis_connection.client_kill_filter(_type="pubsub") == 1  # this throwaway cluster: only ours
+        kill_invalidation_connection(local, 1)
         cluster.set(keys[0], b"newer")
         assert local.get(keys[0], prefix) == b"newer"
         wait_until(lambda: local.online)
         assert len(local.ids) == 3 and local.ids != before
     finally:
         local.close()
-        cluster.delete(*keys)

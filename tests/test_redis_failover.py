@@ -19,6 +19,7 @@ from flask import Flask
 
 from flask_sessionauth import StorageUnavailable
 from tests.conftest import User
+from tests.conftest import create_app
 from tests.conftest import db
 from tests.conftest import dispose
 from tests.conftest import postgres_url
@@ -28,10 +29,12 @@ from tests.failover_support import Scenario
 from tests.failover_support import failover_app
 from tests.failover_support import primary_of
 from tests.helpers import StatementCounter
+from tests.helpers import device
 from tests.helpers import store_of
 from tests.redis_nodes import Nodes
 from tests.redis_nodes import RedisSentinel
 from tests.redis_nodes import info
+from tests.redis_nodes import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -46,8 +49,6 @@ def nodes(request: pytest.FixtureRequest) -> t.Iterator[Nodes]:
 @pytest.fixture
 def healthy(nodes: t.Any) -> Nodes:
     """The topology, whole again (a previous test crashed a master)."""
-    from tests.redis_nodes import wait_for
-
     wait_for(nodes.healthy, "the topology to heal")
     return t.cast(Nodes, nodes)
 
@@ -144,8 +145,6 @@ def replicas_of(nodes: Nodes, app: Flask, session_id: str) -> list[int]:
 def test_a_revoke_no_replica_confirmed_is_refused(healthy: Nodes, app: Flask) -> None:
     """Replication is asynchronous: a tombstone only the master holds dies with
     it. With the replicas frozen the revoke is refused (503), nothing deleted."""
-    from tests.helpers import device
-
     with app.app_context():
         user = app.extensions["sessionauth"].create_user("frozen@example.com", "correct horse battery")
         user_id = user.id
@@ -166,3 +165,51 @@ def test_a_revoke_no_replica_confirmed_is_refused(healthy: Nodes, app: Flask) ->
         assert app.extensions["sessionauth"].list_sessions(db.session.get(User, user_id))  # nothing deleted
         assert app.extensions["sessionauth"].revoke_session(session.id, db.session.get(User, user_id))
     assert isinstance(healthy, RedisSentinel) or healthy.healthy()  # type: ignore[attr-defined]
+
+
+def test_with_the_local_cache_a_failover_resurrects_nothing_and_the_cache_follows_the_new_master(
+    healthy: Nodes,
+) -> None:
+    """``SESSIONAUTH_REDIS_LOCAL_CACHE`` on: the crash empties the cache (its
+    invalidation connection to the old master is gone), no revoked session is
+    answered from a copy, and once the topology healed the invalidations come
+    from the new master: a revoke on one server is refused at once by the other."""
+    app = next(apps := make_app(healthy, SESSIONAUTH_REDIS_LOCAL_CACHE=1000))
+    server_b = create_app(dict(app.config))
+    try:
+        scenario = Scenario(healthy, app)
+        figures = scenario.run()
+        print(f"\n[{type(healthy).__name__}, local cache] {figures.line()}")
+        assert figures.revoked_then_accepted == 0
+        assert figures.errors_5xx == 0
+        assert figures.revokes > 0 and figures.requests > 100
+        time.sleep(WINDOW)  # from now on Redis (and the caches) answer alone
+        live = [i for i in scenario.cookies if i not in scenario.revoked]
+        for server in (app, server_b):
+            local = store_of(server).local
+            assert local is not None
+            cookie = {"Cookie": f"{scenario.name}={scenario.cookies[live[0]]}"}
+            server.test_client(use_cookies=False).get("/whoami/storage", headers=cookie)  # starts B's listener
+            wait_for(lambda local=local: local.online, "the cache to resubscribe")
+            wait_for(lambda local=local: primaries_of(local) == masters_of(healthy), "the new masters")
+        with app.app_context():
+            user = db.session.get(User, scenario.user_id)
+        for session_id in live:
+            cookie = {"Cookie": f"{scenario.name}={scenario.cookies[session_id]}"}
+            on_b = server_b.test_client(use_cookies=False)
+            for _ in range(2):  # read, then a hit
+                assert on_b.get("/whoami/storage", headers=cookie).json["user_id"] == scenario.user_id
+            with app.test_request_context():
+                assert app.extensions["sessionauth"].revoke_session(session_id, user)
+            assert on_b.get("/whoami/storage", headers=cookie).json["user_id"] is None
+    finally:
+        dispose(server_b)
+        next(apps, None)
+
+
+def primaries_of(local: t.Any) -> set[int]:
+    return {int(conn.port) for conn in local._conns}
+
+
+def masters_of(nodes: Nodes) -> set[int]:
+    return {nodes.master()} if isinstance(nodes, RedisSentinel) else set(nodes.masters())  # type: ignore[attr-defined]

@@ -83,7 +83,7 @@ def build(config: t.Mapping[str, t.Any], settings: Settings, db: t.Any, model: t
             pool_size=pool_size, wait_replicas=replicas, failover_window=float(distrust),
         )  # fmt: skip
         if size := config["SESSIONAUTH_REDIS_LOCAL_CACHE"]:
-            store.local = local_cache.LocalCache(client, size)
+            store.local = local_cache.LocalCache(client, size, on_lost=store.distrust)
         sql_counters = SQLCounters(db, store._reader, window)
         counters = RedisCounters(client, prefix, sql_counters if fallback == "database" else None, window)
     else:

@@ -18,9 +18,11 @@ coherent:
   began is applied before the lookup. A thread also drains them while the
   process is idle, so Redis never disconnects a slow subscriber.
 * **Lost connection = no cache.** If an invalidation connection breaks (or is
-  killed with ``CLIENT KILL``), or a cluster's primaries change, every entry is
-  dropped and the cache is bypassed (plain ``GET``) until all connections are
-  subscribed again.
+  killed with ``CLIENT KILL``), or the primaries change (a cluster's slot map,
+  the master Sentinel names, asked every ``RETRY`` seconds), every entry is
+  dropped, the store's failover window starts, and the cache is bypassed
+  (plain ``GET``) until all connections are subscribed again, on the new
+  primaries.
 * **Read/fill race.** A miss puts a placeholder in the cache *before* its
   ``GET``; the reply is stored only if that placeholder is still there. An
   invalidation (or a flush) arriving between the read and the fill removes the
@@ -42,6 +44,7 @@ import logging
 import os
 import select
 import threading
+import time
 import typing as t
 import weakref
 
@@ -79,15 +82,21 @@ def _resp2(kwargs: dict[str, t.Any]) -> dict[str, t.Any]:
 
 
 def _topology(client: t.Any) -> tuple[str, ...]:
+    """The primaries the invalidation connections must be on: a cluster's
+    (from its slot map), the master Sentinel names now (asked), else none."""
     if hasattr(client, "get_primaries"):
         return tuple(sorted(node.name for node in client.get_primaries()))
+    pool = client.connection_pool
+    if hasattr(pool, "get_master_address"):
+        host, port = pool.get_master_address()
+        return (f"{host}:{port}",)
     return ()
 
 
 class LocalCache:
     """Raw Redis values of session keys, by key; see the module docstring."""
 
-    def __init__(self, client: t.Any, size: int) -> None:
+    def __init__(self, client: t.Any, size: int, on_lost: t.Callable[[], None] | None = None) -> None:
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise ValueError(f"SESSIONAUTH_REDIS_LOCAL_CACHE must be a whole number of entries, 0 = off (got {size!r})")
         self.client = client
@@ -103,6 +112,9 @@ class LocalCache:
         self._pid = 0
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        # Called when the invalidations stop (a lost connection, a new master);
+        # a bound method of the store that owns this cache, held weakly (no cycle).
+        self._on_lost = None if on_lost is None else weakref.WeakMethod(on_lost)  # type: ignore[arg-type]
         # A fork while another thread held the lock must not leave the child's
         # lock held forever; the child starts its own listener on first use.
         ref = weakref.ref(self)
@@ -174,6 +186,10 @@ class LocalCache:
     def _subscribe(self) -> None:
         """Open one tracking connection per primary (listener thread, no lock
         held while connecting); online once all are subscribed."""
+        if hasattr(self.client, "nodes_manager"):
+            # The slot map as of now: one loaded before a failover names the
+            # old master, which may be back as a replica of the new one.
+            self.client.nodes_manager.initialize()
         topology = _topology(self.client)
         conns, ids = [], []
         try:
@@ -214,7 +230,15 @@ class LocalCache:
                     self._apply(conn.read_response())
         except (redis.RedisError, OSError) as exc:
             log.warning("Redis invalidation connection lost, local session cache off until resubscribed: %s", exc)
-            self._offline()
+            self._lost()
+
+    def _lost(self) -> None:
+        """Invalidations stopped while online: maybe a failover, whose promoted
+        replica may lack recent writes; the store starts its failover window."""
+        self._offline()
+        on_lost = None if self._on_lost is None else self._on_lost()
+        if on_lost is not None:
+            on_lost()
 
     def _apply(self, message: t.Any) -> None:
         if not isinstance(message, list) or len(message) < 3 or message[0] not in (b"message", "message"):
@@ -257,6 +281,7 @@ def _listen(ref: weakref.ref[LocalCache], stop: threading.Event) -> None:
     """The listener: (re)subscribe, then drain whenever a connection has data
     (and every ``RETRY`` seconds). Ends on ``close()``, or once the cache is
     garbage collected."""
+    checked = 0.0
     while not stop.is_set():
         cache = ref()
         if cache is None:
@@ -269,10 +294,17 @@ def _listen(ref: weakref.ref[LocalCache], stop: threading.Event) -> None:
                 del cache
                 stop.wait(RETRY)
                 continue
-        if cache._topology != _topology(cache.client):
-            with cache._lock:
-                cache._offline()
-            continue
+        if time.monotonic() >= checked + RETRY:  # a Sentinel check is a round trip: not per message
+            checked = time.monotonic()
+            try:
+                moved = cache._topology != _topology(cache.client)
+            except (redis.RedisError, OSError):  # no Sentinel names a master: trust nothing
+                moved = True
+            if moved:
+                log.warning("Redis primaries changed, local session cache emptied and resubscribed")
+                with cache._lock:
+                    cache._lost()
+                continue
         sockets = cache._sockets()
         del cache  # no strong reference while waiting
         try:

@@ -147,10 +147,13 @@ class RedisStore(SQLStore):
         self._distrust_until = 0.0  # time.monotonic() until which reads revalidate
 
     def _failed(self, exc: Exception, message: str) -> None:
-        """A Redis error: maybe a failover under way, after which the promoted
-        replica may lack recent writes; distrust it for a while."""
-        self._distrust_until = time.monotonic() + self.failover_window
+        """A Redis error: maybe a failover under way."""
+        self.distrust()
         log.warning(message, describe(exc))
+
+    def distrust(self) -> None:
+        """A promoted replica may lack recent writes: the database decides for a while."""
+        self._distrust_until = time.monotonic() + self.failover_window
 
     @property
     def prefix(self) -> str:
