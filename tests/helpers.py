@@ -338,6 +338,18 @@ class StatementCounter:
         return [s for s in self.statements if s.lstrip().upper().split(" ", 1)[0] in {"INSERT", "UPDATE", "DELETE"}]
 
 
+#: What redis-py sends when it opens a connection or finds a node (Sentinel, Cluster):
+#: not round trips of the request being counted, and present or not by pool state.
+_CONNECTION_SETUP = {b"CLIENT", b"HELLO", b"AUTH", b"SELECT", b"READONLY", b"SENTINEL", b"CLUSTER", b"PING"}
+
+
+def _command_name(command: t.Any) -> bytes:
+    """The first word of a packed command (``*3\\r\\n$6\\r\\nCLIENT\\r\\n…`` → ``CLIENT``)."""
+    packed = b"".join(command) if isinstance(command, (list, tuple)) else bytes(command)
+    parts = packed.split(b"\r\n", 3)
+    return parts[2].upper() if len(parts) > 2 else b""
+
+
 class RoundTrips:
     """Counts requests sent to Redis (a pipeline or a script is one)."""
 
@@ -349,7 +361,8 @@ class RoundTrips:
         original = redis.connection.AbstractConnection.send_packed_command
 
         def counted(conn: t.Any, command: t.Any, check_health: bool = True) -> t.Any:
-            self.count += 1
+            if _command_name(command) not in _CONNECTION_SETUP:  # a new connection's handshake is no request
+                self.count += 1
             return original(conn, command, check_health)
 
         with monkeypatch.context() as m:

@@ -25,6 +25,7 @@ import secrets
 import threading
 import time
 import typing as t
+import weakref
 
 from flask import Flask
 
@@ -78,7 +79,8 @@ class Mailer:
     """One app's mail: Flask-Mailman (``MAIL_*``) or the app's ``SESSIONAUTH_MAIL_SEND``."""
 
     def __init__(self, app: Flask) -> None:
-        self.app = app
+        # Weakly: the worker thread must not keep a dropped app (and its pools) alive.
+        self._app = weakref.ref(app)
         self.site_name = str(app.config["SESSIONAUTH_SITE_NAME"])
         self.send_callable: t.Callable[[email.message.EmailMessage], t.Any] | None = app.config["SESSIONAUTH_MAIL_SEND"]
         self.enabled = True
@@ -96,6 +98,13 @@ class Mailer:
         self._queue: queue.Queue[Mail] = queue.Queue()
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
+
+    @property
+    def app(self) -> Flask:
+        app = self._app()
+        if app is None:
+            raise RuntimeError("flask-sessionauth: the app of this mailer is gone")
+        return app
 
     def compose(self, template: str, to: str, **context: t.Any) -> Mail:
         """Render ``sessionauth/email/<template>``: the app's Jinja environment
@@ -146,13 +155,17 @@ class Mailer:
                         self._worker = None
                         return
                 continue
+            app = self._app()
             try:
-                with self.app.app_context():
+                if app is None:  # the app was dropped: nobody is left to send for
+                    continue
+                with app.app_context():
                     self._deliver(mail)
             except Exception:
                 # The address is personal data: the log names the mail, not the recipient.
                 log.exception("flask-sessionauth: sending the mail %r failed", mail.subject)
             finally:
+                del app
                 self._queue.task_done()
 
     def _deliver(self, mail: Mail) -> None:
