@@ -171,7 +171,9 @@ class AppState:
         )
         self.mailer = Mailer(app)
         retention = config["SESSIONAUTH_EVENT_RETENTION"]
-        events = EventStore(db, create_event_table(user_model.__table__.metadata, user_model))
+        events = EventStore(
+            db, create_event_table(user_model.__table__.metadata, user_model), getattr(self.store, "_reader", None)
+        )
         self.activity = Activity(
             events,
             self.sessions,

@@ -10,6 +10,7 @@ caller's to log, never the action's failure.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import typing as t
 
 import sqlalchemy as sa
@@ -18,6 +19,9 @@ from ..types import UTCDateTime
 from .model import IP_LENGTH
 from .model import USER_AGENT_LENGTH
 from .model import table_once
+
+if t.TYPE_CHECKING:
+    from .prepared import Reader
 
 #: Name of the events table.
 TABLE_NAME = "sessionauth_event"
@@ -78,18 +82,34 @@ def create_table(metadata: sa.MetaData, user_model: t.Any) -> sa.Table:
     return table
 
 
+def _same(statement: sa.Executable) -> sa.Executable:
+    return statement
+
+
 class EventStore:
     """Statements on the events table of one app."""
 
-    def __init__(self, db: t.Any, table: sa.Table) -> None:
+    def __init__(self, db: t.Any, table: sa.Table, reader: t.Callable[[], Reader] | None = None) -> None:
         self.db = db
         self.table = table
+        self.reader = reader
 
     def add(self, rows: list[dict[str, t.Any]]) -> None:
+        """Insert on the hot path's own autocommit connections (like the throttle), never a
+        second connection from the app's pool: a failed sign-in holds its ORM connection
+        while the event is written, and a full pool of such requests would wait on each other."""
         if not rows:
             return
-        with self.db.engine.begin() as connection:
-            connection.execute(self.table.insert(), rows)
+        if self.reader is None:
+            with self.db.engine.begin() as connection:
+                connection.execute(self.table.insert(), rows)
+            return
+        reader = self.reader()
+        for row in rows:
+            columns = sorted(row)
+            name = "event_insert:" + ",".join(columns)
+            insert = self.table.insert().values({c: sa.bindparam(c, type_=self.table.c[c].type) for c in columns})
+            reader.run(name, functools.partial(_same, insert), row, fetch=False)
 
     def _where(self, user_id: t.Any, kinds: t.Sequence[str] | None) -> list[sa.ColumnElement[bool]]:
         c = self.table.c
