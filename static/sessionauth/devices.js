@@ -74,7 +74,8 @@ function resubmit(form) {
 /** Keyboard focus goes to the neighbouring card's button, else the heading. */
 function focusAfter(page, neighbourId) {
   const card = neighbourId && page.querySelector(`[data-session-id="${CSS.escape(neighbourId)}"]`);
-  let target = (card && card.querySelector("button")) || page.querySelector("h1");
+  // The card's sign-out button (not the folded rename form's, which cannot take focus).
+  let target = (card && card.querySelector(".sa-session__actions button")) || page.querySelector("h1");
   if (!target) return;
   if (!target.matches("button, a, input")) target.setAttribute("tabindex", "-1");
   target.focus();
