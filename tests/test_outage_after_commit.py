@@ -72,5 +72,9 @@ def test_page_sign_in_answers_503_when_storage_dies_after_the_commit(app: Flask,
         )
     finally:
         failed = remove()
-    # The page reads the user again only if it must; either way never a 500.
-    assert resp.status_code == (503 if failed else 302), (failed, resp.data)
+    # The page reads the user again only if it must (a 503 then); the activity log and the
+    # new-device mail read it too, after the commit, and their failure never fails the
+    # sign-in (a 302). Either way never a 500.
+    assert failed >= 1  # the fault struck
+    assert resp.status_code in (302, 503), (failed, resp.data)
+    assert "Traceback" not in resp.get_data(as_text=True)
