@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
+import socket
 import typing as t
 
 import pytest
@@ -368,3 +369,10 @@ class RoundTrips:
         with monkeypatch.context() as m:
             m.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
             yield self
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 nothing listens on now (for a server a test starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

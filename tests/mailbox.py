@@ -7,18 +7,13 @@ import email
 import email.message
 import email.policy
 import re
-import socket
 import threading
 import time
 import typing as t
 
 from aiosmtpd.controller import Controller
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.helpers import free_port
 
 
 class Mailbox:

@@ -34,6 +34,7 @@ from tests.helpers import api_signed_in
 from tests.helpers import auth_of
 from tests.helpers import device
 from tests.helpers import form_post
+from tests.helpers import free_port
 from tests.helpers import page_csrf_token
 from tests.helpers import page_sign_in
 from tests.helpers import session_cookie
@@ -41,7 +42,6 @@ from tests.helpers import state_of
 from tests.helpers import text
 from tests.mailbox import Mailbox
 from tests.mailbox import bodies
-from tests.mailbox import free_port
 from tests.mailbox import link_in
 from tests.mailbox import received
 

@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import typing as t
@@ -228,12 +227,6 @@ def add_client_page(app: Flask, bundle: Path) -> None:
 
     app.add_url_rule("/test/better-auth/", "better_auth_page", page)
     app.add_url_rule("/test/better-auth/<any('better-auth-client.mjs','page.mjs'):name>", "better_auth_module", module)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class ClientPage:

@@ -6,7 +6,6 @@ import importlib.util
 import os
 import pathlib
 import re
-import socket
 import subprocess
 import sys
 import typing as t
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FAST_HASH
+from tests.helpers import free_port
 
 DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo.py"
 
@@ -82,12 +82,6 @@ def test_signup_with_taken_email_does_not_reveal_it(demo: t.Any) -> None:
     )
     assert "Check your email" in resp.get_data(as_text=True)
     assert "Demo User" not in resp.get_data(as_text=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.mark.slow

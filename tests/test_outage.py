@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -32,6 +31,7 @@ from tests.conftest import dispose
 from tests.helpers import PASSWORD
 from tests.helpers import cookie_name
 from tests.helpers import device
+from tests.helpers import free_port
 from tests.helpers import login
 
 pytestmark = pytest.mark.slow
@@ -42,12 +42,6 @@ def _pg_bin(name: str) -> str | None:
         if candidate and os.path.exists(candidate):
             return candidate
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Cluster:

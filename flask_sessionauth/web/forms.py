@@ -39,7 +39,9 @@ def within_max_length(form: Form, field: Field) -> None:
         raise ValidationError(_n("Use at most %(num)d character.", "Use at most %(num)d characters.", _max_length()))
 
 
-class LoginForm(FlaskForm):  # type: ignore[misc]
+class EmailForm(FlaskForm):  # type: ignore[misc]
+    """The account's email address, as the sign-in and forgot-password forms ask it."""
+
     email = EmailField(
         _l("Email address"),
         validators=[
@@ -48,6 +50,9 @@ class LoginForm(FlaskForm):  # type: ignore[misc]
         ],
         render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
     )
+
+
+class LoginForm(EmailForm):
     password = PasswordField(
         _l("Password"),
         validators=[InputRequired(_l("Enter your password.")), within_max_length],
@@ -94,15 +99,8 @@ class ResetPasswordForm(NewPasswordForm):
     token = HiddenField()
 
 
-class ForgotPasswordForm(FlaskForm):  # type: ignore[misc]
-    email = EmailField(
-        _l("Email address"),
-        validators=[
-            DataRequired(_l("Enter your email address.")),
-            Length(max=320, message=_l("That email is too long.")),
-        ],
-        render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
-    )
+class ForgotPasswordForm(EmailForm):
+    pass
 
 
 class ReportForm(FlaskForm):  # type: ignore[misc]
